@@ -1,0 +1,89 @@
+"""Enter a network namespace on the calling thread (libc setns; Python 3.11 has no os.setns).
+
+A socket keeps the namespace it was created in, so one thread can create sockets in many
+namespaces and then serve them all from one epoll loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+class Namespaces:
+    """Open namespace files once; switch the calling thread between them cheaply."""
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int] = {}
+        self._home = os.open(f"/proc/self/task/{_tid()}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.current = ""
+
+    def enter(self, path: str) -> None:
+        if path == self.current:
+            return
+        fd = self._fds.get(path)
+        if fd is None:
+            fd = self._fds[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        setns(fd)
+        self.current = path
+
+    def leave(self) -> None:
+        setns(self._home)
+        self.current = ""
+
+    def close(self) -> None:
+        self.leave()
+        for fd in (*self._fds.values(), self._home):
+            os.close(fd)
+        self._fds.clear()
+
+
+@contextmanager
+def entered(path: str) -> Iterator[Namespaces]:
+    """`with entered(path):` the calling thread is in that namespace, and back afterwards."""
+    ns = Namespaces()
+    try:
+        ns.enter(path)
+        yield ns
+    finally:
+        ns.close()
+
+
+def _tid() -> int:
+    return threading.get_native_id()
+
+
+def write_sysctls(path: str, values: dict[str, str]) -> None:
+    """Write net.* sysctls inside a namespace (/proc/sys/net follows the thread's namespace)."""
+    with entered(path):
+        for key, value in values.items():
+            try:
+                with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                    f.write(value)
+            except OSError as exc:
+                raise OSError(exc.errno, f"sysctl {key} = {value}: {exc.strerror}") from None
+
+
+def raise_fd_limit(sockets: int) -> None:
+    """Make room for `sockets` open at once (root may raise the hard limit up to nr_open)."""
+    need = sockets + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= need:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(need, hard)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

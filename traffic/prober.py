@@ -1,0 +1,328 @@
+"""The prober: real TCP/UDP/ICMP flows from inside twin nodes, judged from what comes back.
+
+One thread enters each source node's namespace (setns), creates the probe's socket there, sends,
+and serves every outstanding probe from one epoll loop; at most `window` probes are in flight and
+each one is judged within `timeout` seconds of its own send (TCP resends a SYN at 1 s, which would
+double counters and logs: keep timeouts under 1 s).
+
+Verdicts: open (handshake / reply), closed (the destination host answered RST / port
+unreachable: the flow crossed the firewall), rejected (ICMP admin-prohibited from the firewall),
+filtered (nothing came back).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from traffic.netns import Namespaces, raise_fd_limit
+
+OPEN, CLOSED, FILTERED, REJECTED = "open", "closed", "filtered", "rejected"
+IP_RECVERR = 11
+SO_EE_ORIGIN_ICMP = 2
+LINGER_RESET = struct.pack("ii", 1, 0)
+REJECT_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM}
+
+
+@dataclass(frozen=True)
+class Probe:
+    netns: str  # namespace file of the source node ("" = the caller's namespace)
+    src: str
+    dst: str
+    proto: str  # tcp | udp | icmp
+    port: int = 0
+
+
+@dataclass
+class Outcome:
+    verdict: str = FILTERED
+    sport: int = 0  # source port, or the ICMP echo id
+    seq: int = 0  # ICMP echo sequence
+    detail: str = ""
+    rtt_ms: float = 0.0
+
+
+class Refused(ValueError):
+    """A probe that would leave the twin."""
+
+
+def check_targets(probes: Sequence[Probe], allowed: Sequence[str]) -> None:
+    """Refuse any probe whose source or destination lies outside the lab's subnets."""
+    nets = [ipaddress.IPv4Network(n) for n in allowed]
+    for p in probes:
+        for addr in (p.src, p.dst):
+            if not any(ipaddress.IPv4Address(addr) in n for n in nets):
+                raise Refused(f"refusing to probe {addr}: outside the lab's subnets")
+        if not p.netns:
+            raise Refused(f"refusing to probe {p.dst} from the machine's own namespace")
+
+
+def run_probes(
+    probes: Sequence[Probe], lab_subnets: Sequence[str], timeout: float = 0.3, window: int = 4096
+) -> list[Outcome]:
+    """Send every probe and judge it; outcomes are in the order of `probes`."""
+    check_targets(probes, lab_subnets)
+    raise_fd_limit(window + 1024)
+    run = _Run(probes, timeout, window)
+    thread = threading.Thread(target=run.main, name="twin-prober")
+    thread.start()
+    thread.join()
+    if run.error is not None:
+        raise run.error
+    return run.outcomes
+
+
+class _Run:
+    def __init__(self, probes: Sequence[Probe], timeout: float, window: int) -> None:
+        self.probes = probes
+        self.timeout = timeout
+        self.window = window
+        self.outcomes = [Outcome() for _ in probes]
+        self.error: BaseException | None = None
+        self.ep = select.epoll()
+        self.socks: dict[int, tuple[int, socket.socket]] = {}  # fd → (probe index, socket)
+        self.sock_of: dict[int, socket.socket] = {}  # probe index → its socket
+        self.raw: dict[str, socket.socket] = {}  # netns → raw ICMP socket
+        self.raw_fds: dict[int, socket.socket] = {}
+        self.icmp_wait: dict[tuple[str, int, int], int] = {}  # (dst, id, seq) → probe index
+        self.pending: set[int] = set()
+        self.sent_at: dict[int, float] = {}
+        self.ident = os.getpid() & 0xFFFF
+
+    def main(self) -> None:
+        ns = Namespaces()
+        try:
+            self._loop(ns)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            self.error = exc
+        finally:
+            for _, s in self.socks.values():
+                s.close()
+            for s in self.raw.values():
+                s.close()
+            self.ep.close()
+            ns.close()
+
+    def _loop(self, ns: Namespaces) -> None:
+        queue: deque[tuple[float, int]] = deque()  # (deadline, index) in send order
+        nxt = 0
+        total = len(self.probes)
+        while nxt < total or self.pending:
+            while nxt < total and len(self.pending) < self.window:
+                self._send(ns, nxt)
+                queue.append((self.sent_at[nxt] + self.timeout, nxt))
+                nxt += 1
+            now = time.monotonic()
+            while queue and (queue[0][0] <= now or queue[0][1] not in self.pending):
+                _, i = queue.popleft()
+                if i in self.pending:
+                    self._expire(i)
+            if not self.pending:
+                continue
+            wait = max(0.0, queue[0][0] - time.monotonic()) if queue else self.timeout
+            for fd, events in self.ep.poll(wait):
+                if fd in self.raw_fds:
+                    self._read_icmp(fd)
+                elif fd in self.socks:
+                    self._event(fd, events)
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _send(self, ns: Namespaces, i: int) -> None:
+        p = self.probes[i]
+        ns.enter(p.netns)
+        self.pending.add(i)
+        self.sent_at[i] = time.monotonic()
+        try:
+            if p.proto == "tcp":
+                self._send_tcp(i, p)
+            elif p.proto == "udp":
+                self._send_udp(i, p)
+            else:
+                self._send_icmp(i, p)
+        except OSError as exc:
+            self._finish(i, REJECTED if exc.errno in REJECT_ERRNOS else FILTERED, exc.strerror)
+
+    def _send_tcp(self, i: int, p: Probe) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+        s.bind((p.src, 0))
+        self.outcomes[i].sport = s.getsockname()[1]
+        self._watch(i, s, select.EPOLLOUT)
+        rc = s.connect_ex((p.dst, p.port))
+        if rc not in (0, errno.EINPROGRESS):
+            self._judge_tcp(i, rc)
+
+    def _send_udp(self, i: int, p: Probe) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+        s.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
+        s.bind((p.src, 0))
+        self.outcomes[i].sport = s.getsockname()[1]
+        s.connect((p.dst, p.port))
+        self._watch(i, s, select.EPOLLIN)
+        s.send(b"twin-probe %d" % i)
+
+    def _send_icmp(self, i: int, p: Probe) -> None:
+        raw = self.raw.get(p.netns)
+        if raw is None:
+            raw = socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.IPPROTO_ICMP)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            self.raw[p.netns] = raw
+            self.raw_fds[raw.fileno()] = raw
+            self.ep.register(raw.fileno(), select.EPOLLIN)
+        seq = i & 0xFFFF
+        ident = (self.ident + (i >> 16)) & 0xFFFF
+        self.outcomes[i].sport, self.outcomes[i].seq = ident, seq
+        self.icmp_wait[(p.dst, ident, seq)] = i
+        raw.sendto(echo_request(ident, seq, b"twin-probe"), (p.dst, 0))
+
+    def _watch(self, i: int, s: socket.socket, events: int) -> None:
+        self.socks[s.fileno()] = (i, s)
+        self.sock_of[i] = s
+        self.ep.register(s.fileno(), events | select.EPOLLERR)
+
+    # --- judging ------------------------------------------------------------------------------
+
+    def _event(self, fd: int, events: int) -> None:
+        i, s = self.socks[fd]
+        if s.type == socket.SOCK_STREAM:
+            self._judge_tcp(i, s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+        else:
+            self._judge_udp(i, s)
+
+    def _judge_tcp(self, i: int, err: int) -> None:
+        if err in (0, errno.ECONNRESET, errno.EPIPE):  # a reset after the handshake: it was open
+            self._finish(i, OPEN, "reset after handshake" if err else "")
+        elif err == errno.ECONNREFUSED:
+            self._finish(i, CLOSED, "RST")
+        elif err in REJECT_ERRNOS:
+            self._finish(i, REJECTED, errno.errorcode.get(err, str(err)))
+        elif err not in (errno.EINPROGRESS, errno.EALREADY):
+            self._finish(i, FILTERED, errno.errorcode.get(err, str(err)))
+
+    def _judge_udp(self, i: int, s: socket.socket) -> None:
+        try:
+            _, anc, _, _ = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+        except BlockingIOError:
+            anc = []
+        for level, kind, data in anc:
+            if level == socket.SOL_IP and kind == IP_RECVERR and len(data) >= 16:
+                _, origin, itype, code = struct.unpack_from("=IBBB", data)
+                sender = socket.inet_ntoa(data[20:24]) if len(data) >= 24 else "?"
+                if origin == SO_EE_ORIGIN_ICMP and itype == 3 and code == 3:
+                    self._finish(i, CLOSED, f"port unreachable from {sender}")
+                elif origin == SO_EE_ORIGIN_ICMP:
+                    self._finish(i, REJECTED, f"icmp {itype}/{code} from {sender}")
+                return
+        try:
+            data = s.recv(2048)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._finish(i, CLOSED if exc.errno == errno.ECONNREFUSED else REJECTED, exc.strerror)
+            return
+        if data == b"twin-probe %d" % i:
+            self._finish(i, OPEN)
+
+    def _read_icmp(self, fd: int) -> None:
+        raw = self.raw_fds[fd]
+        while True:
+            try:
+                pkt, _ = raw.recvfrom(2048)
+            except BlockingIOError:
+                return
+            found = parse_icmp(pkt)
+            if found is None:
+                continue
+            key, itype, code, sender = found
+            i = self.icmp_wait.get(key)
+            if i is None or i not in self.pending:
+                continue
+            if itype == 0:
+                self._finish(i, OPEN)
+            else:
+                self._finish(i, REJECTED, f"icmp {itype}/{code} from {sender}")
+
+    def _expire(self, i: int) -> None:
+        """The deadline passed: look once more at the socket, then call it filtered."""
+        s = self.sock_of.get(i)
+        if s is not None and s.type == socket.SOCK_STREAM:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err or _connected(s):
+                self._judge_tcp(i, err)
+        elif s is not None:
+            self._judge_udp(i, s)
+        if i in self.pending:
+            self._finish(i, FILTERED, f"no answer in {self.timeout * 1000:.0f} ms")
+
+    def _finish(self, i: int, verdict: str, detail: str = "") -> None:
+        if i not in self.pending:
+            return
+        self.pending.discard(i)
+        out = self.outcomes[i]
+        out.verdict, out.detail = verdict, detail
+        out.rtt_ms = (time.monotonic() - self.sent_at[i]) * 1000
+        p = self.probes[i]
+        if p.proto == "icmp":
+            self.icmp_wait.pop((p.dst, out.sport, out.seq), None)
+            return
+        s = self.sock_of.pop(i, None)
+        if s is not None:
+            self.ep.unregister(s.fileno())
+            del self.socks[s.fileno()]
+            s.close()
+
+
+def _connected(s: socket.socket) -> bool:
+    try:
+        s.getpeername()
+        return True
+    except OSError:
+        return False
+
+
+def echo_request(ident: int, seq: int, payload: bytes) -> bytes:
+    header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+    csum = checksum(header + payload)
+    return struct.pack("!BBHHH", 8, 0, csum, ident, seq) + payload
+
+
+def checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def parse_icmp(pkt: bytes) -> tuple[tuple[str, int, int], int, int, str] | None:
+    """An echo reply or an ICMP error about an echo request → ((dst, id, seq), type, code, from)."""
+    ihl = (pkt[0] & 0x0F) * 4
+    if len(pkt) < ihl + 8:
+        return None
+    sender = socket.inet_ntoa(pkt[12:16])
+    itype, code = pkt[ihl], pkt[ihl + 1]
+    if itype == 0:
+        ident, seq = struct.unpack_from("!HH", pkt, ihl + 4)
+        return (sender, ident, seq), itype, code, sender
+    if itype == 3:
+        inner = pkt[ihl + 8 :]
+        if len(inner) < 28 or inner[9] != socket.IPPROTO_ICMP:
+            return None
+        iihl = (inner[0] & 0x0F) * 4
+        if len(inner) < iihl + 8 or inner[iihl] != 8:
+            return None
+        dst = socket.inet_ntoa(inner[16:20])
+        ident, seq = struct.unpack_from("!HH", inner, iihl + 4)
+        return (dst, ident, seq), itype, code, sender
+    return None

@@ -1,0 +1,160 @@
+"""After a runtime made the nodes and links: addresses, routes, sysctls, firewall, responders.
+
+Runtime-independent: everything goes through `Runtime.exec` and `Runtime.netns`, and every
+step is checked (containerlab's `exec:` failures would not fail a deploy; ours do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from traffic.netns import write_sysctls
+from traffic.prober import OPEN, Probe, run_probes
+from twin.errors import EnvironmentProblem
+from twin.lab import LabState
+from twin.plan import Plan
+from twin.runtime import ExecResult, Runtime
+
+TRAFFIC_ROOT = Path(__file__).resolve().parent.parent
+
+
+def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
+    configs = state.path / "configs"
+    for node in plan.nodes:
+        batch = (configs / f"{node}.ip").read_text()
+        _check(runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch), node, "ip -batch")
+        try:
+            write_sysctls(runtime.netns(state, node), read_sysctls(configs / f"{node}.sysctl"))
+        except OSError as exc:
+            raise EnvironmentProblem(f"node {node}: {exc.strerror}") from None
+    load_firewall(runtime, state, plan, (configs / f"{plan.firewall}.nft").read_text())
+
+
+def load_firewall(runtime: Runtime, state: LabState, plan: Plan, ruleset: str) -> None:
+    """Load an nftables ruleset atomically (one `nft -f` transaction) and remember its hash."""
+    _check(runtime.exec(state, plan.firewall, ["nft", "-f", "-"], stdin=ruleset), plan.firewall, "nft -f")
+    state.ruleset_sha256 = ruleset_hash(runtime, state, plan)
+    state.save()
+
+
+def ruleset_hash(runtime: Runtime, state: LabState, plan: Plan) -> str:
+    """Hash of the loaded table as the kernel lists it (counters stripped)."""
+    res = runtime.exec(state, plan.firewall, ["nft", "-s", "list", "table", "inet", "twin"])
+    if not res.ok:
+        return ""
+    return hashlib.sha256(res.stdout.encode()).hexdigest()
+
+
+def read_sysctls(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _check(res: ExecResult, node: str, what: str) -> None:
+    if not res.ok:
+        detail = (res.stderr or res.stdout).strip().splitlines()
+        raise EnvironmentProblem(f"{what} failed on node {node}: {detail[-1] if detail else res.returncode}")
+
+
+def wait_ready(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 5.0) -> None:
+    """Every host answers ping from its gateway path: links up, addresses and routes in place.
+
+    Each host pings its own gateway (the firewall's address in its zone). New veths can drop
+    packets for up to ~1 s, so this retries until `timeout`.
+    """
+    subnets = [str(z.subnet) for z in plan.zones]
+    waiting = {h.name: h for h in plan.hosts}
+    deadline = time.monotonic() + timeout
+    while waiting:
+        probes = [
+            Probe(runtime.netns(state, h.name), str(h.address), str(h.gateway), "icmp")
+            for h in waiting.values()
+        ]
+        for probe, out in zip(probes, run_probes(probes, subnets, timeout=0.2)):
+            if out.verdict == OPEN:
+                waiting.pop(next(n for n, h in waiting.items() if str(h.address) == probe.src))
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(sorted(waiting))
+            raise EnvironmentProblem(f"hosts never reached their gateway within {timeout:.0f} s: {names}")
+
+
+# --- responders ------------------------------------------------------------------------------
+
+
+def responder_spec(runtime: Runtime, state: LabState, plan: Plan, tcp: list[int], udp: list[int]) -> dict[str, object]:
+    return {
+        "ready": str(state.path / "responder.ready"),
+        "nodes": [
+            {"netns": runtime.netns(state, h.name), "address": str(h.address), "tcp": tcp, "udp": udp}
+            for h in plan.hosts
+        ],
+    }
+
+
+def start_responders(runtime: Runtime, state: LabState, spec: dict[str, object], timeout: float = 10.0) -> int:
+    """Start the responder process (detached: it outlives `twin up`); return its pid."""
+    stop_responders(state)
+    spec_path = state.path / "responders.json"
+    spec_path.write_text(json.dumps(spec, indent=1))
+    ready = Path(str(spec["ready"]))
+    ready.unlink(missing_ok=True)
+    log = open(state.path / "responder.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "traffic.responder", str(spec_path)],
+        cwd=TRAFFIC_ROOT,
+        env={**os.environ, "PYTHONPATH": str(TRAFFIC_ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    log.close()
+    state.responder_pid = proc.pid
+    state.add("pid", str(proc.pid))
+    state.save()
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if proc.poll() is not None:
+            tail = (state.path / "responder.log").read_text().strip().splitlines()[-1:]
+            raise EnvironmentProblem(f"responder exited ({proc.returncode}): {' '.join(tail)}")
+        if time.monotonic() > deadline:
+            raise EnvironmentProblem(f"responder not ready after {timeout:.0f} s")
+        time.sleep(0.005)
+    return proc.pid
+
+
+def responder_alive(state: LabState) -> bool:
+    pid = state.responder_pid
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"traffic.responder" in cmdline
+
+
+def stop_responders(state: LabState) -> None:
+    if responder_alive(state):
+        try:
+            os.kill(state.responder_pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        for _ in range(200):
+            if not responder_alive(state):
+                break
+            time.sleep(0.005)
+        else:
+            os.kill(state.responder_pid, signal.SIGKILL)

@@ -1,0 +1,62 @@
+"""One root error; subclasses carry what the user needs. Only the CLI prints them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TwinError(Exception):
+    """Root of every error twin raises on purpose."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a user's file: where it is and how to fix it."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        at = f" {self.path}:" if self.path else ""
+        hint = f" (hint: {self.hint})" if self.hint else ""
+        return f"{where}:{at} {self.message}{hint}"
+
+
+class InputError(TwinError):
+    """Bad input: one or more problems, each one line. Exit 2."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class UsageError(TwinError):
+    """A command used wrongly (no lab up, two labs up, unknown lab...). Exit 2."""
+
+    exit_code = 2
+
+
+class EnvironmentProblem(TwinError):
+    """The machine or the running twin cannot do what was asked. Exit 3."""
+
+    exit_code = 3
+
+
+class CommandFailed(EnvironmentProblem):
+    """An external command returned non-zero; carries its stderr."""
+
+    def __init__(self, argv: list[str], returncode: int, stderr: str, where: str = "") -> None:
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr = stderr
+        loc = f" in {where}" if where else ""
+        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
+        super().__init__(f"{argv[0]} failed{loc} (exit {returncode}): {detail}")

@@ -1,0 +1,129 @@
+"""The pipeline, in order. The first three stages are pure; the rest change the machine.
+
+    load_policy → build_plan → render_lab  |  deploy → configure → verify → report
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from twin.configure import (
+    configure,
+    responder_spec,
+    start_responders,
+    stop_responders,
+    wait_ready,
+)
+from twin.errors import EnvironmentProblem
+from twin.lab import Entry, LabState, claim, find_entry, home, load_state, release, write_atomic
+from twin.load import load_policy
+from twin.model import Policy
+from twin.plan import Plan, build_plan
+from twin.probes import probe_ports
+from twin.render import render_lab
+from twin.runtime import Runtime, get_runtime
+from twin.verify import Verification, verify
+
+PURE_STAGES = (load_policy, build_plan, render_lab)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    file: str
+    policy: Policy
+    plan: Plan
+    files: dict[str, str]
+
+
+def prepare(file: str | Path, template_dir: Path | None = None) -> Prepared:
+    """load → plan → render, nothing touched."""
+    policy = load_policy(file)
+    plan = build_plan(policy)
+    return Prepared(str(file), policy, plan, render_lab(plan, str(file), template_dir))
+
+
+def write_lab(prep: Prepared, lab_dir: Path) -> None:
+    if lab_dir.exists():
+        shutil.rmtree(lab_dir / "configs", ignore_errors=True)
+    for rel, text in prep.files.items():
+        write_atomic(lab_dir / rel, text)
+    shutil.copyfile(prep.file, lab_dir / "policy.yml")
+
+
+def up(file: str | Path, runtime_name: str = "auto", template_dir: Path | None = None) -> LabState:
+    """Bring a lab up. On any failure or interruption, everything made so far is removed."""
+    prep = prepare(file, template_dir)
+    runtime = get_runtime(runtime_name)
+    lab_dir = home() / prep.plan.lab
+    claim(prep.plan.lab, lab_dir, runtime.name)
+    state = LabState(prep.plan.lab, runtime.name, str(lab_dir), str(Path(file).resolve()))
+    try:
+        write_lab(prep, lab_dir)
+        state.save()
+        runtime.deploy(state)
+        configure(runtime, state, prep.plan)
+        start_lab_responders(runtime, state, prep.plan)
+        wait_ready(runtime, state, prep.plan)
+        state.status = "up"
+        state.save()
+    except BaseException:
+        left = _teardown(runtime, state)
+        if not left:
+            shutil.rmtree(lab_dir, ignore_errors=True)
+            release(prep.plan.lab)
+        raise
+    return state
+
+
+def start_lab_responders(runtime: Runtime, state: LabState, plan: Plan) -> int:
+    ports = probe_ports(plan)
+    tcp = sorted({p for proto, p in ports if proto == "tcp"})
+    udp = sorted({p for proto, p in ports if proto == "udp"})
+    return start_responders(runtime, state, responder_spec(runtime, state, plan, tcp, udp))
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A lab that is up: its state, its runtime, and its plan rebuilt from the deployed copy."""
+
+    state: LabState
+    runtime: Runtime
+    plan: Plan
+
+
+def open_lab(lab: str | None = None, file: str | Path | None = None) -> Lab:
+    if file is not None:
+        lab = load_policy(file).name
+    entry = find_entry(lab)
+    state = load_state(Path(entry.dir))
+    runtime = get_runtime(state.runtime)
+    plan = build_plan(load_policy(state.path / "policy.yml"))
+    return Lab(state, runtime, plan)
+
+
+def test(lab: Lab, timeout: float = 0.3) -> Verification:
+    if lab.state.status != "up":
+        raise EnvironmentProblem(f"lab {lab.state.lab} is {lab.state.status}, not up")
+    return verify(lab.runtime, lab.state, lab.plan, timeout=timeout)
+
+
+def down(entry: Entry) -> list[str]:
+    """Remove a lab completely; returns what is left (empty when all went)."""
+    try:
+        state = load_state(Path(entry.dir))
+    except FileNotFoundError:
+        release(entry.lab)
+        return []
+    runtime = get_runtime(state.runtime)
+    left = _teardown(runtime, state)
+    if not left:
+        release(entry.lab)
+        shutil.rmtree(state.path, ignore_errors=True)
+    return left
+
+
+def _teardown(runtime: Runtime, state: LabState) -> list[str]:
+    stop_responders(state)
+    return runtime.destroy(state)

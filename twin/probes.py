@@ -1,0 +1,106 @@
+"""Which flows to send (pure): the zone matrix, intrazone samples, and every intent line.
+
+Ports probed: every port the policy names (rules, services, intent; both ends of a range) plus
+the usual lateral-movement ports. Each flow carries the policy's own prediction (first match)
+and the intent lines that cover it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from twin.model import Action, Verdict
+from twin.objects import PortRange, resolve_service
+from twin.plan import Plan, RulePlan
+
+LATERAL: tuple[tuple[str, int], ...] = (
+    ("tcp", 22), ("tcp", 80), ("tcp", 443), ("tcp", 445), ("tcp", 3389),
+    ("tcp", 3306), ("tcp", 5432), ("tcp", 8080), ("udp", 53), ("icmp", 0),
+)  # fmt: skip
+
+PREDICTED_CLASS = {Action.allow: "allow", Action.deny: "block", Action.reject: "block"}
+
+
+@dataclass(frozen=True)
+class Flow:
+    src: str
+    dst: str
+    proto: str
+    port: int
+
+
+@dataclass
+class PlannedFlow:
+    flow: Flow
+    src_zone: str
+    dst_zone: str
+    rule: RulePlan  # the policy's first match
+    intents: list[tuple[int, str, Verdict]] = field(default_factory=list)  # (index, name, verdict)
+
+    @property
+    def predicted(self) -> str:
+        return PREDICTED_CLASS[self.rule.action]
+
+
+def _concrete(ranges: tuple[PortRange, ...], named: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Ports to probe for a service: ends of each range; for whole protocols, the named ports."""
+    out: list[tuple[str, int]] = []
+    for r in ranges:
+        if r.proto == "icmp":
+            out.append(("icmp", 0))
+        elif (r.lo, r.hi) == (1, 65535):
+            out.extend(p for p in named if p[0] == r.proto)
+        else:
+            out.extend({(r.proto, r.lo), (r.proto, r.hi)})
+    return sorted(set(out))
+
+
+def probe_ports(plan: Plan) -> list[tuple[str, int]]:
+    """Every (proto, port) the policy names, plus the lateral-movement set."""
+    policy = plan.policy
+    named: set[tuple[str, int]] = set(LATERAL)
+    refs = [*policy.services, *(e.service for e in policy.expect)]
+    refs += [s for r in policy.rules for s in (r.services or [])]
+    for ref in refs:
+        named.update(_concrete(resolve_service(policy, ref), []))
+    return sorted(named)
+
+
+def hosts_of(plan: Plan, ref: str) -> list[str]:
+    if ref in plan.by_host:
+        return [ref]
+    return [h.name for h in plan.hosts if h.zone == ref]
+
+
+def plan_flows(plan: Plan) -> list[PlannedFlow]:
+    ports = probe_ports(plan)
+    flows: dict[Flow, PlannedFlow] = {}
+
+    def add(src: str, dst: str, proto: str, port: int) -> PlannedFlow:
+        f = Flow(src, dst, proto, port)
+        if f not in flows:
+            s, d = plan.by_host[src], plan.by_host[dst]
+            flows[f] = PlannedFlow(f, s.zone, d.zone, plan.decide(src, dst, proto, port))
+        return flows[f]
+
+    for s in plan.hosts:
+        for d in plan.hosts:
+            if s.zone != d.zone:
+                for proto, port in ports:
+                    add(s.name, d.name, proto, port)
+    for zone in plan.zones:
+        members = hosts_of(plan, zone.name)[:2]
+        if len(members) == 2:
+            for a, b in ((members[0], members[1]), (members[1], members[0])):
+                for proto, port in ports:
+                    add(a, b, proto, port)
+    for index, exp in enumerate(plan.policy.expect):
+        name = exp.name or f"expect[{index}]"
+        targets = _concrete(resolve_service(plan.policy, exp.service), ports)
+        for src in hosts_of(plan, exp.from_):
+            for dst in hosts_of(plan, exp.to):
+                if src == dst:
+                    continue
+                for proto, port in targets:
+                    add(src, dst, proto, port).intents.append((index, name, exp.verdict))
+    return list(flows.values())

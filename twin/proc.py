@@ -1,0 +1,25 @@
+"""Run external commands: argument lists only, exit codes always checked, stderr kept."""
+
+from __future__ import annotations
+
+import subprocess
+
+from twin.errors import CommandFailed, EnvironmentProblem
+from twin.runtime import ExecResult
+
+
+def run(
+    argv: list[str], stdin: str | None = None, check: bool = True, where: str = "", timeout: float = 120
+) -> ExecResult:
+    try:
+        proc = subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except FileNotFoundError:
+        raise EnvironmentProblem(f"{argv[0]} is not installed; run `make setup`") from None
+    except subprocess.TimeoutExpired:
+        raise EnvironmentProblem(f"{' '.join(argv[:3])} timed out after {timeout:.0f} s") from None
+    result = ExecResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise CommandFailed(argv, proc.returncode, proc.stderr or proc.stdout, where)
+    return result

@@ -1,0 +1,81 @@
+"""Runtimes: one small interface, one module per implementation, an explicit registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from twin.errors import EnvironmentProblem, UsageError
+from twin.lab import LabState
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """A command run inside a node: what ran, how it ended, what it said."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Runtime(Protocol):
+    name: str
+
+    def unavailable(self) -> str | None:
+        """None when this runtime can run here, else why not (one line)."""
+
+    def deploy(self, state: LabState) -> None:
+        """Create the nodes and links of `<lab dir>/topology.clab.yml`; record each in `state`
+        before creating it."""
+
+    def destroy(self, state: LabState) -> list[str]:
+        """Remove everything `state` names that still exists; return what could not be removed."""
+
+    def status(self, state: LabState) -> dict[str, str]:
+        """node → 'running' | 'missing' | a runtime-specific word."""
+
+    def exec(self, state: LabState, node: str, argv: list[str], stdin: str | None = None) -> ExecResult:
+        """Run a command inside a node."""
+
+    def netns(self, state: LabState, node: str) -> str:
+        """The node's network namespace file, for setns (probes, responders, NFLOG)."""
+
+
+RUNTIMES: dict[str, Callable[[], Runtime]] = {}
+
+
+def get_runtime(name: str) -> Runtime:
+    """A runtime by name; `auto` picks docker when a daemon answers, else netns."""
+    if name == "auto":
+        order = ["docker", "netns"]
+        reasons = []
+        for candidate in order:
+            if candidate in RUNTIMES:
+                rt = RUNTIMES[candidate]()
+                why = rt.unavailable()
+                if why is None:
+                    return rt
+                reasons.append(f"{candidate}: {why}")
+        raise EnvironmentProblem("no runtime can run here (" + "; ".join(reasons) + ")")
+    if name not in RUNTIMES:
+        raise UsageError(f"unknown runtime {name!r}; choose one of auto, {', '.join(RUNTIMES)}")
+    rt = RUNTIMES[name]()
+    why = rt.unavailable()
+    if why is not None:
+        raise EnvironmentProblem(f"runtime {name} cannot run here: {why}")
+    return rt
+
+
+def register() -> None:
+    from twin.runtime import netns
+
+    RUNTIMES["netns"] = netns.NetnsRuntime
+
+
+register()

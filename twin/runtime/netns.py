@@ -1,0 +1,83 @@
+"""netns runtime: every node a network namespace, every link a veth pair, on the local kernel.
+
+The embedded default where no Docker daemon answers. Built in batches: one `ip -batch` creates
+all namespaces and all veth pairs (each end directly inside its namespace: nothing ever appears
+in the machine's own namespace, so the twin is sealed by construction).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import yaml
+
+from twin.errors import EnvironmentProblem
+from twin.lab import LabState
+from twin.proc import run
+from twin.render import TOPOLOGY
+from twin.runtime import ExecResult
+
+NETNS_DIR = Path("/run/netns")
+
+
+class NetnsRuntime:
+    name = "netns"
+
+    def unavailable(self) -> str | None:
+        if os.geteuid() != 0:
+            return "needs root (network namespaces)"
+        for tool in ("ip", "nft", "nsenter"):
+            if shutil.which(tool) is None:
+                return f"{tool} is not installed (run `make setup`)"
+        return None
+
+    def _ns(self, state: LabState, node: str) -> str:
+        return f"clab-{state.lab}-{node}"
+
+    def netns(self, state: LabState, node: str) -> str:
+        return str(NETNS_DIR / self._ns(state, node))
+
+    def deploy(self, state: LabState) -> None:
+        topo = yaml.safe_load((state.path / TOPOLOGY).read_text())
+        nodes = list(topo["topology"]["nodes"])
+        names = [self._ns(state, n) for n in nodes]
+        taken = [n for n in names if (NETNS_DIR / n).exists()]
+        if taken:
+            raise EnvironmentProblem(
+                f"network namespace {taken[0]} already exists (another lab named {state.lab!r}?); "
+                f"remove it with `twin down --lab {state.lab}` or pick another lab name"
+            )
+        state.add("netns", *names)
+        state.save()
+        batch = [f"netns add {n}" for n in names]
+        for link in topo["topology"]["links"]:
+            (a, a_if), (b, b_if) = (e.split(":", 1) for e in link["endpoints"])
+            batch.append(
+                f"link add {a_if} netns {self._ns(state, a)} type veth "
+                f"peer name {b_if} netns {self._ns(state, b)}"
+            )
+        run(["ip", "-batch", "-"], stdin="\n".join(batch) + "\n", where="creating namespaces")
+
+    def destroy(self, state: LabState) -> list[str]:
+        names = [n for n in state.resources.get("netns", []) if (NETNS_DIR / n).exists()]
+        if names:
+            batch = "".join(f"netns del {n}\n" for n in names)
+            run(["ip", "-force", "-batch", "-"], stdin=batch, check=False)
+        return [n for n in names if (NETNS_DIR / n).exists()]
+
+    def status(self, state: LabState) -> dict[str, str]:
+        prefix = f"clab-{state.lab}-"
+        return {
+            n.removeprefix(prefix): "running" if (NETNS_DIR / n).exists() else "missing"
+            for n in state.resources.get("netns", [])
+        }
+
+    def exec(
+        self, state: LabState, node: str, argv: list[str], stdin: str | None = None
+    ) -> ExecResult:
+        path = self.netns(state, node)
+        if not os.path.exists(path):
+            raise EnvironmentProblem(f"node {node} of lab {state.lab} is gone ({path} missing)")
+        return run(["nsenter", f"--net={path}", "--", *argv], stdin=stdin, check=False)

@@ -1,0 +1,172 @@
+"""verify: send every planned flow for real, read the firewall's own account, judge each one.
+
+A flow passes when (a) what came back matches the policy's first-match prediction (allowed or
+blocked, dropped or rejected), (b) the firewall's log names the rule the policy predicts, and
+(c) it agrees with every intent line that covers it. A blocked probe without a log record from
+the firewall is a failure: something else dropped it, and the twin would be lying.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from traffic.nflog import LogRecord, NflogReader
+from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Probe, run_probes
+from twin.errors import EnvironmentProblem
+from twin.lab import LabState
+from twin.model import Action
+from twin.plan import Plan
+from twin.probes import PlannedFlow, plan_flows
+from twin.runtime import Runtime
+
+OBSERVED_CLASS = {OPEN: "allow", CLOSED: "allow", FILTERED: "block", REJECTED: "block"}
+EXPECTED_BLOCK = {Action.deny: FILTERED, Action.reject: REJECTED}
+
+
+@dataclass
+class Result:
+    src: str
+    dst: str
+    src_zone: str
+    dst_zone: str
+    proto: str
+    port: int
+    expected: str  # allow | block: the intent where a line covers the flow, else the policy
+    observed: str  # open | closed | filtered | rejected
+    ok: bool
+    rule: str  # the rule the firewall logged for this flow ("" if none)
+    predicted: str  # allow | block: the policy's first match
+    predicted_rule: str
+    intent: list[str] = field(default_factory=list)
+    reason: str = ""
+    detail: str = ""
+    rtt_ms: float = 0.0
+
+
+@dataclass
+class Verification:
+    lab: str
+    results: list[Result]
+    seconds: float  # probes sent and judged
+    warnings: list[str] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)  # rule → packets during the run
+    log_file: str = ""
+
+    @property
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> list[dict[str, object]]:
+        return [asdict(r) for r in self.results]
+
+
+def verify(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 0.3) -> Verification:
+    flows = plan_flows(plan)
+    netns = {h.name: runtime.netns(state, h.name) for h in plan.hosts}
+    probes = [
+        Probe(netns[f.flow.src], str(plan.by_host[f.flow.src].address),
+              str(plan.by_host[f.flow.dst].address), f.flow.proto, f.flow.port)
+        for f in flows
+    ]  # fmt: skip
+    subnets = [str(z.subnet) for z in plan.zones]
+    before = read_counters(runtime, state, plan)
+    try:
+        reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
+    with reader:
+        started = time.monotonic()
+        outcomes = run_probes(probes, subnets, timeout=timeout)
+        seconds = time.monotonic() - started
+        records = reader.drain()
+    counters = _delta(before, read_counters(runtime, state, plan))
+    by_key: dict[tuple[str, str, str, int, int], LogRecord] = {}
+    for rec in records:
+        by_key.setdefault((rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
+    results = []
+    for flow, probe, out in zip(flows, probes, outcomes):
+        dport = out.seq if probe.proto == "icmp" else probe.port
+        rec = by_key.get((probe.src, probe.dst, probe.proto, out.sport, dport))
+        results.append(judge(flow, out.verdict, rec.prefix if rec else "", out.detail, out.rtt_ms))
+    run = Verification(plan.lab, results, seconds, counters=counters)
+    run.warnings.extend(_counter_warnings(counters, records))
+    run.log_file = str(save_log(state.path, records))
+    return run
+
+
+def judge(f: PlannedFlow, observed: str, logged: str, detail: str = "", rtt: float = 0.0) -> Result:
+    seen = OBSERVED_CLASS[observed]
+    rule = f.rule
+    problems: list[str] = []
+    if seen != f.predicted:
+        problems.append(f"policy {f.predicted}s it ({rule.name}) but the flow was {observed}")
+    elif seen == "block" and observed != EXPECTED_BLOCK[rule.action]:
+        problems.append(f"{rule.name} should {rule.action.value} it, but it was {observed}")
+    if logged and logged != rule.name:
+        problems.append(f"firewall logged rule {logged}, policy says {rule.name}")
+    if seen == "block" and not logged:
+        problems.append("blocked, but the firewall logged no rule for it")
+    for _, name, verdict in f.intents:
+        if verdict.value != seen:
+            problems.append(f"violates intent {name} (expects {verdict.value})")
+    expected = f.intents[0][2].value if f.intents else f.predicted
+    fl = f.flow
+    return Result(
+        src=fl.src, dst=fl.dst, src_zone=f.src_zone, dst_zone=f.dst_zone, proto=fl.proto,
+        port=fl.port, expected=expected, observed=observed, ok=not problems, rule=logged,
+        predicted=f.predicted, predicted_rule=rule.name, intent=[n for _, n, _ in f.intents],
+        reason="; ".join(problems), detail=detail, rtt_ms=round(rtt, 3),
+    )  # fmt: skip
+
+
+def read_counters(runtime: Runtime, state: LabState, plan: Plan) -> dict[str, int]:
+    """Packets per rule (summed over every nft rule carrying that rule's comment)."""
+    res = runtime.exec(state, plan.firewall, ["nft", "-j", "list", "table", "inet", "twin"])
+    if not res.ok:
+        raise EnvironmentProblem(
+            f"the firewall's table is gone ({res.stderr.strip() or res.returncode}); "
+            "the twin is not enforcing anything — `twin down` and `twin up` again"
+        )
+    out: Counter[str] = Counter()
+    for item in json.loads(res.stdout).get("nftables", []):
+        rule = item.get("rule")
+        if not rule or "comment" not in rule:
+            continue
+        for expr in rule.get("expr", []):
+            if "counter" in expr:
+                out[rule["comment"]] += expr["counter"]["packets"]
+    return dict(out)
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+def _counter_warnings(counters: dict[str, int], records: list[LogRecord]) -> list[str]:
+    logged = Counter(r.prefix for r in records)
+    out = []
+    for rule in sorted(set(counters) | set(logged)):
+        if rule != "unmatched" and counters.get(rule, 0) != logged.get(rule, 0):
+            out.append(
+                f"rule {rule}: counter says {counters.get(rule, 0)} packets, "
+                f"log has {logged.get(rule, 0)} records"
+            )
+    return out
+
+
+def save_log(lab_dir: Path, records: list[LogRecord]) -> Path:
+    logs = lab_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    path = logs / time.strftime("nflog-%Y%m%dT%H%M%S.jsonl")
+    with path.open("w") as f:
+        for rec in records:
+            f.write(json.dumps(asdict(rec)) + "\n")
+    return path
