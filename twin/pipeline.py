@@ -26,6 +26,8 @@ from twin.render import render_lab
 from twin.runtime import Runtime, get_runtime
 from twin.verify import Verification, verify
 
+__all__ = ["load_policy", "prepare", "up", "down", "open_lab", "test", "Verification"]
+
 PURE_STAGES = (load_policy, build_plan, render_lab)
 
 

@@ -104,3 +104,13 @@ def plan_flows(plan: Plan) -> list[PlannedFlow]:
                 for proto, port in targets:
                     add(src, dst, proto, port).intents.append((index, name, exp.verdict))
     return list(flows.values())
+
+
+def static_violations(flows: list[PlannedFlow]) -> dict[str, list[PlannedFlow]]:
+    """Intent lines the policy itself breaks (no lab needed): name → offending flows."""
+    out: dict[str, list[PlannedFlow]] = {}
+    for f in flows:
+        for _, name, verdict in f.intents:
+            if verdict.value != f.predicted:
+                out.setdefault(name, []).append(f)
+    return out

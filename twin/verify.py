@@ -41,7 +41,8 @@ class Result:
     rule: str  # the rule the firewall logged for this flow ("" if none)
     predicted: str  # allow | block: the policy's first match
     predicted_rule: str
-    intent: list[str] = field(default_factory=list)
+    intent: list[str] = field(default_factory=list)  # intent lines covering the flow
+    violates: list[str] = field(default_factory=list)  # intent lines it breaks
     reason: str = ""
     detail: str = ""
     rtt_ms: float = 0.0
@@ -114,15 +115,16 @@ def judge(f: PlannedFlow, observed: str, logged: str, detail: str = "", rtt: flo
         problems.append(f"firewall logged rule {logged}, policy says {rule.name}")
     if seen == "block" and not logged:
         problems.append("blocked, but the firewall logged no rule for it")
+    violates = [name for _, name, verdict in f.intents if verdict.value != seen]
     for _, name, verdict in f.intents:
-        if verdict.value != seen:
+        if name in violates:
             problems.append(f"violates intent {name} (expects {verdict.value})")
     expected = f.intents[0][2].value if f.intents else f.predicted
     fl = f.flow
     return Result(
         src=fl.src, dst=fl.dst, src_zone=f.src_zone, dst_zone=f.dst_zone, proto=fl.proto,
         port=fl.port, expected=expected, observed=observed, ok=not problems, rule=logged,
-        predicted=f.predicted, predicted_rule=rule.name, intent=[n for _, n, _ in f.intents],
+        predicted=f.predicted, predicted_rule=rule.name, intent=[n for _, n, _ in f.intents], violates=violates,
         reason="; ".join(problems), detail=detail, rtt_ms=round(rtt, 3),
     )  # fmt: skip
 

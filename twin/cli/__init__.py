@@ -1,0 +1,20 @@
+"""The `twin` command. Commands only parse options and call the core; one module per group."""
+
+from __future__ import annotations
+
+import typer
+
+from twin.cli import lab
+
+app = typer.Typer(
+    name="twin",
+    help="A digital twin of a zero-trust network: prove its firewall policy with real packets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+lab.register(app)
+
+
+def main() -> None:
+    app()

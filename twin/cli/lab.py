@@ -1,0 +1,163 @@
+"""Lab commands: validate, render, up, test, status, down."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from twin import pipeline
+from twin.cli.common import err, handle_errors, out
+from twin.lab import entries, find_entry, load_state, write_atomic
+from twin.probes import plan_flows, static_violations
+from twin.report import print_report, summary_line, write_json, write_junit
+from twin.runtime import get_runtime
+
+FileArg = Annotated[Optional[Path], typer.Argument(help="Policy file (default: the lab that is up).")]
+LabOpt = Annotated[Optional[str], typer.Option("--lab", help="Lab name (instead of FILE).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(render)
+    app.command()(up)
+    app.command("test")(test_cmd)
+    app.command()(status)
+    app.command()(down)
+
+
+@handle_errors
+def validate(file: Annotated[Path, typer.Argument(help="Policy file.")]) -> None:
+    """Check a policy file; also check, statically, that its rules satisfy its own intent."""
+    prep = pipeline.prepare(file)
+    p = prep.policy
+    flows = plan_flows(prep.plan)
+    bad = static_violations(flows)
+    hosts = sum(len(z.hosts) for z in p.zones.values())
+    out.print(
+        f"{file}: valid — lab {p.name}, {len(p.zones)} zones, {hosts} hosts, "
+        f"{len(p.rules)} rules, {len(p.expect)} intent lines, {len(flows)} flows to probe"
+    )
+    for name, fs in bad.items():
+        f = fs[0]
+        out.print(
+            f"[red]✗[/] intent {name}: the policy {f.predicted}s "
+            f"{f.flow.src} → {f.flow.dst} {f.flow.proto}/{f.flow.port} (rule {f.rule.name})"
+            + (f" and {len(fs) - 1} more flows" if len(fs) > 1 else "")
+        )
+    if bad:
+        raise typer.Exit(1)
+    out.print(f"intent: the rules satisfy all {len(p.expect)} lines (static check)")
+
+
+@handle_errors
+def render(
+    file: Annotated[Path, typer.Argument(help="Policy file.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Directory (default twin-render/<lab>).")] = None,
+    templates: Annotated[Optional[Path], typer.Option(help="Template folder overriding the packaged one.")] = None,
+) -> None:
+    """Render the containerlab topology, firewall config and node setup; deploy nothing."""
+    prep = pipeline.prepare(file, templates)
+    target = output or Path("twin-render") / prep.plan.lab
+    for rel, text in prep.files.items():
+        write_atomic(target / rel, text)
+    out.print(f"rendered {len(prep.files)} files into {target}/ (topology: {target}/topology.clab.yml)")
+
+
+@handle_errors
+def up(
+    file: Annotated[Path, typer.Argument(help="Policy file.")],
+    runtime: Annotated[str, typer.Option(help="auto | netns | docker | containerlab")] = "auto",
+    templates: Annotated[Optional[Path], typer.Option(help="Template folder overriding the packaged one.")] = None,
+) -> None:
+    """Build the twin: nodes, links, addresses, firewall, responders."""
+    started = time.monotonic()
+    state = pipeline.up(file, runtime, templates)
+    nodes = sum(len(v) for v in state.resources.values())
+    out.print(
+        f"lab {state.lab} is up on {state.runtime} in {time.monotonic() - started:.2f} s "
+        f"({nodes} resources; files in {state.dir}). Next: twin test"
+    )
+
+
+@handle_errors
+def test_cmd(
+    file: FileArg = None,
+    lab: LabOpt = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write results as JSON.")] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="Write JUnit XML (for CI).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each probe's answer (< 1).")] = 0.3,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")] = False,
+) -> None:
+    """Send every flow for real and judge it against the policy and the intent."""
+    if not 0 < timeout < 1:
+        err.print("error: --timeout must be between 0 and 1 s (TCP resends a SYN at 1 s)")
+        raise typer.Exit(2)
+    lab_ = pipeline.open_lab(lab, file)
+    run = pipeline.test(lab_, timeout)
+    if json_path:
+        write_json(run, json_path)
+    if junit:
+        write_junit(lab_.plan, run, junit)
+    if quiet:
+        out.print(summary_line(run))
+    else:
+        print_report(out, lab_.plan, run)
+    raise typer.Exit(0 if run.ok else 1)
+
+
+@handle_errors
+def status(file: FileArg = None, lab: LabOpt = None) -> None:
+    """List the labs that are up, or the nodes of one lab."""
+    if file is None and lab is None:
+        table = Table(title="twin labs")
+        for col in ("lab", "runtime", "status", "nodes", "directory"):
+            table.add_column(col)
+        for e in entries():
+            try:
+                state = load_state(Path(e.dir))
+                nodes = get_runtime(state.runtime).status(state)
+                running = sum(1 for v in nodes.values() if v == "running")
+                table.add_row(e.lab, state.runtime, state.status, f"{running}/{len(nodes)} running", e.dir)
+            except Exception as exc:  # noqa: BLE001 - a broken lab is listed, not fatal
+                table.add_row(e.lab, e.runtime, "broken", str(exc), e.dir)
+        out.print(table if table.row_count else "no lab is up")
+        return
+    lab_ = pipeline.open_lab(lab, file)
+    table = Table(title=f"lab {lab_.state.lab} ({lab_.state.runtime}, {lab_.state.status})")
+    for col in ("node", "state", "role", "address"):
+        table.add_column(col)
+    nodes = lab_.runtime.status(lab_.state)
+    for name, st in nodes.items():
+        h = lab_.plan.by_host.get(name)
+        table.add_row(name, st, "host" if h else "firewall", f"{h.address} ({h.zone})" if h else "")
+    out.print(table)
+
+
+@handle_errors
+def down(
+    file: FileArg = None,
+    lab: LabOpt = None,
+    all_labs: Annotated[bool, typer.Option("--all", help="Remove every twin lab on this machine.")] = False,
+) -> None:
+    """Remove a lab completely: nodes, links, processes, files."""
+    if all_labs:
+        targets = entries()
+    else:
+        if file is not None:
+            lab = pipeline.load_policy(file).name
+        targets = [find_entry(lab)]
+    failed = False
+    for entry in targets:
+        left = pipeline.down(entry)
+        if left:
+            failed = True
+            err.print(f"error: lab {entry.lab}: could not remove {', '.join(left)}")
+        else:
+            out.print(f"lab {entry.lab} is down")
+    if not targets:
+        out.print("no lab is up")
+    raise typer.Exit(3 if failed else 0)
