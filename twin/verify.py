@@ -98,7 +98,13 @@ def verify(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 0.3) 
         rec = by_key.get((probe.src, probe.dst, probe.proto, out.sport, dport))
         results.append(judge(flow, out.verdict, rec.prefix if rec else "", out.detail, out.rtt_ms))
     run = Verification(plan.lab, results, seconds, counters=counters)
-    run.warnings.extend(_counter_warnings(counters, records))
+    if before is None:
+        run.warnings.append(
+            "twin's nftables table is missing from the firewall: it enforces nothing "
+            "(run `twin down` and `twin up` to restore it)"
+        )
+    else:
+        run.warnings.extend(_counter_warnings(counters, records))
     run.log_file = str(save_log(state.path, records))
     return run
 
@@ -129,14 +135,12 @@ def judge(f: PlannedFlow, observed: str, logged: str, detail: str = "", rtt: flo
     )  # fmt: skip
 
 
-def read_counters(runtime: Runtime, state: LabState, plan: Plan) -> dict[str, int]:
-    """Packets per rule (summed over every nft rule carrying that rule's comment)."""
+def read_counters(runtime: Runtime, state: LabState, plan: Plan) -> dict[str, int] | None:
+    """Packets per rule (summed over every nft rule carrying that rule's comment); None when
+    twin's table is not in the firewall at all."""
     res = runtime.exec(state, plan.firewall, ["nft", "-j", "list", "table", "inet", "twin"])
     if not res.ok:
-        raise EnvironmentProblem(
-            f"the firewall's table is gone ({res.stderr.strip() or res.returncode}); "
-            "the twin is not enforcing anything — `twin down` and `twin up` again"
-        )
+        return None
     out: Counter[str] = Counter()
     for item in json.loads(res.stdout).get("nftables", []):
         rule = item.get("rule")
@@ -148,7 +152,9 @@ def read_counters(runtime: Runtime, state: LabState, plan: Plan) -> dict[str, in
     return dict(out)
 
 
-def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+def _delta(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, int]:
+    if before is None or after is None:
+        return {}
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 

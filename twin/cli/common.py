@@ -12,7 +12,7 @@ from rich.console import Console
 
 from twin.errors import InputError, TwinError
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,0 +1,46 @@
+# twin — run `make help` for the targets.
+PYTHON  ?= python3
+TWIN    ?= $(PYTHON) -m twin
+POLICY  ?= topologies/zero-trust-6zone.yml
+RUNTIME ?= auto
+APT_PACKAGES = nftables iproute2 conntrack tcpdump iputils-ping procps util-linux debootstrap
+
+.DEFAULT_GOAL := help
+.PHONY: help setup deps test test-unit test-integration lint bench twin-up twin-test twin-down
+
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: deps ## install everything: Debian tools, the Python package with dev tools
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+deps: ## Debian packages the twin needs (nftables, iproute2, conntrack, …)
+	@if [ "$$(id -u)" != 0 ]; then echo "make setup needs root (apt-get, namespaces)"; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
+
+test: lint ## lint, then every test: unit, golden, errors, integration (real namespaces, real packets)
+	$(PYTHON) -m pytest
+
+test-unit: ## only the offline tests
+	$(PYTHON) -m pytest -m "not integration"
+
+test-integration: ## only the tests that deploy real twins
+	$(PYTHON) -m pytest -m integration
+
+lint: ## ruff (lint + format check) and mypy --strict
+	$(PYTHON) -m ruff check twin traffic tests bench
+	$(PYTHON) -m ruff format --check twin traffic tests bench
+	$(PYTHON) -m mypy
+
+bench: ## benchmarks, printed as figures
+	$(PYTHON) bench/run.py
+
+twin-up: ## bring the reference six-zone twin up (RUNTIME=auto|netns|docker|containerlab)
+	$(TWIN) up $(POLICY) --runtime $(RUNTIME)
+
+twin-test: ## probe every flow of the running twin, judge against policy and intent
+	$(TWIN) test --junit out/junit.xml --json out/results.json
+
+twin-down: ## remove the reference twin
+	$(TWIN) down $(POLICY)
