@@ -94,7 +94,9 @@ class NflogReader:
                 return
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
-                    raise OSError(exc.errno, "NFLOG records were lost (receive buffer full)") from None
+                    raise OSError(
+                        exc.errno, "NFLOG records were lost (receive buffer full)"
+                    ) from None
                 raise
             now = time.time()
             off = 0

@@ -174,7 +174,9 @@ class _Run:
     def _send_icmp(self, i: int, p: Probe) -> None:
         raw = self.raw.get(p.netns)
         if raw is None:
-            raw = socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.IPPROTO_ICMP)
+            raw = socket.socket(
+                socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.IPPROTO_ICMP
+            )
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             self.raw[p.netns] = raw
             self.raw_fds[raw.fileno()] = raw

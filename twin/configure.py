@@ -39,7 +39,11 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
 
 def load_firewall(runtime: Runtime, state: LabState, plan: Plan, ruleset: str) -> None:
     """Load an nftables ruleset atomically (one `nft -f` transaction) and remember its hash."""
-    _check(runtime.exec(state, plan.firewall, ["nft", "-f", "-"], stdin=ruleset), plan.firewall, "nft -f")
+    _check(
+        runtime.exec(state, plan.firewall, ["nft", "-f", "-"], stdin=ruleset),
+        plan.firewall,
+        "nft -f",
+    )
     state.ruleset_sha256 = ruleset_hash(runtime, state, plan)
     state.save()
 
@@ -65,7 +69,9 @@ def read_sysctls(path: Path) -> dict[str, str]:
 def _check(res: ExecResult, node: str, what: str) -> None:
     if not res.ok:
         detail = (res.stderr or res.stdout).strip().splitlines()
-        raise EnvironmentProblem(f"{what} failed on node {node}: {detail[-1] if detail else res.returncode}")
+        raise EnvironmentProblem(
+            f"{what} failed on node {node}: {detail[-1] if detail else res.returncode}"
+        )
 
 
 def wait_ready(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 5.0) -> None:
@@ -87,23 +93,34 @@ def wait_ready(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 5
                 waiting.pop(next(n for n, h in waiting.items() if str(h.address) == probe.src))
         if waiting and time.monotonic() > deadline:
             names = ", ".join(sorted(waiting))
-            raise EnvironmentProblem(f"hosts never reached their gateway within {timeout:.0f} s: {names}")
+            raise EnvironmentProblem(
+                f"hosts never reached their gateway within {timeout:.0f} s: {names}"
+            )
 
 
 # --- responders ------------------------------------------------------------------------------
 
 
-def responder_spec(runtime: Runtime, state: LabState, plan: Plan, tcp: list[int], udp: list[int]) -> dict[str, object]:
+def responder_spec(
+    runtime: Runtime, state: LabState, plan: Plan, tcp: list[int], udp: list[int]
+) -> dict[str, object]:
     return {
         "ready": str(state.path / "responder.ready"),
         "nodes": [
-            {"netns": runtime.netns(state, h.name), "address": str(h.address), "tcp": tcp, "udp": udp}
+            {
+                "netns": runtime.netns(state, h.name),
+                "address": str(h.address),
+                "tcp": tcp,
+                "udp": udp,
+            }
             for h in plan.hosts
         ],
     }
 
 
-def start_responders(runtime: Runtime, state: LabState, spec: dict[str, object], timeout: float = 10.0) -> int:
+def start_responders(
+    runtime: Runtime, state: LabState, spec: dict[str, object], timeout: float = 10.0
+) -> int:
     """Start the responder process (detached: it outlives `twin up`); return its pid."""
     stop_responders(state)
     spec_path = state.path / "responders.json"

@@ -69,7 +69,9 @@ def load_state(lab_dir: Path) -> LabState:
         data = json.loads(path.read_text())
         return LabState(**data)
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such state file (was the lab ever brought up here?)") from None
+        raise UsageError(
+            f"{path}: no such state file (was the lab ever brought up here?)"
+        ) from None
     except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
         raise EnvironmentProblem(
             f"{path}: state file is corrupt ({str(exc).splitlines()[0]}); "

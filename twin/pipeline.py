@@ -1,6 +1,6 @@
 """The pipeline, in order. The first three stages are pure; the rest change the machine.
 
-    load_policy → build_plan → render_lab  |  deploy → configure → verify → report
+load_policy → build_plan → render_lab  |  deploy → configure → verify → report
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from twin.render import render_lab
 from twin.runtime import Runtime, get_runtime
 from twin.verify import Verification, verify
 
-__all__ = ["load_policy", "prepare", "up", "down", "open_lab", "test", "Verification"]
+__all__ = ["Verification", "down", "load_policy", "open_lab", "prepare", "test", "up"]
 
 PURE_STAGES = (load_policy, build_plan, render_lab)
 

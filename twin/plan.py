@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from twin.model import Action, FirewallKind, Policy
 from twin.objects import (
-    ANY_SERVICE,
     IPv4Net,
     PortRange,
     gateway,

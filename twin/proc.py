@@ -9,7 +9,11 @@ from twin.runtime import ExecResult
 
 
 def run(
-    argv: list[str], stdin: str | None = None, check: bool = True, where: str = "", timeout: float = 120
+    argv: list[str],
+    stdin: str | None = None,
+    check: bool = True,
+    where: str = "",
+    timeout: float = 120,
 ) -> ExecResult:
     try:
         proc = subprocess.run(

@@ -48,13 +48,17 @@ class Templates:
         return self.env.get_template(name).render(**context)
 
 
-def render_lab(plan: Plan, source: str = "policy", template_dir: Path | None = None) -> dict[str, str]:
+def render_lab(
+    plan: Plan, source: str = "policy", template_dir: Path | None = None
+) -> dict[str, str]:
     """Every artefact of a lab, by path relative to the lab directory."""
     t = Templates(template_dir)
     fw_file, fw_render = FIREWALL_RENDERERS[plan.firewall_kind]
     files = {
         f"configs/{plan.firewall}{fw_file}": fw_render(t, plan, source),
-        f"configs/{plan.firewall}.ip": t.render("node/firewall.ip.j2", node=plan.firewall, zones=plan.zones),
+        f"configs/{plan.firewall}.ip": t.render(
+            "node/firewall.ip.j2", node=plan.firewall, zones=plan.zones
+        ),
         f"configs/{plan.firewall}.sysctl": t.render(
             "node/firewall.sysctl.j2", node=plan.firewall, zones=plan.zones
         ),
@@ -101,7 +105,9 @@ def _clab_nodes(plan: Plan, fw_file: str) -> list[_ClabNode]:
         (*binds(plan.firewall), f"configs/{plan.firewall}{fw_file}:/twin/firewall{fw_file}:ro"),
         (*setup, f"nft -f /twin/firewall{fw_file}") if fw_file == ".nft" else setup,
     )
-    hosts = [_ClabNode(h.name, plan.image, "host", h.zone, binds(h.name), setup) for h in plan.hosts]
+    hosts = [
+        _ClabNode(h.name, plan.image, "host", h.zone, binds(h.name), setup) for h in plan.hosts
+    ]
     return [fw, *hosts]
 
 
@@ -159,7 +165,9 @@ def _nft_rules(cr: ChainRule) -> list[_NftRule]:
 def _addr(field: str, nets: tuple[IPv4Net, ...] | None) -> str:
     if nets is None:
         return ""
-    return f"ip {field} {_set(str(n) if n.prefixlen < 32 else str(n.network_address) for n in nets)} "
+    return (
+        f"ip {field} {_set(str(n) if n.prefixlen < 32 else str(n.network_address) for n in nets)} "
+    )
 
 
 def _ports(ranges: tuple[PortRange, ...]) -> str:

@@ -48,7 +48,9 @@ def summary_line(run: Verification) -> str:
     for r in run.results:
         counts[r.observed] += 1
     rate = n / run.seconds if run.seconds else 0.0
-    seen = ", ".join(f"{counts[k]} {k}" for k in ("open", "closed", "filtered", "rejected") if counts[k])
+    seen = ", ".join(
+        f"{counts[k]} {k}" for k in ("open", "closed", "filtered", "rejected") if counts[k]
+    )
     verdict = "all match" if run.ok else f"{len(run.failures)} FAILED"
     return f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s): {seen} — {verdict}"
 
@@ -60,7 +62,9 @@ def print_report(console: Console, plan: Plan, run: Verification) -> None:
     console.print(f"intent: {held}/{len(intents)} lines hold")
     for o in intents:
         if o.failures:
-            console.print(f"  [red]✗[/] {o.name}: {o.text} — {len(o.failures)} of {o.flows} flows differ")
+            console.print(
+                f"  [red]✗[/] {o.name}: {o.text} — {len(o.failures)} of {o.flows} flows differ"
+            )
         elif not o.flows:
             console.print(f"  [yellow]?[/] {o.name}: {o.text} — no flow covers it")
     if run.failures:
@@ -134,19 +138,27 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
         cases += 1
         if o.failures or not o.flows:
             failed += 1
-            msg = f"{o.text}: {len(o.failures)} of {o.flows} flows differ" if o.flows else f"{o.text}: no flow covers it"
+            msg = (
+                f"{o.text}: {len(o.failures)} of {o.flows} flows differ"
+                if o.flows
+                else f"{o.text}: no flow covers it"
+            )
             fail = ET.SubElement(case, "failure", message=msg, type="intent")
             fail.text = "\n".join(_flow_line(r) for r in o.failures)
     pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for r in run.results:
         pairs[(r.src_zone, r.dst_zone)].append(r)
     for (src, dst), rs in pairs.items():
-        case = ET.SubElement(suite, "testcase", classname=f"twin.{plan.lab}.matrix", name=f"{src} -> {dst}")
+        case = ET.SubElement(
+            suite, "testcase", classname=f"twin.{plan.lab}.matrix", name=f"{src} -> {dst}"
+        )
         cases += 1
         bad = [r for r in rs if not r.ok]
         if bad:
             failed += 1
-            fail = ET.SubElement(case, "failure", message=f"{len(bad)} of {len(rs)} flows differ", type="flow")
+            fail = ET.SubElement(
+                case, "failure", message=f"{len(bad)} of {len(rs)} flows differ", type="flow"
+            )
             fail.text = "\n".join(_flow_line(r) for r in bad)
     suite.set("tests", str(cases))
     suite.set("failures", str(failed))

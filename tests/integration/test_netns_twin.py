@@ -108,7 +108,18 @@ def test_cli_up_test_status_down(make_policy, tmp_path, no_leftovers) -> None:
         assert res.returncode == 0, res.stdout + res.stderr
         assert "all match" in res.stdout
         results = json.loads((tmp_path / "r.json").read_text())
-        keys = {"src", "dst", "src_zone", "dst_zone", "proto", "port", "expected", "observed", "ok", "rule"}
+        keys = {
+            "src",
+            "dst",
+            "src_zone",
+            "dst_zone",
+            "proto",
+            "port",
+            "expected",
+            "observed",
+            "ok",
+            "rule",
+        }
         assert keys <= set(results[0])
         assert all(r["ok"] for r in results)
         junit = (tmp_path / "j.xml").read_text()
@@ -147,7 +158,10 @@ def test_interrupted_up_leaves_nothing(make_policy, tmp_path, no_leftovers) -> N
     )  # fmt: skip
     # interrupt as soon as the first namespace exists
     for _ in range(4000):
-        if any(n.startswith(f"clab-{policy.stem}-") for n in netns_list()) or proc.poll() is not None:
+        if (
+            any(n.startswith(f"clab-{policy.stem}-") for n in netns_list())
+            or proc.poll() is not None
+        ):
             break
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)

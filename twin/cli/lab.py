@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -16,8 +16,8 @@ from twin.probes import plan_flows, static_violations
 from twin.report import print_report, summary_line, write_json, write_junit
 from twin.runtime import get_runtime
 
-FileArg = Annotated[Optional[Path], typer.Argument(help="Policy file (default: the lab that is up).")]
-LabOpt = Annotated[Optional[str], typer.Option("--lab", help="Lab name (instead of FILE).")]
+FileArg = Annotated[Path | None, typer.Argument(help="Policy file (default: the lab that is up).")]
+LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of FILE).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -56,22 +56,30 @@ def validate(file: Annotated[Path, typer.Argument(help="Policy file.")]) -> None
 @handle_errors
 def render(
     file: Annotated[Path, typer.Argument(help="Policy file.")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Directory (default twin-render/<lab>).")] = None,
-    templates: Annotated[Optional[Path], typer.Option(help="Template folder overriding the packaged one.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Directory (default twin-render/<lab>).")
+    ] = None,
+    templates: Annotated[
+        Path | None, typer.Option(help="Template folder overriding the packaged one.")
+    ] = None,
 ) -> None:
     """Render the containerlab topology, firewall config and node setup; deploy nothing."""
     prep = pipeline.prepare(file, templates)
     target = output or Path("twin-render") / prep.plan.lab
     for rel, text in prep.files.items():
         write_atomic(target / rel, text)
-    out.print(f"rendered {len(prep.files)} files into {target}/ (topology: {target}/topology.clab.yml)")
+    out.print(
+        f"rendered {len(prep.files)} files into {target}/ (topology: {target}/topology.clab.yml)"
+    )
 
 
 @handle_errors
 def up(
     file: Annotated[Path, typer.Argument(help="Policy file.")],
     runtime: Annotated[str, typer.Option(help="auto | netns | docker | containerlab")] = "auto",
-    templates: Annotated[Optional[Path], typer.Option(help="Template folder overriding the packaged one.")] = None,
+    templates: Annotated[
+        Path | None, typer.Option(help="Template folder overriding the packaged one.")
+    ] = None,
 ) -> None:
     """Build the twin: nodes, links, addresses, firewall, responders."""
     started = time.monotonic()
@@ -87,9 +95,11 @@ def up(
 def test_cmd(
     file: FileArg = None,
     lab: LabOpt = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write results as JSON.")] = None,
-    junit: Annotated[Optional[Path], typer.Option(help="Write JUnit XML (for CI).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for each probe's answer (< 1).")] = 0.3,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML (for CI).")] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for each probe's answer (< 1).")
+    ] = 0.3,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")] = False,
 ) -> None:
     """Send every flow for real and judge it against the policy and the intent."""
@@ -121,7 +131,9 @@ def status(file: FileArg = None, lab: LabOpt = None) -> None:
                 state = load_state(Path(e.dir))
                 nodes = get_runtime(state.runtime).status(state)
                 running = sum(1 for v in nodes.values() if v == "running")
-                table.add_row(e.lab, state.runtime, state.status, f"{running}/{len(nodes)} running", e.dir)
+                table.add_row(
+                    e.lab, state.runtime, state.status, f"{running}/{len(nodes)} running", e.dir
+                )
             except Exception as exc:  # noqa: BLE001 - a broken lab is listed, not fatal
                 table.add_row(e.lab, e.runtime, "broken", str(exc), e.dir)
         out.print(table if table.row_count else "no lab is up")
@@ -141,7 +153,9 @@ def status(file: FileArg = None, lab: LabOpt = None) -> None:
 def down(
     file: FileArg = None,
     lab: LabOpt = None,
-    all_labs: Annotated[bool, typer.Option("--all", help="Remove every twin lab on this machine.")] = False,
+    all_labs: Annotated[
+        bool, typer.Option("--all", help="Remove every twin lab on this machine.")
+    ] = False,
 ) -> None:
     """Remove a lab completely: nodes, links, processes, files."""
     if all_labs:

@@ -40,7 +40,9 @@ class Runtime(Protocol):
     def status(self, state: LabState) -> dict[str, str]:
         """node → 'running' | 'missing' | a runtime-specific word."""
 
-    def exec(self, state: LabState, node: str, argv: list[str], stdin: str | None = None) -> ExecResult:
+    def exec(
+        self, state: LabState, node: str, argv: list[str], stdin: str | None = None
+    ) -> ExecResult:
         """Run a command inside a node."""
 
     def netns(self, state: LabState, node: str) -> str:
