@@ -68,7 +68,7 @@ class NflogReader:
         msg = struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK, 1, 0) + body
         self.sock.send(msg)
         reply = self.sock.recv(65536)
-        length, mtype = struct.unpack_from("=IH", reply)
+        _, mtype = struct.unpack_from("=IH", reply)
         if mtype == NLMSG_ERROR:
             (code,) = struct.unpack_from("=i", reply, 16)
             if code:
@@ -157,4 +157,4 @@ def _parse_packet(attrs: bytes, now: float) -> LogRecord | None:
 
 
 def _tcp_flags(bits: int) -> str:
-    return "".join(c for c, b in zip("FSRPAU", (1, 2, 4, 8, 16, 32)) if bits & b)
+    return "".join(c for c, b in zip("FSRPAU", (1, 2, 4, 8, 16, 32), strict=True) if bits & b)

@@ -150,7 +150,7 @@ class _Run:
             else:
                 self._send_icmp(i, p)
         except OSError as exc:
-            self._finish(i, REJECTED if exc.errno in REJECT_ERRNOS else FILTERED, exc.strerror)
+            self._finish(i, REJECTED if exc.errno in REJECT_ERRNOS else FILTERED, str(exc))
 
     def _send_tcp(self, i: int, p: Probe) -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
@@ -230,7 +230,7 @@ class _Run:
         except BlockingIOError:
             return
         except OSError as exc:
-            self._finish(i, CLOSED if exc.errno == errno.ECONNREFUSED else REJECTED, exc.strerror)
+            self._finish(i, CLOSED if exc.errno == errno.ECONNREFUSED else REJECTED, str(exc))
             return
         if data == b"twin-probe %d" % i:
             self._finish(i, OPEN)
@@ -301,7 +301,7 @@ def echo_request(ident: int, seq: int, payload: bytes) -> bytes:
 def checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF

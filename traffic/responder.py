@@ -12,6 +12,7 @@ The ready file is written once every socket is bound; SIGTERM stops the process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -74,7 +75,7 @@ def serve(sockets: dict[int, socket.socket], tcp: set[int]) -> None:
 
 
 def _accept_all(s: socket.socket) -> list[socket.socket]:
-    out = []
+    out: list[socket.socket] = []
     while True:
         try:
             conn, _ = s.accept()
@@ -90,14 +91,13 @@ def _echo_all(s: socket.socket) -> None:
             data, peer = s.recvfrom(2048)
         except (BlockingIOError, ConnectionError):
             return
-        try:
+        with contextlib.suppress(OSError):
             s.sendto(data, peer)
-        except OSError:
-            pass
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(open(argv[1]).read())
+    with open(argv[1]) as f:
+        spec = json.load(f)
     raise_fd_limit(sum(len(n.get("tcp", [])) + len(n.get("udp", [])) for n in spec["nodes"]))
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     sockets, tcp = bind_all(spec["nodes"])

@@ -6,6 +6,7 @@ step is checked (containerlab's `exec:` failures would not fail a deploy; ours d
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -59,9 +60,9 @@ def ruleset_hash(runtime: Runtime, state: LabState, plan: Plan) -> str:
 def read_sysctls(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
+        text = line.strip()
+        if text and not text.startswith("#"):
+            key, _, value = text.partition("=")
             out[key.strip()] = value.strip()
     return out
 
@@ -88,7 +89,7 @@ def wait_ready(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 5
             Probe(runtime.netns(state, h.name), str(h.address), str(h.gateway), "icmp")
             for h in waiting.values()
         ]
-        for probe, out in zip(probes, run_probes(probes, subnets, timeout=0.2)):
+        for probe, out in zip(probes, run_probes(probes, subnets, timeout=0.2), strict=True):
             if out.verdict == OPEN:
                 waiting.pop(next(n for n, h in waiting.items() if str(h.address) == probe.src))
         if waiting and time.monotonic() > deadline:
@@ -127,17 +128,16 @@ def start_responders(
     spec_path.write_text(json.dumps(spec, indent=1))
     ready = Path(str(spec["ready"]))
     ready.unlink(missing_ok=True)
-    log = open(state.path / "responder.log", "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "traffic.responder", str(spec_path)],
-        cwd=TRAFFIC_ROOT,
-        env={**os.environ, "PYTHONPATH": str(TRAFFIC_ROOT)},
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
-    log.close()
+    with open(state.path / "responder.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "traffic.responder", str(spec_path)],
+            cwd=TRAFFIC_ROOT,
+            env={**os.environ, "PYTHONPATH": str(TRAFFIC_ROOT)},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
     state.responder_pid = proc.pid
     state.add("pid", str(proc.pid))
     state.save()
@@ -165,10 +165,8 @@ def responder_alive(state: LabState) -> bool:
 
 def stop_responders(state: LabState) -> None:
     if responder_alive(state):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(state.responder_pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         for _ in range(200):
             if not responder_alive(state):
                 break

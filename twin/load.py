@@ -6,7 +6,7 @@ import ipaddress
 import itertools
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +57,7 @@ def read_yaml(raw: bytes | str, file: str) -> tuple[dict[str, Any], dict[Path_, 
     if len(raw) > MAX_BYTES:
         raise fail(f"file is {len(raw)} bytes; the limit is {MAX_BYTES}", hint="split the policy")
     if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise fail("not UTF-8 text", line, "save the file as UTF-8") from None
+        raw = _decode(raw, fail)
     if not raw.strip():
         raise fail("file is empty", hint="start from topologies/zero-trust-6zone.yml")
     loader = yaml.SafeLoader(raw)
@@ -73,8 +69,9 @@ def read_yaml(raw: bytes | str, file: str) -> tuple[dict[str, Any], dict[Path_, 
         data = walker.value(node, ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise fail(f"invalid YAML: {exc.problem or exc.context}", line) from None
+        raise fail(
+            f"invalid YAML: {exc.problem or exc.context}", mark.line + 1 if mark else None
+        ) from None
     except yaml.YAMLError as exc:
         raise fail(f"invalid YAML: {exc}".splitlines()[0]) from None
     finally:
@@ -84,6 +81,14 @@ def read_yaml(raw: bytes | str, file: str) -> tuple[dict[str, Any], dict[Path_, 
     if not isinstance(data, dict):
         raise fail("the top level must be a mapping (name:, zones:, rules:, …)", 1)
     return data, walker.lines
+
+
+def _decode(raw: bytes, fail: Callable[..., InputError]) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        raise fail("not UTF-8 text", bad_line, "save the file as UTF-8") from None
 
 
 class _Walker:
@@ -262,7 +267,7 @@ def _check_zones(policy: Policy) -> Iterator[Found]:
                 "use a larger subnet",
             )
             continue
-        for i, (host, default) in enumerate(zip(zone.hosts, defaults)):
+        for i, (host, default) in enumerate(zip(zone.hosts, defaults, strict=True)):
             path: Path_ = ("zones", zn, "hosts", i)
             if host.name in seen_host:
                 yield (

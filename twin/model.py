@@ -22,20 +22,20 @@ OBJECT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62})$")
 SERVICE_LITERAL = re.compile(r"^(tcp|udp)(?:/(\d{1,5})(?:-(\d{1,5}))?)?$|^(icmp|any)$")
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     allow = "allow"
     deny = "deny"
     reject = "reject"
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     """What the intent says about a flow."""
 
     allow = "allow"
     block = "block"
 
 
-class FirewallKind(str, enum.Enum):
+class FirewallKind(enum.StrEnum):
     nftables = "nftables"
     vyos = "vyos"
 

@@ -53,7 +53,8 @@ def parse_service_literal(text: str) -> tuple[PortRange, ...] | None:
     m = SERVICE_LITERAL.match(text)
     if not m:
         return None
-    proto, lo, hi, word = m.groups()
+    proto_text, lo, hi, word = m.groups()
+    proto: Proto = "tcp" if proto_text == "tcp" else "udp"
     if word == "icmp":
         return (PortRange("icmp"),)
     if word == "any":
@@ -102,7 +103,8 @@ def host_addresses(policy: Policy) -> dict[str, tuple[str, ipaddress.IPv4Address
     """host name → (zone, address), filling the default addresses (.11, .12, …)."""
     out: dict[str, tuple[str, ipaddress.IPv4Address]] = {}
     for zname, zone in policy.zones.items():
-        for host, addr in zip(zone.hosts, default_addresses(zone.subnet, len(zone.hosts))):
+        defaults = default_addresses(zone.subnet, len(zone.hosts))
+        for host, addr in zip(zone.hosts, defaults, strict=True):
             out[host.name] = (zname, host.address or addr)
     return out
 

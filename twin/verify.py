@@ -93,10 +93,11 @@ def verify(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 0.3) 
     for rec in records:
         by_key.setdefault((rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
     results = []
-    for flow, probe, out in zip(flows, probes, outcomes):
+    for flow, probe, out in zip(flows, probes, outcomes, strict=True):
         dport = out.seq if probe.proto == "icmp" else probe.port
-        rec = by_key.get((probe.src, probe.dst, probe.proto, out.sport, dport))
-        results.append(judge(flow, out.verdict, rec.prefix if rec else "", out.detail, out.rtt_ms))
+        found = by_key.get((probe.src, probe.dst, probe.proto, out.sport, dport))
+        logged = found.prefix if found else ""
+        results.append(judge(flow, out.verdict, logged, out.detail, out.rtt_ms))
     run = Verification(plan.lab, results, seconds, counters=counters)
     if before is None:
         run.warnings.append(
@@ -130,8 +131,8 @@ def judge(f: PlannedFlow, observed: str, logged: str, detail: str = "", rtt: flo
     return Result(
         src=fl.src, dst=fl.dst, src_zone=f.src_zone, dst_zone=f.dst_zone, proto=fl.proto,
         port=fl.port, expected=expected, observed=observed, ok=not problems, rule=logged,
-        predicted=f.predicted, predicted_rule=rule.name, intent=[n for _, n, _ in f.intents], violates=violates,
-        reason="; ".join(problems), detail=detail, rtt_ms=round(rtt, 3),
+        predicted=f.predicted, predicted_rule=rule.name, intent=[n for _, n, _ in f.intents],
+        violates=violates, reason="; ".join(problems), detail=detail, rtt_ms=round(rtt, 3),
     )  # fmt: skip
 
 
