@@ -58,10 +58,10 @@ class Refused(ValueError):
 def check_targets(probes: Sequence[Probe], allowed: Sequence[str]) -> None:
     """Refuse any probe whose source or destination lies outside the lab's subnets."""
     nets = [ipaddress.IPv4Network(n) for n in allowed]
+    for addr in {a for p in probes for a in (p.src, p.dst)}:
+        if not any(ipaddress.IPv4Address(addr) in n for n in nets):
+            raise Refused(f"refusing to probe {addr}: outside the lab's subnets")
     for p in probes:
-        for addr in (p.src, p.dst):
-            if not any(ipaddress.IPv4Address(addr) in n for n in nets):
-                raise Refused(f"refusing to probe {addr}: outside the lab's subnets")
         if not p.netns:
             raise Refused(f"refusing to probe {p.dst} from the machine's own namespace")
 

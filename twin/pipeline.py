@@ -24,7 +24,7 @@ from twin.plan import Plan, build_plan
 from twin.probes import probe_ports
 from twin.render import render_lab
 from twin.runtime import Runtime, get_runtime
-from twin.verify import Verification, verify
+from twin.verify import DEFAULT_TIMEOUT, Verification, verify
 
 __all__ = ["Verification", "down", "load_policy", "open_lab", "prepare", "test", "up"]
 
@@ -105,7 +105,7 @@ def open_lab(lab: str | None = None, file: str | Path | None = None) -> Lab:
     return Lab(state, runtime, plan)
 
 
-def test(lab: Lab, timeout: float = 0.3) -> Verification:
+def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT) -> Verification:
     if lab.state.status != "up":
         raise EnvironmentProblem(f"lab {lab.state.lab} is {lab.state.status}, not up")
     return verify(lab.runtime, lab.state, lab.plan, timeout=timeout)

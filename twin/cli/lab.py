@@ -15,6 +15,7 @@ from twin.lab import entries, find_entry, load_state, write_atomic
 from twin.probes import plan_flows, static_violations
 from twin.report import print_report, summary_line, write_json, write_junit
 from twin.runtime import get_runtime
+from twin.verify import DEFAULT_TIMEOUT
 
 FileArg = Annotated[Path | None, typer.Argument(help="Policy file (default: the lab that is up).")]
 LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of FILE).")]
@@ -99,7 +100,7 @@ def test_cmd(
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML (for CI).")] = None,
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for each probe's answer (< 1).")
-    ] = 0.3,
+    ] = DEFAULT_TIMEOUT,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")] = False,
 ) -> None:
     """Send every flow for real and judge it against the policy and the intent."""

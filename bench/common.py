@@ -1,0 +1,39 @@
+"""Shared by the benchmarks: a clock, a figure printer, an isolated lab home."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def isolated_home(prefix: str) -> Iterator[str]:
+    """A throwaway TWIN_HOME/TWIN_RUN_DIR so a bench never touches the user's labs."""
+    with tempfile.TemporaryDirectory(prefix=f"twin-bench-{prefix}-") as tmp:
+        os.environ["TWIN_HOME"] = f"{tmp}/home"
+        os.environ["TWIN_RUN_DIR"] = f"{tmp}/run"
+        yield tmp
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        took, self.t = now - self.t, now
+        return took
+
+
+def figure(name: str, value: float, unit: str = "s", floor: float | None = None,
+           target: str = "") -> None:  # fmt: skip
+    """One line: name, value, the floor measured in the same run, the target."""
+    text = f"  {name:<48} {value:>10.3f} {unit:<8}"
+    if floor is not None:
+        text += f" floor {floor:>8.3f} {unit:<8}"
+    if target:
+        text += f" target {target}"
+    print(text, flush=True)

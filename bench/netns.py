@@ -1,0 +1,134 @@
+"""The six-zone twin on netns: up / full test / down, each beside the floor from the same run.
+
+Floors: the same namespaces and veth links made by one bare `ip -batch` (and removed by one);
+the same probes sent by a bare loop that judges nothing (send all, wait one timeout, close).
+Targets (2 cores): up < 1 s, the full matrix judged < 1 s at 5,000+ probes/s, down < 0.5 s.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from bench.common import Clock, figure, isolated_home
+from traffic.netns import Namespaces, raise_fd_limit
+from traffic.prober import Probe, echo_request
+from twin import pipeline
+from twin.lab import find_entry
+from twin.verify import DEFAULT_TIMEOUT
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "topologies" / "zero-trust-6zone.yml"
+
+
+def bare_namespaces(topology: dict, lab: str) -> tuple[float, float]:
+    """Create and delete the same namespaces and links with one `ip -batch` each."""
+    nodes = list(topology["topology"]["nodes"])
+    add = [f"netns add clab-{lab}-{n}" for n in nodes]
+    for link in topology["topology"]["links"]:
+        (a, ai), (b, bi) = (e.split(":", 1) for e in link["endpoints"])
+        add.append(
+            f"link add {ai} netns clab-{lab}-{a} type veth peer name {bi} netns clab-{lab}-{b}"
+        )
+    clock = Clock()
+    subprocess.run(["ip", "-batch", "-"], input="\n".join(add), text=True, check=True)
+    up = clock.lap()
+    dele = "\n".join(f"netns del clab-{lab}-{n}" for n in nodes)
+    subprocess.run(["ip", "-batch", "-"], input=dele, text=True, check=True)
+    return up, clock.lap()
+
+
+def bare_probes(probes: list[Probe], timeout: float) -> float:
+    """Send every probe with no judging at all, wait one timeout, close: the floor."""
+    raise_fd_limit(len(probes))
+    ns = Namespaces()
+    socks = []
+    raw: dict[str, socket.socket] = {}
+    clock = Clock()
+    try:
+        for i, p in enumerate(probes):
+            ns.enter(p.netns)
+            if p.proto == "icmp":
+                if p.netns not in raw:
+                    raw[p.netns] = socket.socket(
+                        socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP
+                    )
+                raw[p.netns].sendto(echo_request(0x7777, i & 0xFFFF, b"bench"), (p.dst, 0))
+                continue
+            kind = socket.SOCK_STREAM if p.proto == "tcp" else socket.SOCK_DGRAM
+            s = socket.socket(socket.AF_INET, kind | socket.SOCK_NONBLOCK)
+            s.bind((p.src, 0))
+            rc = s.connect_ex((p.dst, p.port))
+            assert rc in (0, errno.EINPROGRESS), rc
+            if p.proto == "udp":
+                s.send(b"bench")
+            socks.append(s)
+        time.sleep(timeout)
+        took = clock.lap()
+    finally:
+        for s in [*socks, *raw.values()]:
+            s.close()
+        ns.close()
+    return took
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("  skipped: needs root (network namespaces)")
+        return 0
+    with isolated_home("netns") as tmp:
+        data = yaml.safe_load(REFERENCE.read_text())
+        data["name"] = f"bench{os.getpid() % 10000}"
+        policy = Path(tmp) / "policy.yml"
+        policy.write_text(yaml.safe_dump(data, sort_keys=False))
+        lab = data["name"]
+
+        prep = pipeline.prepare(policy)
+        floor_up, floor_down = bare_namespaces(yaml.safe_load(prep.files["topology.clab.yml"]), lab)
+
+        clock = Clock()
+        pipeline.up(policy, "netns")
+        t_up = clock.lap()
+        try:
+            lab_ = pipeline.open_lab(lab)
+            pipeline.test(lab_)  # warm: neighbour caches, first conntrack entries
+            clock.lap()
+            run = pipeline.test(lab_)
+            t_test = clock.lap()
+            from twin.probes import plan_flows
+
+            hosts = {h.name: h for h in lab_.plan.hosts}
+            probes = [
+                Probe(lab_.runtime.netns(lab_.state, f.flow.src), str(hosts[f.flow.src].address),
+                      str(hosts[f.flow.dst].address), f.flow.proto, f.flow.port)
+                for f in plan_flows(lab_.plan)
+            ]  # fmt: skip
+            t_floor = bare_probes(probes, DEFAULT_TIMEOUT)
+        finally:
+            clock.lap()
+            left = pipeline.down(find_entry(lab))
+            t_down = clock.lap()
+        n = len(run.results)
+        figure("up (six zones, 13 nodes)", t_up, floor=floor_up, target="< 1 s")
+        figure("full test (probe + judge + logs + report data)", t_test, target="< 1 s")
+        figure("probes sent and judged", run.seconds, floor=t_floor)
+        figure("probes", n, "probes", target="~1,500+")
+        figure("probes per second", n / run.seconds, "probes/s", floor=n / t_floor,
+               target="5,000+")  # fmt: skip
+        figure("failures (must be 0)", len(run.failures), "flows")
+        figure("down", t_down, floor=floor_down, target="< 0.5 s")
+        ns_left = subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
+        leftovers = [x for x in ns_left.split() if x.startswith(f"clab-{lab}-")] + left
+        figure("leftovers (must be 0)", len(leftovers), "items")
+        return 1 if leftovers or run.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
