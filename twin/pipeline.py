@@ -17,6 +17,7 @@ from twin.configure import (
     wait_ready,
 )
 from twin.errors import EnvironmentProblem
+from twin.health import check_health
 from twin.lab import Entry, LabState, claim, find_entry, home, load_state, release, write_atomic
 from twin.load import load_policy
 from twin.model import Policy
@@ -83,6 +84,7 @@ def start_lab_responders(runtime: Runtime, state: LabState, plan: Plan) -> int:
     ports = probe_ports(plan)
     tcp = sorted({p for proto, p in ports if proto == "tcp"})
     udp = sorted({p for proto, p in ports if proto == "udp"})
+    state.extra["responder_ports"] = {"tcp": tcp, "udp": udp}
     return start_responders(runtime, state, responder_spec(runtime, state, plan, tcp, udp))
 
 
@@ -106,9 +108,22 @@ def open_lab(lab: str | None = None, file: str | Path | None = None) -> Lab:
 
 
 def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT) -> Verification:
+    """Health check, every flow, health check again. An unhealthy twin is never a pass: its
+    problems land in `Verification.health` (the CLI exits 3 on them); a twin already broken
+    before the run is not probed at all."""
     if lab.state.status != "up":
         raise EnvironmentProblem(f"lab {lab.state.lab} is {lab.state.status}, not up")
-    return verify(lab.runtime, lab.state, lab.plan, timeout=timeout)
+    before = check_health(lab.runtime, lab.state, lab.plan)
+    if not before.ok:
+        raise EnvironmentProblem(
+            f"lab {lab.state.lab} is not healthy, so no verdict would be true: "
+            + "; ".join(before.problems)
+        )
+    run = verify(lab.runtime, lab.state, lab.plan, timeout=timeout)
+    after = check_health(lab.runtime, lab.state, lab.plan)
+    run.health = [f"during the run: {p}" for p in after.problems]
+    run.warnings = list(dict.fromkeys([*before.warnings, *after.warnings, *run.warnings]))
+    return run
 
 
 def down(entry: Entry) -> list[str]:

@@ -57,6 +57,7 @@ class Verification:
     warnings: list[str] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)  # rule → packets during the run
     reprobed: int = 0  # flows sent a second time, with a longer wait, before being failed
+    health: list[str] = field(default_factory=list)  # the twin broke: no verdict stands (exit 3)
     log_file: str = ""
 
     @property
@@ -65,7 +66,11 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.health
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.health else (0 if self.ok else 1)
 
     def to_json(self) -> list[dict[str, object]]:
         return [asdict(r) for r in self.results]

@@ -117,7 +117,9 @@ def test_cmd(
         out.print(summary_line(run))
     else:
         print_report(out, lab_.plan, run)
-    raise typer.Exit(0 if run.ok else 1)
+    for problem in run.health:
+        err.print(f"error: the twin is not healthy, results cannot be trusted: {problem}")
+    raise typer.Exit(run.exit_code)
 
 
 @handle_errors
