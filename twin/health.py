@@ -67,7 +67,9 @@ def check_health(runtime: Runtime, state: LabState, plan: Plan, responders: bool
     if not loaded:
         health.warnings.append("the firewall holds no twin ruleset (table inet twin is gone)")
     elif state.ruleset_sha256 and loaded != state.ruleset_sha256:
-        health.warnings.append("the firewall's ruleset is not the one twin loaded (changed by hand?)")
+        health.warnings.append(
+            "the firewall's ruleset is not the one twin loaded (changed by hand?)"
+        )
     if responders:
         _check_responders(runtime, state, plan, health)
     return health
@@ -154,7 +156,9 @@ def _default_gateway() -> str:
 def _check_responders(runtime: Runtime, state: LabState, plan: Plan, health: Health) -> None:
     """Each host's responder answers a TCP and a UDP probe sent from the host to itself."""
     if not responder_alive(state):
-        health.problems.append("the responder process is not running (allowed flows would look closed)")
+        health.problems.append(
+            "the responder process is not running (allowed flows would look closed)"
+        )
         return
     spec = state.extra.get("responder_ports", {})
     tcp, udp = spec.get("tcp", []), spec.get("udp", [])
