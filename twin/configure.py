@@ -152,24 +152,43 @@ def start_responders(
     return proc.pid
 
 
-def responder_alive(state: LabState) -> bool:
-    pid = state.responder_pid
-    if not pid:
-        return False
+def _is_responder(pid: int, lab_dir: Path | None = None) -> bool:
+    """Is `pid` a twin responder (of that lab)? Never signal a pid that was reused."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"traffic.responder" in cmdline
+    mine = b"traffic.responder" in cmdline
+    return mine and (lab_dir is None or str(lab_dir / "responders.json").encode() in cmdline)
+
+
+def responder_alive(state: LabState) -> bool:
+    return bool(state.responder_pid) and _is_responder(state.responder_pid)
+
+
+def find_responders(lab_dir: Path) -> list[int]:
+    """Responder processes of a lab whose state file was lost."""
+    return [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _is_responder(int(p.name), lab_dir)
+    ]
+
+
+def stop_process(pid: int) -> None:
+    """SIGTERM a responder, SIGKILL it if it lingers; anything else is left alone."""
+    if not _is_responder(pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(200):
+        if not _is_responder(pid):
+            return
+        time.sleep(0.005)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def stop_responders(state: LabState) -> None:
-    if responder_alive(state):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(state.responder_pid, signal.SIGTERM)
-        for _ in range(200):
-            if not responder_alive(state):
-                break
-            time.sleep(0.005)
-        else:
-            os.kill(state.responder_pid, signal.SIGKILL)
+    if state.responder_pid:
+        stop_process(state.responder_pid)

@@ -38,6 +38,10 @@ class InputError(TwinError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be so the same clean-up runs."""
+
+
 class UsageError(TwinError):
     """A command used wrongly (no lab up, two labs up, unknown lab...). Exit 2."""
 

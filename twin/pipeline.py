@@ -6,17 +6,24 @@ load_policy → build_plan → render_lab  |  deploy → configure → verify �
 from __future__ import annotations
 
 import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from signal import SIGINT, SIGTERM
 
 from twin.configure import (
     configure,
+    find_responders,
     responder_spec,
     start_responders,
+    stop_process,
     stop_responders,
     wait_ready,
 )
-from twin.errors import EnvironmentProblem
+from twin.errors import EnvironmentProblem, TwinError
 from twin.health import check_health
 from twin.lab import Entry, LabState, claim, find_entry, home, load_state, release, write_atomic
 from twin.load import load_policy
@@ -72,10 +79,11 @@ def up(file: str | Path, runtime_name: str = "auto", template_dir: Path | None =
         state.status = "up"
         state.save()
     except BaseException:
-        left = _teardown(runtime, state)
-        if not left:
-            shutil.rmtree(lab_dir, ignore_errors=True)
-            release(prep.plan.lab)
+        with signals_deferred():
+            left = _teardown(runtime, state)
+            if not left:
+                shutil.rmtree(lab_dir, ignore_errors=True)
+                release(prep.plan.lab)
         raise
     return state
 
@@ -130,17 +138,38 @@ def down(entry: Entry) -> list[str]:
     """Remove a lab completely; returns what is left (empty when all went)."""
     try:
         state = load_state(Path(entry.dir))
-    except FileNotFoundError:
-        release(entry.lab)
-        return []
+    except TwinError:  # lost in a crash before it was written, or corrupt: find by name
+        state = LabState(entry.lab, entry.runtime, entry.dir, "", status="lost")
+        state.resources = get_runtime(entry.runtime).discover(entry.lab)
+        state.add("pid", *(str(p) for p in find_responders(Path(entry.dir))))
     runtime = get_runtime(state.runtime)
-    left = _teardown(runtime, state)
-    if not left:
-        release(entry.lab)
-        shutil.rmtree(state.path, ignore_errors=True)
+    with signals_deferred():
+        left = _teardown(runtime, state)
+        if not left:
+            release(entry.lab)
+            shutil.rmtree(state.path, ignore_errors=True)
     return left
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Clean-up must finish: hold Ctrl-C and SIGTERM until it has (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {s: signal.signal(s, lambda n, _f: caught.append(n)) for s in (SIGINT, SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def _teardown(runtime: Runtime, state: LabState) -> list[str]:
     stop_responders(state)
+    for pid in state.resources.get("pid", []):
+        stop_process(int(pid))
     return runtime.destroy(state)

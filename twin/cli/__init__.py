@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
 from twin.cli import lab
+from twin.errors import Terminated
 
 app = typer.Typer(
     name="twin",
@@ -17,4 +20,10 @@ lab.register(app)
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     app()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM takes the same path as Ctrl-C: whatever was half-built is removed."""
+    raise Terminated

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from twin.errors import InputError, TwinError
+from twin.errors import InputError, Terminated, TwinError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -33,8 +33,11 @@ def handle_errors(fn: F) -> F:
         except TwinError as exc:
             err.print(f"error: {exc}", markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except Terminated:
+            err.print("terminated; nothing half-built was left behind", markup=False)
+            raise typer.Exit(143) from None
         except KeyboardInterrupt:
-            err.print("interrupted", markup=False)
+            err.print("interrupted; nothing half-built was left behind", markup=False)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]

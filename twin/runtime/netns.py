@@ -67,6 +67,11 @@ class NetnsRuntime:
             run(["ip", "-force", "-batch", "-"], stdin=batch, check=False)
         return [n for n in names if (NETNS_DIR / n).exists()]
 
+    def discover(self, lab: str) -> dict[str, list[str]]:
+        prefix = f"clab-{lab}-"
+        names = sorted(p.name for p in NETNS_DIR.glob(f"{prefix}*")) if NETNS_DIR.is_dir() else []
+        return {"netns": names}
+
     def status(self, state: LabState) -> dict[str, str]:
         prefix = f"clab-{state.lab}-"
         return {
