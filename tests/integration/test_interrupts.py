@@ -1,4 +1,4 @@
-"""Interrupted work leaves nothing behind: signals and kills at several points of `up` and `test`."""
+"""Interrupted work leaves nothing behind: signals and kills at several points of up and test."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_interrupted_test_leaves_the_lab_as_it_was(make_policy, tmp_path) -> Non
                     else False
                 ),
                 10,
-            )  # noqa: E501
+            )
             time.sleep(0.3)
             proc.send_signal(sig)
             proc.communicate(timeout=60)
