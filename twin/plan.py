@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from twin.images import node_tag
 from twin.model import Action, FirewallKind, Policy
 from twin.objects import (
     IPv4Net,
@@ -28,7 +29,6 @@ INTERZONE_DEFAULT = "interzone-default"
 INTRAZONE_DEFAULT = "intrazone-default"
 ANTI_SPOOFING = "anti-spoofing"
 CT_INVALID = "ct-invalid"
-DEFAULT_IMAGE = "twin-node:latest"
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def build_plan(policy: Policy) -> Plan:
         policy=policy,
         firewall=policy.firewall.name,
         firewall_kind=policy.firewall.kind,
-        image=policy.firewall.image or DEFAULT_IMAGE,
+        image=policy.firewall.image or node_tag(),
         zones=zones,
         hosts=hosts,
         links=links,

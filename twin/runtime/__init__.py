@@ -54,6 +54,7 @@ RUNTIMES: dict[str, Callable[[], Runtime]] = {}
 
 def get_runtime(name: str) -> Runtime:
     """A runtime by name; `auto` picks docker when a daemon answers, else netns."""
+    register()
     if name == "auto":
         order = ["docker", "netns"]
         reasons = []
@@ -75,9 +76,11 @@ def get_runtime(name: str) -> Runtime:
 
 
 def register() -> None:
-    from twin.runtime import netns
+    """Fill the registry (on first use: the runtimes import twin.proc, which imports this)."""
+    if RUNTIMES:
+        return
+    from twin.runtime import containerlab, docker, netns
 
     RUNTIMES["netns"] = netns.NetnsRuntime
-
-
-register()
+    RUNTIMES["docker"] = docker.DockerRuntime
+    RUNTIMES["containerlab"] = containerlab.ContainerlabRuntime

@@ -1,0 +1,277 @@
+"""docker runtime: every node a container of the node image, wired the way containerlab wires.
+
+- One container per node, named `clab-<lab>-<node>` and labelled like containerlab's own
+  (`containerlab`, `clab-node-name`, `clab-node-kind`, `clab-topo-file`, …), built from the
+  lab's `topology.clab.yml`: its nodes (image, labels, binds) and its links.
+- `--network none`: no management interface, no Docker bridge, no NAT: nothing bypasses the
+  firewall and nothing leaves the twin.
+- Least privilege: `--cap-drop ALL --cap-add NET_ADMIN --cap-add NET_RAW`, no-new-privileges.
+  sysctls are written from the host into the node's namespace (`configure`), so the containers
+  need neither `--privileged` nor `--sysctl`.
+- Links: one `ip -batch` creates each veth pair with both ends directly inside the two
+  containers' namespaces (`netns <pid>`), as containerlab does but without the detour through
+  the host namespace: no interface ever appears on the machine, and two labs cannot collide.
+- Every container is recorded in the state file before it is created; its veths live and die
+  with its namespace, so removing the containers removes everything.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from twin.errors import EnvironmentProblem
+from twin.image_build import image_exists, missing_image_hint
+from twin.lab import LabState, run_dir
+from twin.proc import run
+from twin.render import TOPOLOGY
+from twin.runtime import ExecResult
+
+CONTAINER = "container"  # the state file's resource kind
+REGISTRY_LABEL = "twin-registry"  # the twin registry (TWIN_RUN_DIR) a container belongs to
+ROLE_LABEL = "twin-role"  # set by the rendered topology on every node twin makes
+CAPS = ("NET_ADMIN", "NET_RAW")
+WORKERS = 4
+
+
+def container_name(lab: str, node: str) -> str:
+    return f"clab-{lab}-{node}"
+
+
+def docker_unavailable() -> str | None:
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    res = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=20)
+    if not res.ok:
+        detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no answer"]
+        return f"no Docker daemon answers ({detail[0]})"
+    if os.geteuid() != 0:
+        return "needs root (veths into the containers' namespaces, setns for probes)"
+    if shutil.which("ip") is None:
+        return "ip (iproute2) is not installed (run `make setup`)"
+    return None
+
+
+class DockerRuntime:
+    name = "docker"
+
+    def unavailable(self) -> str | None:
+        return docker_unavailable()
+
+    # --- deploy ------------------------------------------------------------------------------
+
+    def deploy(self, state: LabState) -> None:
+        topo = read_topology(state)
+        nodes: dict[str, dict[str, Any]] = topo["topology"]["nodes"]
+        check_images({str(spec["image"]) for spec in nodes.values()})
+        names = [container_name(state.lab, n) for n in nodes]
+        taken = existing_containers(names)
+        if taken:
+            raise EnvironmentProblem(
+                f"container {taken[0]} already exists (another lab named {state.lab!r}?); "
+                f"remove it with `twin down --lab {state.lab}` or pick another lab name"
+            )
+        state.add(CONTAINER, *names)
+        state.save()
+        argvs = [self.run_argv(state, node, spec) for node, spec in nodes.items()]
+        run_parallel(argvs, "starting containers")
+        pids = container_pids(names)
+        state.extra["pids"] = {n: pids[container_name(state.lab, n)] for n in nodes}
+        state.extra["netns"] = {
+            n: netns_inode(f"/proc/{p}/ns/net") for n, p in state.extra["pids"].items()
+        }
+        if netns_inode("/proc/self/ns/net") in state.extra["netns"].values():
+            raise EnvironmentProblem("a container shares the machine's network namespace")
+        state.save()
+        wire(state, topo["topology"].get("links", []))
+
+    def run_argv(self, state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
+        """`docker run` for one node: containerlab's name and labels, no network, few caps."""
+        return ["docker", "run", "--detach", *node_options(state, node, spec), str(spec["image"])]
+
+    # --- teardown ----------------------------------------------------------------------------
+
+    def destroy(self, state: LabState) -> list[str]:
+        names = state.resources.get(CONTAINER, [])
+        # also whatever carries this lab's label: a create that raced a Ctrl-C
+        labelled = list_containers(f"containerlab={state.lab}", f"{REGISTRY_LABEL}={run_dir()}")
+        return remove_containers(sorted(set(names) | set(labelled)))
+
+    def discover(self, lab: str) -> dict[str, list[str]]:
+        """This lab's containers found by label (for `down` when the state file is lost)."""
+        return {CONTAINER: list_containers(f"containerlab={lab}", f"{REGISTRY_LABEL}={run_dir()}")}
+
+    # --- inspect -----------------------------------------------------------------------------
+
+    def status(self, state: LabState) -> dict[str, str]:
+        prefix = f"clab-{state.lab}-"
+        names = state.resources.get(CONTAINER, [])
+        states = container_states(names)
+        return {n.removeprefix(prefix): states.get(n, "missing") for n in names}
+
+    def exec(
+        self, state: LabState, node: str, argv: list[str], stdin: str | None = None
+    ) -> ExecResult:
+        name = container_name(state.lab, node)
+        interactive = ["--interactive"] if stdin is not None else []
+        res = run(["docker", "exec", *interactive, name, *argv], stdin=stdin, check=False)
+        if not res.ok and ("is not running" in res.stderr or "No such container" in res.stderr):
+            raise EnvironmentProblem(gone(state, node))
+        return res
+
+    def netns(self, state: LabState, node: str) -> str:
+        """`/proc/<pid>/ns/net` of the node's container, checked against the namespace
+        recorded at deploy time (a dead container's pid may since belong to anything)."""
+        pid, inode = state.extra.get("pids", {}).get(node), state.extra.get("netns", {}).get(node)
+        path = f"/proc/{pid}/ns/net"
+        if not pid or netns_inode(path) != inode:
+            raise EnvironmentProblem(gone(state, node))
+        return path
+
+
+def gone(state: LabState, node: str) -> str:
+    return (
+        f"node {node} of lab {state.lab} is not running (container "
+        f"{container_name(state.lab, node)} stopped or removed); "
+        f"run `twin down --lab {state.lab}` and `twin up` again"
+    )
+
+
+def netns_inode(path: str) -> int:
+    try:
+        return Path(path).stat().st_ino
+    except OSError:
+        return 0
+
+
+# --- helpers shared with the containerlab runtime ---------------------------------------------
+
+
+def read_topology(state: LabState) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((state.path / TOPOLOGY).read_text())
+    return data
+
+
+def node_options(state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
+    name = container_name(state.lab, node)
+    labels = {
+        "containerlab": state.lab,
+        "clab-node-name": node,
+        "clab-node-longname": name,
+        "clab-node-kind": str(spec.get("kind", "linux")),
+        "clab-node-type": "",
+        "clab-node-group": "",
+        "clab-node-lab-dir": str(state.path / node),
+        "clab-topo-file": str(state.path / TOPOLOGY),
+        "clab-owner": _owner(),
+        REGISTRY_LABEL: str(run_dir()),
+        **{str(k): str(v) for k, v in (spec.get("labels") or {}).items()},
+    }
+    opts = ["--name", name, "--hostname", node, "--network", "none", "--restart", "no"]
+    opts += ["--cap-drop", "ALL", *(a for cap in CAPS for a in ("--cap-add", cap))]
+    opts += ["--security-opt", "no-new-privileges"]
+    for key, value in labels.items():
+        opts += ["--label", f"{key}={value}"]
+    for bind in spec.get("binds") or []:
+        opts += ["--volume", _absolute_bind(state.path, str(bind))]
+    return opts
+
+
+def _owner() -> str:
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def _absolute_bind(lab_dir: Path, bind: str) -> str:
+    """containerlab resolves a relative bind source against the topology file's folder."""
+    src, sep, rest = bind.partition(":")
+    path = Path(src)
+    return f"{path if path.is_absolute() else lab_dir / path}{sep}{rest}"
+
+
+def check_images(images: set[str]) -> None:
+    for image in sorted(images):
+        if not image_exists(image):
+            raise EnvironmentProblem(missing_image_hint(image))
+
+
+def run_parallel(argvs: list[list[str]], where: str) -> None:
+    """Run docker commands a few at a time; wait for all (also on Ctrl-C), then report."""
+    pool = ThreadPoolExecutor(max_workers=WORKERS)
+    try:
+        results = list(pool.map(lambda argv: run(argv, check=False, timeout=120), argvs))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for res in results:
+        if not res.ok:
+            detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise EnvironmentProblem(f"{where}: {' '.join(res.argv[:2])} failed: {detail[0]}")
+
+
+def existing_containers(names: list[str]) -> list[str]:
+    states = container_states(names)
+    return [n for n in names if n in states]
+
+
+def container_states(names: list[str]) -> dict[str, str]:
+    """name → Docker's state word (running, exited, …) for the containers that exist."""
+    if not names:
+        return {}
+    res = run(["docker", "inspect", "--format", "{{.Name}} {{.State.Status}}", *names], check=False)
+    out = {}
+    for line in res.stdout.splitlines():
+        name, _, status = line.strip().partition(" ")
+        out[name.lstrip("/")] = status
+    return out
+
+
+def container_pids(names: list[str]) -> dict[str, int]:
+    res = run(
+        ["docker", "inspect", "--format", "{{.Name}} {{.State.Pid}} {{.State.Status}}", *names],
+        check=False,
+    )
+    pids = {}
+    for line in res.stdout.splitlines():
+        name, pid, status = line.split()
+        if status != "running" or pid == "0":
+            raise EnvironmentProblem(f"container {name.lstrip('/')} is {status}, not running")
+        pids[name.lstrip("/")] = int(pid)
+    missing = [n for n in names if n not in pids]
+    if missing:
+        raise EnvironmentProblem(f"container {missing[0]} vanished while the lab came up")
+    return pids
+
+
+def wire(state: LabState, links: list[dict[str, Any]]) -> None:
+    """Create every veth pair directly inside the two containers' namespaces, one batch."""
+    pids: dict[str, int] = state.extra["pids"]
+    batch = []
+    for link in links:
+        (a, a_if), (b, b_if) = (str(e).split(":", 1) for e in link["endpoints"])
+        batch.append(f"link add {a_if} netns {pids[a]} type veth peer name {b_if} netns {pids[b]}")
+    if batch:
+        run(["ip", "-batch", "-"], stdin="\n".join(batch) + "\n", where="wiring veth links")
+
+
+def list_containers(*label_filters: str) -> list[str]:
+    argv = ["docker", "ps", "--all", "--format", "{{.Names}}"]
+    for flt in label_filters:
+        argv += ["--filter", f"label={flt}"]
+    res = run(argv, check=False)
+    return [line.strip() for line in res.stdout.splitlines() if line.strip()]
+
+
+def remove_containers(names: list[str]) -> list[str]:
+    """`docker rm -f` (SIGKILL: nodes hold no state worth a graceful stop); what is left."""
+    if not names:
+        return []
+    run(["docker", "rm", "--force", "--volumes", *names], check=False, timeout=120)
+    return existing_containers(names)
