@@ -11,8 +11,9 @@ APT_PACKAGES = nftables iproute2 conntrack tcpdump iputils-ping procps util-linu
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: deps ## install everything: Debian tools, the Python package with dev tools
+setup: deps ## install everything: Debian tools, the Python package with dev tools, the node image
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@if docker version >/dev/null 2>&1; then $(TWIN) images build; else echo "no Docker daemon: node image not built (the netns runtime needs none)"; fi
 
 deps: ## Debian packages the twin needs (nftables, iproute2, conntrack, …)
 	@if [ "$$(id -u)" != 0 ]; then echo "make setup needs root (apt-get, namespaces)"; exit 1; fi
