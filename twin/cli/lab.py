@@ -15,6 +15,7 @@ from twin.lab import entries, find_entry, load_state, write_atomic
 from twin.probes import plan_flows, static_violations
 from twin.report import print_report, summary_line, write_json, write_junit
 from twin.runtime import get_runtime
+from twin.runtime.docker import labelled_entries
 from twin.verify import DEFAULT_TIMEOUT
 
 FileArg = Annotated[Path | None, typer.Argument(help="Policy file (default: the lab that is up).")]
@@ -163,6 +164,7 @@ def down(
     """Remove a lab completely: nodes, links, processes, files."""
     if all_labs:
         targets = entries()
+        targets += labelled_entries({e.lab for e in targets})  # docker labs the registry lost
     else:
         if file is not None:
             lab = pipeline.load_policy(file).name

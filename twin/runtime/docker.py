@@ -28,7 +28,7 @@ import yaml
 
 from twin.errors import EnvironmentProblem
 from twin.image_build import image_exists, missing_image_hint
-from twin.lab import LabState, run_dir
+from twin.lab import Entry, LabState, run_dir
 from twin.proc import run
 from twin.render import TOPOLOGY
 from twin.runtime import ExecResult
@@ -275,3 +275,21 @@ def remove_containers(names: list[str]) -> list[str]:
         return []
     run(["docker", "rm", "--force", "--volumes", *names], check=False, timeout=120)
     return existing_containers(names)
+
+
+def labelled_entries(known: set[str]) -> list[Entry]:
+    """Docker labs of this registry found by label but missing from it (lost registry entry,
+    crash before it was written): registry entries for `twin down --all` to remove."""
+    if docker_unavailable() is not None:
+        return []
+    res = run(
+        ["docker", "ps", "--all", "--filter", f"label={REGISTRY_LABEL}={run_dir()}",
+         "--format", '{{.Label "containerlab"}}\t{{.Label "clab-topo-file"}}'],
+        check=False,
+    )  # fmt: skip
+    found: dict[str, str] = {}
+    for line in res.stdout.splitlines():
+        lab, _, topo = line.partition("\t")
+        if lab and lab not in known:
+            found.setdefault(lab, str(Path(topo).parent) if topo else "")
+    return [Entry(lab, d, "docker", run_dir() / f"{lab}.json") for lab, d in sorted(found.items())]
