@@ -12,6 +12,7 @@ import os
 import select
 import socket
 import struct
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ class NflogReader:
     def __init__(self, netns: str, group: int, copy_range: int = 96) -> None:
         self.group = group
         self._records: list[LogRecord] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
         with entered(netns) if netns else nullcontext():
             self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         try:
@@ -74,16 +78,46 @@ class NflogReader:
             if code:
                 raise OSError(-code, f"NFLOG group {self.group}: {os.strerror(-code)}")
 
-    def drain(self, settle: float = 0.05) -> list[LogRecord]:
-        """Read until nothing new arrived for `settle` seconds."""
+    def start(self) -> NflogReader:
+        """Keep reading in a background thread (a big run would overflow the socket buffer)."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="twin-nflog", daemon=True)
+        self._thread.start()
+        return self
+
+    def _pump(self) -> None:
         ep = select.epoll()
         ep.register(self.sock.fileno(), select.EPOLLIN)
         try:
-            while ep.poll(settle):
-                self._read_available()
+            while not self._stop.is_set():
+                if ep.poll(0.02):
+                    with self._lock:
+                        self._read_available()
+        except OSError as exc:
+            self._error = exc
         finally:
             ep.close()
-        out, self._records = self._records, []
+
+    def drain(self, settle: float = 0.05) -> list[LogRecord]:
+        """What was logged so far, once nothing new arrived for `settle` seconds."""
+        if self._thread is not None:
+            while True:
+                seen = len(self._records)
+                time.sleep(settle)
+                if len(self._records) == seen:
+                    break
+        else:
+            ep = select.epoll()
+            ep.register(self.sock.fileno(), select.EPOLLIN)
+            try:
+                while ep.poll(settle):
+                    self._read_available()
+            finally:
+                ep.close()
+        if self._error is not None:
+            raise self._error
+        with self._lock:
+            out, self._records = self._records, []
         return out
 
     def _read_available(self) -> None:
@@ -111,6 +145,10 @@ class NflogReader:
                 off += (length + 3) & ~3
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
         self.sock.close()
 
     def __enter__(self) -> NflogReader:

@@ -115,7 +115,7 @@ def open_lab(lab: str | None = None, file: str | Path | None = None) -> Lab:
     return Lab(state, runtime, plan)
 
 
-def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT) -> Verification:
+def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto") -> Verification:
     """Health check, every flow, health check again. An unhealthy twin is never a pass: its
     problems land in `Verification.health` (the CLI exits 3 on them); a twin already broken
     before the run is not probed at all."""
@@ -127,7 +127,7 @@ def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT) -> Verification:
             f"lab {lab.state.lab} is not healthy, so no verdict would be true: "
             + "; ".join(before.problems)
         )
-    run = verify(lab.runtime, lab.state, lab.plan, timeout=timeout)
+    run = verify(lab.runtime, lab.state, lab.plan, timeout=timeout, matrix=matrix)
     after = check_health(lab.runtime, lab.state, lab.plan)
     run.health = [f"during the run: {p}" for p in after.problems]
     run.warnings = list(dict.fromkeys([*before.warnings, *after.warnings, *run.warnings]))

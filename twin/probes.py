@@ -66,13 +66,26 @@ def probe_ports(plan: Plan) -> list[tuple[str, int]]:
     return sorted(named)
 
 
+FULL_MATRIX_MAX_HOSTS = 64
+
+
 def hosts_of(plan: Plan, ref: str) -> list[str]:
     if ref in plan.by_host:
         return [ref]
     return [h.name for h in plan.hosts if h.zone == ref]
 
 
-def plan_flows(plan: Plan) -> list[PlannedFlow]:
+def matrix_mode(plan: Plan, mode: str = "auto") -> str:
+    """`full`: every host to every host of other zones; `zones`: one representative host pair
+    per ordered zone pair. `auto` is full up to 64 hosts."""
+    if mode == "auto":
+        return "full" if len(plan.hosts) <= FULL_MATRIX_MAX_HOSTS else "zones"
+    return mode
+
+
+def plan_flows(plan: Plan, mode: str = "auto") -> list[PlannedFlow]:
+    """Every flow to probe, each with its predicted rule and the intent lines covering it."""
+    full = matrix_mode(plan, mode) == "full"
     ports = probe_ports(plan)
     flows: dict[Flow, PlannedFlow] = {}
 
@@ -83,8 +96,9 @@ def plan_flows(plan: Plan) -> list[PlannedFlow]:
             flows[f] = PlannedFlow(f, s.zone, d.zone, plan.decide(src, dst, proto, port))
         return flows[f]
 
-    for s in plan.hosts:
-        for d in plan.hosts:
+    reps = [h for h in plan.hosts if full or h.name == hosts_of(plan, h.zone)[0]]
+    for s in reps:
+        for d in reps:
             if s.zone != d.zone:
                 for proto, port in ports:
                     add(s.name, d.name, proto, port)
@@ -97,8 +111,11 @@ def plan_flows(plan: Plan) -> list[PlannedFlow]:
     for index, exp in enumerate(plan.policy.expect):
         name = exp.name or f"expect[{index}]"
         targets = _concrete(resolve_service(plan.policy, exp.service), ports)
-        for src in hosts_of(plan, exp.from_):
-            for dst in hosts_of(plan, exp.to):
+        srcs, dsts = hosts_of(plan, exp.from_), hosts_of(plan, exp.to)
+        if not full:  # one representative per side, as in the matrix
+            srcs, dsts = srcs[:1], dsts[:2] if exp.from_ == exp.to else dsts[:1]
+        for src in srcs:
+            for dst in dsts:
                 if src == dst:
                     continue
                 for proto, port in targets:

@@ -77,11 +77,15 @@ class Verification:
 
 
 def verify(
-    runtime: Runtime, state: LabState, plan: Plan, timeout: float = DEFAULT_TIMEOUT
+    runtime: Runtime,
+    state: LabState,
+    plan: Plan,
+    timeout: float = DEFAULT_TIMEOUT,
+    matrix: str = "auto",
 ) -> Verification:
     """Probe every planned flow. A flow that disagrees with the policy is probed once more with
     three times the wait before it is failed, so a slow moment is not reported as a drop."""
-    flows = plan_flows(plan)
+    flows = plan_flows(plan, matrix)
     netns = {h.name: runtime.netns(state, h.name) for h in plan.hosts}
     addr = {h.name: str(h.address) for h in plan.hosts}
     probes = [
@@ -94,7 +98,7 @@ def verify(
         reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
     except OSError as exc:
         raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
-    with reader:
+    with reader.start():
         started = time.monotonic()
         outcomes = run_probes(probes, subnets, timeout=timeout)
         seconds = time.monotonic() - started

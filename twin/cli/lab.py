@@ -103,13 +103,19 @@ def test_cmd(
         float, typer.Option(help="Seconds to wait for each probe's answer (< 1).")
     ] = DEFAULT_TIMEOUT,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")] = False,
+    matrix: Annotated[
+        str, typer.Option(help="full: every host pair; zones: one host pair per zone pair; auto.")
+    ] = "auto",
 ) -> None:
     """Send every flow for real and judge it against the policy and the intent."""
+    if matrix not in ("auto", "full", "zones"):
+        err.print("error: --matrix must be auto, full or zones")
+        raise typer.Exit(2)
     if not 0 < timeout < 1:
         err.print("error: --timeout must be between 0 and 1 s (TCP resends a SYN at 1 s)")
         raise typer.Exit(2)
     lab_ = pipeline.open_lab(lab, file)
-    run = pipeline.test(lab_, timeout)
+    run = pipeline.test(lab_, timeout, matrix)
     if json_path:
         write_json(run, json_path)
     if junit:
