@@ -20,6 +20,17 @@ LAB_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 NODE_NAME = re.compile(r"^[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?$")
 OBJECT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62})$")
 SERVICE_LITERAL = re.compile(r"^(tcp|udp)(?:/(\d{1,5})(?:-(\d{1,5}))?)?$|^(icmp|any)$")
+# A container image reference (registry[:port]/path[:tag][@digest]): it is written into the
+# topology YAML and handed to Docker, so nothing that could end a YAML scalar or a word.
+IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")
+
+
+class Invalid(ValueError):
+    """A value error that also says how to fix it; `load` shows the hint."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class Action(enum.StrEnum):
@@ -53,8 +64,49 @@ StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
 def _check(pattern: re.Pattern[str], what: str, value: str) -> str:
     if not pattern.match(value):
-        raise ValueError(f"{what} {value!r} is not allowed; use {_describe(pattern)}")
+        raise Invalid(f"{what} {value!r} is not allowed", f"use {_describe(pattern)}")
     return value
+
+
+def _ipv4(value: Any) -> Any:
+    """Addresses are written as text: YAML would read `address: 5` as the int 5 (0.0.0.5)."""
+    if isinstance(value, ipaddress.IPv4Address):
+        return value
+    if not isinstance(value, str):
+        raise Invalid(f"{value!r} is not an IPv4 address", "write it like 10.1.0.5")
+    try:
+        return ipaddress.IPv4Address(value)
+    except ValueError:
+        raise Invalid(
+            f"{value!r} is not an IPv4 address", "write four numbers 0-255, like 10.1.0.5"
+        ) from None
+
+
+def _subnet(value: Any) -> Any:
+    if isinstance(value, ipaddress.IPv4Network):
+        return value
+    example = "write it like 10.1.0.0/24"
+    if not isinstance(value, str):
+        raise Invalid(f"{value!r} is not an IPv4 subnet", example)
+    if ":" in value:
+        raise Invalid(f"{value!r} is IPv6; zones are IPv4 subnets", example)
+    if "/" not in value:
+        raise Invalid(f"{value!r} has no prefix length", f"write it like {value}/24")
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError as exc:
+        raise Invalid(f"{value!r} is not an IPv4 subnet ({exc})", example) from None
+    if net.network_address != ipaddress.IPv4Address(value.split("/")[0]):
+        raise Invalid(f"{value!r} has host bits set", f"write {net}")
+    if net.prefixlen > 29:
+        raise Invalid(
+            f"{value} is too small for a zone",
+            "the network, broadcast, gateway and hosts need room: use a /29 or larger",
+        )
+    return net
+
+
+IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_ipv4)]
 
 
 def _describe(pattern: re.Pattern[str]) -> str:
@@ -79,6 +131,16 @@ class Firewall(_Strict):
     def _name(cls, v: str) -> str:
         return _check(NODE_NAME, "firewall name", v)
 
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str | None) -> str | None:
+        if v is not None and not IMAGE_REF.match(v):
+            raise Invalid(
+                f"image {v!r} is not an image reference",
+                "write it like twin-node:latest or registry.example:5000/team/node:1.2",
+            )
+        return v
+
 
 class Defaults(_Strict):
     interzone: Action = Action.deny
@@ -87,7 +149,7 @@ class Defaults(_Strict):
 
 class Host(_Strict):
     name: str
-    address: ipaddress.IPv4Address | None = None
+    address: IPv4 | None = None
 
     @field_validator("name")
     @classmethod
@@ -98,21 +160,13 @@ class Host(_Strict):
 class Zone(_Strict):
     subnet: ipaddress.IPv4Network
     hosts: Annotated[list[Annotated[Host, BeforeValidator(_host_entry)]], Field(min_length=1)]
-    gateway: ipaddress.IPv4Address | None = None
+    gateway: IPv4 | None = None
     description: str = ""
 
     @field_validator("subnet", mode="before")
     @classmethod
     def _subnet(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                ipaddress.IPv4Network(v, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"{v!r} is not an IPv4 subnet ({exc})") from None
-            net = ipaddress.IPv4Network(v)
-            if net.prefixlen > 29:
-                raise ValueError(f"{v} is too small: a zone needs at least a /29")
-        return v
+        return _subnet(v)
 
 
 class Rule(_Strict):

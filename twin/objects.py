@@ -7,6 +7,7 @@ rules. Errors here are plain `Unresolved(message, hint)`; the caller adds the lo
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,10 @@ from twin.model import SERVICE_LITERAL, Policy
 Proto = Literal["tcp", "udp", "icmp"]
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "icmp")
 IPv4Net = ipaddress.IPv4Network
+# Looks like a protocol/port but is not one (`tcp:80`, `TCP/80`, `icmp/8`, `tcp/100000`).
+LITERAL_LIKE = re.compile(r"^(?i:tcp|udp|icmp|any)(?:[/:]|$)|^[^/]*/")
+MAX_NESTING = 32  # groups of groups: deeper is a mistake (and Python's stack has limits)
+LITERAL_HINT = "write tcp/443, udp/53, tcp/8000-8080, tcp, udp, icmp or any (ports 1-65535)"
 
 
 class Unresolved(Exception):
@@ -69,22 +74,45 @@ def parse_service_literal(text: str) -> tuple[PortRange, ...] | None:
     return (PortRange(proto, first, last),)
 
 
-def resolve_service(policy: Policy, ref: str, _seen: tuple[str, ...] = ()) -> tuple[PortRange, ...]:
+def resolve_service(
+    policy: Policy,
+    ref: str,
+    _seen: tuple[str, ...] = (),
+    _memo: dict[str, tuple[PortRange, ...]] | None = None,
+) -> tuple[PortRange, ...]:
+    """A literal or a service name → merged port ranges. Each name is expanded once per call
+    (`_memo`), so groups of groups cost what they contain, not the product of their fan-outs."""
     literal = parse_service_literal(ref)
     if literal is not None:
         return literal
     if ref not in policy.services:
+        if LITERAL_LIKE.match(ref):
+            raise Unresolved(f"{ref!r} is not a valid service", LITERAL_HINT)
         known = ", ".join(sorted(policy.services)) or "none defined"
         raise Unresolved(
             f"unknown service {ref!r}",
             f"define it under services (known: {known}) or write e.g. tcp/443, udp/53, icmp",
         )
-    if ref in _seen:
-        raise Unresolved(f"service {ref!r} contains itself", " -> ".join((*_seen, ref)))
+    memo = {} if _memo is None else _memo
+    if ref in memo:
+        return memo[ref]
+    _check_nesting("service", ref, _seen)
     out: list[PortRange] = []
     for item in policy.services[ref]:
-        out.extend(resolve_service(policy, item, (*_seen, ref)))
-    return merge_ranges(out)
+        out.extend(resolve_service(policy, item, (*_seen, ref), memo))
+    memo[ref] = merge_ranges(out)
+    return memo[ref]
+
+
+def _check_nesting(kind: str, ref: str, seen: tuple[str, ...]) -> None:
+    if ref in seen:
+        cycle = " -> ".join((*seen, ref))
+        raise Unresolved(f"{kind} {ref!r} contains itself ({cycle})", "break the cycle")
+    if len(seen) >= MAX_NESTING:
+        raise Unresolved(
+            f"{kind} {seen[0]!r} nests more than {MAX_NESTING} levels deep",
+            f"flatten the {kind} groups",
+        )
 
 
 def merge_ranges(ranges: list[PortRange]) -> tuple[PortRange, ...]:
@@ -126,20 +154,24 @@ def resolve_address(
     ref: str,
     hosts: dict[str, tuple[str, ipaddress.IPv4Address]] | None = None,
     _seen: tuple[str, ...] = (),
+    _memo: dict[str, tuple[IPv4Net, ...]] | None = None,
 ) -> tuple[IPv4Net, ...]:
-    """A host, zone, address object or CIDR/IP literal → networks."""
+    """A host, zone, address object or CIDR/IP literal → networks (names expanded once)."""
     hosts = host_addresses(policy) if hosts is None else hosts
     if ref in hosts:
         return (IPv4Net(f"{hosts[ref][1]}/32"),)
     if ref in policy.zones:
         return (policy.zones[ref].subnet,)
     if ref in policy.addresses:
-        if ref in _seen:
-            raise Unresolved(f"address {ref!r} contains itself", " -> ".join((*_seen, ref)))
+        memo = {} if _memo is None else _memo
+        if ref in memo:
+            return memo[ref]
+        _check_nesting("address", ref, _seen)
         nets: list[IPv4Net] = []
         for item in policy.addresses[ref]:
-            nets.extend(resolve_address(policy, item, hosts, (*_seen, ref)))
-        return tuple(ipaddress.collapse_addresses(nets))
+            nets.extend(resolve_address(policy, item, hosts, (*_seen, ref), memo))
+        memo[ref] = tuple(ipaddress.collapse_addresses(nets))
+        return memo[ref]
     try:
         return (IPv4Net(ref, strict=True),)
     except ValueError:
