@@ -76,6 +76,7 @@ def up(file: str | Path, runtime_name: str = "auto", template_dir: Path | None =
         configure(runtime, state, prep.plan)
         start_lab_responders(runtime, state, prep.plan)
         wait_ready(runtime, state, prep.plan)
+        check_configured(runtime, state, prep.plan)
         state.status = "up"
         state.save()
     except BaseException:
@@ -86,6 +87,14 @@ def up(file: str | Path, runtime_name: str = "auto", template_dir: Path | None =
                 release(prep.plan.lab)
         raise
     return state
+
+
+def check_configured(runtime: Runtime, state: LabState, plan: Plan) -> None:
+    """Interfaces, addresses and routes as planned: checked, never assumed (containerlab's
+    `exec:` failures do not fail a deploy; a half-applied node must not pass for a twin)."""
+    health = check_health(runtime, state, plan, responders=False)
+    if not health.ok:
+        raise EnvironmentProblem(f"lab {plan.lab} came up wrong: " + "; ".join(health.problems[:5]))
 
 
 def start_lab_responders(runtime: Runtime, state: LabState, plan: Plan) -> int:
