@@ -60,6 +60,8 @@ def _host_entry(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], BeforeValidator(_as_list)]
+# A list the user wrote must say something: `services: []` would make a rule match nothing.
+Members = Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 def _check(pattern: re.Pattern[str], what: str, value: str) -> str:
@@ -173,9 +175,9 @@ class Rule(_Strict):
     name: str
     from_: Annotated[StrList, Field(alias="from", min_length=1)]
     to: Annotated[StrList, Field(min_length=1)]
-    services: StrList | None = None
-    source: StrList | None = None
-    destination: StrList | None = None
+    services: Members | None = None
+    source: Members | None = None
+    destination: Members | None = None
     action: Action
     log: bool = False
     disabled: bool = False
@@ -206,8 +208,8 @@ class Policy(_Strict):
     firewall: Firewall = Firewall()
     defaults: Defaults = Defaults()
     zones: Annotated[dict[str, Zone], Field(min_length=1)]
-    addresses: dict[str, StrList] = {}
-    services: dict[str, StrList] = {}
+    addresses: dict[str, Members] = {}
+    services: dict[str, Members] = {}
     rules: list[Rule] = []
     expect: list[Expect] = []
 
