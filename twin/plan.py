@@ -258,10 +258,15 @@ def _chains(
     policy: Policy, rules: tuple[RulePlan, ...], zone_nets: dict[str, IPv4Net]
 ) -> tuple[ChainPlan, ...]:
     chains: list[ChainPlan] = []
+    by_pair: dict[tuple[str, str], list[RulePlan]] = {}  # each pair's rules, in order
+    for rule in rules:
+        for src in rule.src_zones:
+            for dst in rule.dst_zones:
+                by_pair.setdefault((src, dst), []).append(rule)
     for src in policy.zones:
         for dst in policy.zones:
             own: list[ChainRule] = []
-            for rule in rules:
+            for rule in by_pair[(src, dst)]:
                 if not rule.applies(src, dst):
                     continue
                 if rule.default:

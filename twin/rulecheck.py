@@ -1,0 +1,104 @@
+"""rulecheck: rules that can never match, and rules whose action changes nothing. Pure, exact.
+
+Both come from the first-match partition (`flowspace`):
+- a rule is **shadowed** when it decides no flow in any zone pair: earlier rules take every flow
+  it matches (they are named), or its addresses lie outside its zones (it matches nothing);
+- a rule is **redundant** when every flow it decides would get the same action from the rules
+  after it (named too): removing it changes no verdict, only the rule name in the log.
+The two defaults are never reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twin.flowspace import FlowSpace, Pair, Placed, box_and, first_match
+from twin.model import Action
+from twin.plan import RulePlan
+
+
+@dataclass(frozen=True)
+class Shadowed:
+    rule: str
+    by: tuple[str, ...]  # the earlier rules that take its flows; () when it matches no flow
+
+    @property
+    def text(self) -> str:
+        if not self.by:
+            return f"{self.rule} can never match: its addresses lie outside its zones"
+        return f"{self.rule} can never match: shadowed by {', '.join(self.by)}"
+
+
+@dataclass(frozen=True)
+class Redundant:
+    rule: str
+    action: Action
+    instead: tuple[str, ...]  # the rules that would decide its flows, with the same action
+
+    @property
+    def text(self) -> str:
+        return (
+            f"{self.rule} is redundant: without it, {', '.join(self.instead)} would "
+            f"{self.action.value} the same flows"
+        )
+
+
+@dataclass(frozen=True)
+class RuleFindings:
+    shadowed: tuple[Shadowed, ...]
+    redundant: tuple[Redundant, ...]
+
+    @property
+    def names(self) -> set[str]:
+        return {s.rule for s in self.shadowed} | {r.rule for r in self.redundant}
+
+
+def check_rules(space: FlowSpace) -> RuleFindings:
+    deciding = {c.rule for c in space.all_classes()}
+    where: dict[str, list[Pair]] = {}
+    for pair in space.pairs():
+        for p in space.placed(*pair):
+            where.setdefault(p.rule.name, []).append(pair)
+    shadowed: list[Shadowed] = []
+    redundant: list[Redundant] = []
+    for rule in space.plan.rules:
+        if rule.default:
+            continue
+        pairs = where.get(rule.name, [])
+        if rule.name not in deciding:
+            shadowed.append(Shadowed(rule.name, _shadowing(space, rule, pairs)))
+            continue
+        instead = _fallthrough(space, rule, pairs)
+        if instead is not None:
+            redundant.append(Redundant(rule.name, rule.action, instead))
+    return RuleFindings(tuple(shadowed), tuple(redundant))
+
+
+def _own(space: FlowSpace, rule: RulePlan, pair: Pair) -> tuple[int, Placed]:
+    placed = space.placed(*pair)
+    index = next(i for i, p in enumerate(placed) if p.rule.name == rule.name)
+    return index, placed[index]
+
+
+def _shadowing(space: FlowSpace, rule: RulePlan, pairs: list[Pair]) -> tuple[str, ...]:
+    by: set[str] = set()
+    for pair in pairs:
+        _, own = _own(space, rule, pair)
+        by.update(c.rule for c in space.classes(*pair) if box_and(c.box, own.box) is not None)
+    return tuple(sorted(by, key=space.order.__getitem__))
+
+
+def _fallthrough(space: FlowSpace, rule: RulePlan, pairs: list[Pair]) -> tuple[str, ...] | None:
+    """The rules that would decide `rule`'s flows without it, if they all act alike; else None."""
+    instead: set[str] = set()
+    for pair in pairs:
+        index, _ = _own(space, rule, pair)
+        later = space.placed(*pair)[index + 1 :]
+        for c in space.classes(*pair):
+            if c.rule != rule.name:
+                continue
+            for _, other in first_match(later, c.box):
+                if other.action != rule.action:
+                    return None
+                instead.add(other.name)
+    return tuple(sorted(instead, key=space.order.__getitem__))
