@@ -28,9 +28,13 @@ TRAFFIC_ROOT = Path(__file__).resolve().parent.parent
 
 def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
     configs = state.path / "configs"
+    # containerlab's `exec:` already ran the same setup files (up checks the result afterwards)
+    setup_done = bool(state.extra.get("node_setup_by_deploy"))
     for node in plan.nodes:
-        batch = (configs / f"{node}.ip").read_text()
-        _check(runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch), node, "ip -batch")
+        if not setup_done:
+            batch = (configs / f"{node}.ip").read_text()
+            res = runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch)
+            _check(res, node, "ip -batch")
         try:
             write_sysctls(runtime.netns(state, node), read_sysctls(configs / f"{node}.sysctl"))
         except OSError as exc:

@@ -69,26 +69,10 @@ class DockerRuntime:
     def deploy(self, state: LabState) -> None:
         topo = read_topology(state)
         nodes: dict[str, dict[str, Any]] = topo["topology"]["nodes"]
-        check_images({str(spec["image"]) for spec in nodes.values()})
-        names = [container_name(state.lab, n) for n in nodes]
-        taken = existing_containers(names)
-        if taken:
-            raise EnvironmentProblem(
-                f"container {taken[0]} already exists (another lab named {state.lab!r}?); "
-                f"remove it with `twin down --lab {state.lab}` or pick another lab name"
-            )
-        state.add(CONTAINER, *names)
-        state.save()
+        claim_containers(state, nodes)
         argvs = [self.run_argv(state, node, spec) for node, spec in nodes.items()]
         run_parallel(argvs, "starting containers")
-        pids = container_pids(names)
-        state.extra["pids"] = {n: pids[container_name(state.lab, n)] for n in nodes}
-        state.extra["netns"] = {
-            n: netns_inode(f"/proc/{p}/ns/net") for n, p in state.extra["pids"].items()
-        }
-        if netns_inode("/proc/self/ns/net") in state.extra["netns"].values():
-            raise EnvironmentProblem("a container shares the machine's network namespace")
-        state.save()
+        record_namespaces(state, list(nodes))
         wire(state, topo["topology"].get("links", []))
 
     def run_argv(self, state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
@@ -197,6 +181,20 @@ def _absolute_bind(lab_dir: Path, bind: str) -> str:
     return f"{path if path.is_absolute() else lab_dir / path}{sep}{rest}"
 
 
+def claim_containers(state: LabState, nodes: dict[str, dict[str, Any]]) -> None:
+    """Images present, names free; then every container is recorded before it exists."""
+    check_images({str(spec["image"]) for spec in nodes.values()})
+    names = [container_name(state.lab, n) for n in nodes]
+    taken = existing_containers(names)
+    if taken:
+        raise EnvironmentProblem(
+            f"container {taken[0]} already exists (another lab named {state.lab!r}?); "
+            f"remove it with `twin down --lab {state.lab}` or pick another lab name"
+        )
+    state.add(CONTAINER, *names)
+    state.save()
+
+
 def check_images(images: set[str]) -> None:
     for image in sorted(images):
         if not image_exists(image):
@@ -248,6 +246,18 @@ def container_pids(names: list[str]) -> dict[str, int]:
     if missing:
         raise EnvironmentProblem(f"container {missing[0]} vanished while the lab came up")
     return pids
+
+
+def record_namespaces(state: LabState, nodes: list[str]) -> None:
+    """Each node's pid and network namespace, so `netns` can tell it is still the same one."""
+    pids = container_pids([container_name(state.lab, n) for n in nodes])
+    state.extra["pids"] = {n: pids[container_name(state.lab, n)] for n in nodes}
+    state.extra["netns"] = {
+        n: netns_inode(f"/proc/{p}/ns/net") for n, p in state.extra["pids"].items()
+    }
+    if netns_inode("/proc/self/ns/net") in state.extra["netns"].values():
+        raise EnvironmentProblem("a container shares the machine's network namespace")
+    state.save()
 
 
 def wire(state: LabState, links: list[dict[str, Any]]) -> None:
