@@ -58,9 +58,10 @@ def make_policy(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def assert_golden(path: Path, actual: str, update: bool) -> None:
-    """Compare with a .ref file; on mismatch write .actual beside it (aerleon's way)."""
-    ref = path.with_name(path.name + ".ref")
+def assert_golden(path: Path, actual: str, update: bool, suffix: str = ".ref") -> None:
+    """Compare with a .ref file (or `suffix`); on mismatch write .actual beside it (aerleon's
+    way)."""
+    ref = path.with_name(path.name + suffix)
     if update or not ref.exists():
         ref.parent.mkdir(parents=True, exist_ok=True)
         ref.write_text(actual)
