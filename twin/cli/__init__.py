@@ -6,7 +6,7 @@ import signal
 
 import typer
 
-from twin.cli import images, lab
+from twin.cli import images, lab, vendor
 from twin.errors import Terminated
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 lab.register(app)
+vendor.register(app)
 images.register(app)
 
 

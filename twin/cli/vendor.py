@@ -1,0 +1,183 @@
+"""Vendor commands: import a PAN-OS / FortiGate policy, export a twin policy to a vendor."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from twin.cli.common import err, handle_errors, out
+from twin.errors import InputError, Problem
+from twin.lab import write_atomic
+from twin.vendors import exchange, fetch
+from twin.vendors.build import build_policy, lab_name
+
+VENDORS = ("panos", "fortigate")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_cmd)
+    app.command("export")(export_cmd)
+
+
+@handle_errors
+def import_cmd(
+    vendor: Annotated[str | None, typer.Argument(help="panos | fortigate")] = None,
+    file: Annotated[Path | None, typer.Argument(help="Running config (XML, set, or text).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Policy file to write.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Lab name (default: file name).")
+    ] = None,
+    zone_subnets: Annotated[
+        str | None,
+        typer.Option(
+            help="ZONE=CIDR,… or a YAML file mapping zone → subnet (overrides interfaces)."
+        ),
+    ] = None,
+    vsys: Annotated[
+        str | None, typer.Option(help="PAN-OS vsys / device group, FortiGate VDOM.")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Pull over SSH instead: paloalto_panos | fortinet.")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Device address (with --device).")] = None,
+    user: Annotated[str | None, typer.Option(help="SSH user (with --device).")] = None,
+    port: Annotated[int, typer.Option(help="SSH port (with --device).")] = 22,
+    key_file: Annotated[Path | None, typer.Option(help="SSH private key (with --device).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the import report (JSON).")] = None,
+) -> None:
+    """Import a PAN-OS or FortiGate policy as a twin policy file, with a report of approximations.
+
+    The password for --device comes from $TWIN_DEVICE_PASSWORD (never a command-line option)."""
+    if device is not None:
+        text, source = _pull(device, host, user, port, key_file)
+        vendor = vendor or fetch.VENDOR_OF[device]
+    else:
+        if vendor is None or file is None:
+            raise InputError(
+                [
+                    Problem(
+                        "<command line>",
+                        None,
+                        "",
+                        "give VENDOR and FILE",
+                        "twin import panos running-config.xml -o prod.yml",
+                    )
+                ]
+            )
+        text, source = _read(file), str(file)
+    if vendor not in VENDORS:
+        raise InputError(
+            [
+                Problem(
+                    "<command line>",
+                    None,
+                    "",
+                    f"unknown vendor {vendor!r}",
+                    f"one of {', '.join(VENDORS)}",
+                )
+            ]
+        )
+    dev = exchange.parse(vendor, text, source, vsys)
+    subnets = _zone_subnets(zone_subnets)
+    lab = name or lab_name(Path(source).stem if device is None else (host or "device"))
+    imported = build_policy(dev, lab, subnets)
+    body = imported.to_yaml()
+    if output is None:
+        out.print(body, markup=False, end="")
+    else:
+        write_atomic(output, body)
+    rep_path = report or (output.with_name(output.stem + ".import-report.json") if output else None)
+    if rep_path is not None:
+        write_atomic(rep_path, json.dumps(imported.report.as_data(), indent=1) + "\n")
+    sink = err if output is None else out
+    for note in imported.report.notes:
+        sink.print(f"  {note}", markup=False)
+    where = f" → {output}" if output else ""
+    sink.print(f"imported {source}{where}: {imported.report.summary()}", markup=False)
+    if rep_path is not None:
+        sink.print(f"report: {rep_path}", markup=False)
+
+
+@handle_errors
+def export_cmd(
+    target: Annotated[str, typer.Argument(help="panos | panos-xml | fortigate | vyos | nftables")],
+    file: Annotated[Path, typer.Argument(help="Twin policy file.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")
+    ] = None,
+) -> None:
+    """Export a twin policy as vendor configuration: what was tested is what you apply."""
+    text = exchange.export(target, file)
+    if output is None:
+        out.print(text, markup=False, end="", soft_wrap=True)
+    else:
+        write_atomic(output, text)
+        out.print(f"exported {file} as {target} → {output}")
+
+
+def _read(file: Path) -> str:
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(str(file), None, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            [Problem(str(file), line, "", "not UTF-8 text", "save it as UTF-8")]
+        ) from None
+
+
+def _zone_subnets(spec: str | None) -> dict[str, ipaddress.IPv4Network]:
+    if not spec:
+        return {}
+    where = "--zone-subnets"
+    if "=" in spec:
+        pairs = dict(p.split("=", 1) for p in spec.split(",") if p.strip())
+    else:
+        where = spec
+        data = yaml.safe_load(_read(Path(spec)))
+        if not isinstance(data, dict):
+            raise InputError(
+                [Problem(spec, 1, "", "must be a mapping zone: subnet", "dmz: 172.16.5.0/24")]
+            )
+        pairs = {str(k): str(v) for k, v in data.items()}
+    try:
+        return {k.strip(): ipaddress.IPv4Network(v.strip()) for k, v in pairs.items()}
+    except ValueError as exc:
+        raise InputError(
+            [Problem(where, None, "", f"bad subnet: {exc}", "write ZONE=10.0.1.0/24")]
+        ) from None
+
+
+def _pull(
+    device: str, host: str | None, user: str | None, port: int, key_file: Path | None
+) -> tuple[str, str]:
+    if device not in fetch.VENDOR_OF:
+        raise InputError(
+            [
+                Problem(
+                    "<command line>",
+                    None,
+                    "--device",
+                    f"unknown device type {device!r}",
+                    f"one of {', '.join(fetch.VENDOR_OF)}",
+                )
+            ]
+        )
+    if not host or not user:
+        raise InputError(
+            [Problem("<command line>", None, "--device", "needs --host and --user", "")]
+        )
+    target = fetch.Target(
+        device, host, user, port=port, key_file=str(key_file) if key_file else None
+    )
+    return fetch.pull(target), f"{device}://{host}"

@@ -1,0 +1,51 @@
+"""The two directions, dispatched: vendor text → DeviceConfig; twin policy → vendor text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twin.errors import InputError, Problem
+from twin.load import load_policy
+from twin.model import Policy
+from twin.plan import build_plan
+from twin.render import Templates, render_nftables
+from twin.vendors import fortigate_export, panos_export, vyos_export
+from twin.vendors.device import DeviceConfig
+from twin.vendors.fortigate import parse_fortigate
+from twin.vendors.panos import parse_panos
+from twin.vendors.view import view
+
+
+def parse(vendor: str, text: str, file: str, vsys: str | None = None) -> DeviceConfig:
+    if vendor == "panos":
+        return parse_panos(text, file, vsys)
+    return parse_fortigate(text, file, vsys)
+
+
+def export(target: str, file: str | Path) -> str:
+    policy = load_policy(file)
+    return export_policy(target, policy, str(file))
+
+
+def export_policy(target: str, policy: Policy, source: str = "policy") -> str:
+    if target == "panos":
+        return panos_export.to_set(view(policy), source)
+    if target == "panos-xml":
+        return panos_export.to_xml(view(policy), source)
+    if target == "fortigate":
+        return fortigate_export.to_cli(view(policy), source)
+    if target == "vyos":
+        return vyos_export.to_set(build_plan(policy), source)
+    if target == "nftables":
+        return render_nftables(Templates(), build_plan(policy), source)
+    raise InputError(
+        [
+            Problem(
+                "<command line>",
+                None,
+                "",
+                f"unknown export target {target!r}",
+                "one of panos, panos-xml, fortigate, vyos, nftables",
+            )
+        ]
+    )
