@@ -25,6 +25,7 @@ from twin.configure import (
 )
 from twin.errors import EnvironmentProblem, TwinError
 from twin.health import check_health
+from twin.hostlimits import check_neighbour_table
 from twin.lab import Entry, LabState, claim, find_entry, home, load_state, release, write_atomic
 from twin.load import load_policy
 from twin.model import Policy
@@ -62,13 +63,21 @@ def write_lab(prep: Prepared, lab_dir: Path) -> None:
     shutil.copyfile(prep.file, lab_dir / "policy.yml")
 
 
-def up(file: str | Path, runtime_name: str = "auto", template_dir: Path | None = None) -> LabState:
+def up(
+    file: str | Path,
+    runtime_name: str = "auto",
+    template_dir: Path | None = None,
+    tune_host: bool = False,
+) -> LabState:
     """Bring a lab up. On any failure or interruption, everything made so far is removed."""
     prep = prepare(file, template_dir)
     runtime = get_runtime(runtime_name)
+    tuned = check_neighbour_table(prep.plan, tune_host)
     lab_dir = home() / prep.plan.lab
     claim(prep.plan.lab, lab_dir, runtime.name)
     state = LabState(prep.plan.lab, runtime.name, str(lab_dir), str(Path(file).resolve()))
+    if tuned:
+        state.extra["host_tuning"] = tuned
     try:
         write_lab(prep, lab_dir)
         state.save()

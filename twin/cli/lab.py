@@ -82,10 +82,16 @@ def up(
     templates: Annotated[
         Path | None, typer.Option(help="Template folder overriding the packaged one.")
     ] = None,
+    tune_host: Annotated[
+        bool,
+        typer.Option(help="Raise machine-wide kernel limits a big twin needs (and say so)."),
+    ] = False,
 ) -> None:
     """Build the twin: nodes, links, addresses, firewall, responders."""
     started = time.monotonic()
-    state = pipeline.up(file, runtime, templates)
+    state = pipeline.up(file, runtime, templates, tune_host)
+    if "host_tuning" in state.extra:
+        err.print(f"note: {state.extra['host_tuning']}")
     nodes = sum(len(v) for v in state.resources.values())
     out.print(
         f"lab {state.lab} is up on {state.runtime} in {time.monotonic() - started:.2f} s "

@@ -1,0 +1,137 @@
+"""Scale on netns: generated policies of 6, 25 and 100 zones × 10 hosts (100 zones: 10,000 rules).
+
+For each size: up, a zone-pair matrix (every ordered zone pair × every port the policy names,
+one representative host pair each) judged with every blocked probe attributed, down, memory,
+leftovers. Targets at 100 zones (2 cores): up < 10 s, matrix (~100,000 probes) < 30 s,
+down < 3 s, nothing left behind. `python bench/scale.py 25` runs one size.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.common import Clock, figure, isolated_home
+from twin import pipeline
+from twin.hostlimits import NEIGH
+from twin.lab import find_entry
+
+SERVICES = ["tcp/22", "tcp/80", "tcp/443", "tcp/445", "tcp/3389", "tcp/3306", "tcp/5432",
+            "tcp/8080", "udp/53", "icmp"]  # fmt: skip
+RULES_PER_ZONE = 100
+
+
+def scale_policy(zones: int, hosts: int = 10, seed: int = 7) -> dict[str, Any]:
+    """`zones` zones of `hosts` hosts and 100 rules per zone on the usual ports: zone-pair rules,
+    some narrowed to a /28 or /30 of the destination, a few from or to any; mixed actions."""
+    rnd = random.Random(seed)
+    names = [f"z{i:03d}" for i in range(zones)]
+    subnet = {z: f"10.{i // 250}.{i % 250}" for i, z in enumerate(names)}
+    rules = []
+    for n in range(RULES_PER_ZONE * zones):
+        src, dst = rnd.sample(names, 2)
+        rule: dict[str, Any] = {"name": f"r{n:05d}", "from": src, "to": dst}
+        if rnd.random() < 0.01:
+            rule["from"] = "any"
+        rule["services"] = rnd.sample(SERVICES, rnd.choice((1, 1, 1, 2, 3)))
+        if rnd.random() < 0.2:
+            rule["destination"] = [f"{subnet[dst]}.{rnd.choice((0, 16))}/{rnd.choice((28, 30))}"]
+        rule["action"] = rnd.choices(["allow", "deny", "reject"], [0.6, 0.3, 0.1])[0]
+        rules.append(rule)
+    return {
+        "name": f"scale{zones}-{os.getpid() % 1000}",
+        "defaults": {"interzone": "deny", "intrazone": "allow"},
+        "zones": {
+            z: {"subnet": f"{subnet[z]}.0/24", "hosts": [f"{z}h{j}" for j in range(hosts)]}
+            for z in names
+        },
+        "rules": rules,
+    }
+
+
+def mem_available_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def one_size(zones: int, tmp: Path) -> bool:
+    data = scale_policy(zones)
+    lab = data["name"]
+    policy = tmp / f"{lab}.yml"
+    policy.write_text(yaml.safe_dump(data, sort_keys=False))
+    hosts = zones * 10
+    print(f"-- {zones} zones, {hosts} hosts, {len(data['rules'])} rules", flush=True)
+    free = mem_available_mib()
+    clock = Clock()
+    state = pipeline.up(policy, "netns", tune_host=True)
+    t_up = clock.lap()
+    used = free - mem_available_mib()
+    try:
+        lab_ = pipeline.open_lab(lab)
+        clock.lap()
+        run = pipeline.test(lab_, matrix="zones")
+        t_test = clock.lap()
+        responder = rss_mib(state.responder_pid)
+    finally:
+        clock.lap()
+        left = pipeline.down(find_entry(lab))
+        t_down = clock.lap()
+    n = len(run.results)
+    blocked = [r for r in run.results if r.observed in ("filtered", "rejected")]
+    unattributed = [r for r in blocked if not r.rule]
+    figure("up", t_up, target="< 10 s" if zones == 100 else "")
+    figure("zone-pair matrix judged", t_test, target="< 30 s" if zones == 100 else "")
+    figure("probes", n, "probes")
+    figure("probes per second (send + judge)", n / run.seconds, "probes/s")
+    figure("blocked probes", len(blocked), "probes")
+    figure("blocked probes without a rule (must be 0)", len(unattributed), "probes")
+    figure("flows differing from the policy (must be 0)", len(run.failures), "flows")
+    figure("down", t_down, target="< 3 s" if zones == 100 else "")
+    figure("memory: the machine's, while up", used, "MiB")
+    figure("memory: responder process", responder, "MiB")
+    out = subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
+    leftovers = [x for x in out.split() if x.startswith(f"clab-{lab}-")] + left
+    figure("leftovers (must be 0)", len(leftovers), "items")
+    return not (leftovers or unattributed or run.failures or run.health)
+
+
+def main(argv: list[str]) -> int:
+    if os.geteuid() != 0:
+        print("  skipped: needs root (network namespaces)")
+        return 0
+    sizes = [int(a) for a in argv] or [6, 25, 100]
+    limits = {k: (NEIGH / k).read_text() for k in ("gc_thresh1", "gc_thresh2", "gc_thresh3")}
+    ok = True
+    try:
+        with isolated_home("scale") as tmp:
+            for zones in sizes:
+                ok = one_size(zones, Path(tmp)) and ok
+    finally:
+        for key, value in reversed(limits.items()):  # put the machine back as it was
+            (NEIGH / key).write_text(value)
+    figure("this process: peak memory", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "MiB")  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
