@@ -142,6 +142,9 @@ class Plan:
     nflog_group: int = NFLOG_GROUP
     by_host: dict[str, HostPlan] = field(default_factory=dict, compare=False, repr=False)
     by_zone: dict[str, ZonePlan] = field(default_factory=dict, compare=False, repr=False)
+    by_pair: dict[tuple[str, str], tuple[RulePlan, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )  # (src zone, dst zone) → the rules that can apply to it, in order, default last
 
     def node_id(self, node: str) -> str:
         """containerlab's name for a node: container name, namespace name."""
@@ -160,8 +163,8 @@ class Plan:
     def decide(self, src: str, dst: str, proto: str, port: int) -> RulePlan:
         """First match of the rulebase for a flow between two hosts: the policy's own answer."""
         s, d = self.by_host[src], self.by_host[dst]
-        for rule in self.rules:
-            if rule.applies(s.zone, d.zone) and rule.matches(s.address, d.address, proto, port):
+        for rule in self.by_pair[(s.zone, d.zone)]:
+            if rule.matches(s.address, d.address, proto, port):
                 return rule
         raise AssertionError("the defaults match every flow")
 
@@ -184,6 +187,13 @@ def build_plan(policy: Policy) -> Plan:
     )
     plan.by_host.update({h.name: h for h in hosts})
     plan.by_zone.update({z.name: z for z in zones})
+    pairs: dict[tuple[str, str], list[RulePlan]] = {}
+    for rule in rules:
+        for src in rule.src_zones:
+            for dst in rule.dst_zones:
+                if rule.applies(src, dst):
+                    pairs.setdefault((src, dst), []).append(rule)
+    plan.by_pair.update({pair: tuple(rs) for pair, rs in pairs.items()})
     return plan
 
 
