@@ -82,10 +82,13 @@ def verify(
     plan: Plan,
     timeout: float = DEFAULT_TIMEOUT,
     matrix: str = "auto",
+    *,
+    flows: list[PlannedFlow] | None = None,
 ) -> Verification:
-    """Probe every planned flow. A flow that disagrees with the policy is probed once more with
-    three times the wait before it is failed, so a slow moment is not reported as a drop."""
-    flows = plan_flows(plan, matrix)
+    """Probe every planned flow (or `flows`). A flow that disagrees with the policy is probed
+    once more with three times the wait before it is failed, so a slow moment is not reported
+    as a drop. The run is saved in the lab directory (`runs/last.json`) for `twin report`."""
+    flows = plan_flows(plan, matrix) if flows is None else flows
     netns = {h.name: runtime.netns(state, h.name) for h in plan.hosts}
     addr = {h.name: str(h.address) for h in plan.hosts}
     probes = [
@@ -131,6 +134,7 @@ def verify(
     else:
         run.warnings.extend(_counter_warnings(counters, records))
     run.log_file = str(save_log(state.path, records))
+    save_run(state, plan, run)
     return run
 
 
@@ -202,4 +206,22 @@ def save_log(lab_dir: Path, records: list[LogRecord]) -> Path:
     with path.open("w") as f:
         for rec in records:
             f.write(json.dumps(vars(rec)) + "\n")
+    return path
+
+
+def save_run(state: LabState, plan: Plan, run: Verification, **extra: object) -> Path:
+    """The run and the policy it was judged against, as `twin report` reads them back."""
+    path = state.path / "runs" / "last.json"
+    path.parent.mkdir(exist_ok=True)
+    body = {
+        "lab": plan.lab,
+        "time": time.time(),
+        "ruleset_sha256": state.ruleset_sha256,
+        "policy": plan.policy.model_dump(mode="json", by_alias=True),
+        "run": asdict(run),
+        **extra,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(body, indent=1))
+    tmp.replace(path)
     return path
