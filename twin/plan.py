@@ -145,6 +145,7 @@ class Plan:
     by_pair: dict[tuple[str, str], tuple[RulePlan, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )  # (src zone, dst zone) → the rules that can apply to it, in order, default last
+    chain_names: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
 
     def node_id(self, node: str) -> str:
         """containerlab's name for a node: container name, namespace name."""
@@ -155,10 +156,10 @@ class Plan:
         return (self.firewall, *(h.name for h in self.hosts))
 
     def chain_for(self, src_zone: str, dst_zone: str) -> str:
-        for chain in self.chains:
-            if (chain.src_zone, chain.dst_zone) == (src_zone, dst_zone):
-                return chain.name
-        return INTRAZONE_DEFAULT if src_zone == dst_zone else INTERZONE_DEFAULT
+        if not self.chain_names and self.chains:
+            self.chain_names.update({(c.src_zone, c.dst_zone): c.name for c in self.chains})
+        default = INTRAZONE_DEFAULT if src_zone == dst_zone else INTERZONE_DEFAULT
+        return self.chain_names.get((src_zone, dst_zone), default)
 
     def decide(self, src: str, dst: str, proto: str, port: int) -> RulePlan:
         """First match of the rulebase for a flow between two hosts: the policy's own answer."""
