@@ -1,0 +1,28 @@
+"""Shared by the vendor tests: import a test config, decide a flow by address."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from twin.model import Action
+from twin.plan import Plan
+from twin.vendors.build import Imported, build_policy
+from twin.vendors.exchange import parse
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "vendors"
+
+
+def imported(vendor: str, name: str, **kw: object) -> Imported:
+    path = DATA / name
+    return build_policy(parse(vendor, path.read_text(), str(path)), "imp", **kw)  # type: ignore[arg-type]
+
+
+def decide(
+    plan: Plan, src_zone: str, dst_zone: str, src: str, dst: str, proto: str, port: int
+) -> tuple[Action, str]:
+    s, d = ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst)
+    for rule in plan.rules:
+        if rule.applies(src_zone, dst_zone) and rule.matches(s, d, proto, port):
+            return rule.action, rule.name
+    raise AssertionError("the defaults match every flow")
