@@ -18,7 +18,7 @@ def imported(vendor: str, name: str, **kw: object) -> Imported:
     return build_policy(parse(vendor, path.read_text(), str(path)), "imp", **kw)  # type: ignore[arg-type]
 
 
-def decide(
+def decide(  # noqa: PLR0917 - a flow between two zones is seven values
     plan: Plan, src_zone: str, dst_zone: str, src: str, dst: str, proto: str, port: int
 ) -> tuple[Action, str]:
     s, d = ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from tests.conftest import REFERENCE
+from twin.load import load_policy
 from twin.model import Action
 from twin.plan import build_plan
+from twin.vendors import panos_export
+from twin.vendors.build import build_policy
+from twin.vendors.exchange import parse
 from twin.vendors.report import Kind
+from twin.vendors.view import view
 
 from .helpers import decide, imported
 
@@ -32,8 +40,6 @@ def test_zones_from_interfaces_gateways_and_assumptions() -> None:
 
 
 def test_zone_subnets_map_overrides() -> None:
-    import ipaddress
-
     imp = imported(
         "panos",
         "panos-running.xml",
@@ -107,7 +113,7 @@ def test_negate_source_is_an_exact_complement() -> None:
     imp = imported("panos", "panos-running.xml")
     plan = build_plan(imp.policy)
     # inside admin-range: not matched by the negated rule → falls to the interzone default
-    act, rule = decide(plan, "trust-l3", "dmz", "10.10.1.110", "172.16.5.10", "tcp", 9005)
+    _, rule = decide(plan, "trust-l3", "dmz", "10.10.1.110", "172.16.5.10", "tcp", 9005)
     assert rule == "interzone-default"
     # just outside it, on both sides, and on the other subnet of the zone: rejected by the rule
     for src in ("10.10.1.99", "10.10.1.132", "10.10.2.7"):
@@ -128,7 +134,7 @@ def test_rule_types_split_per_zone() -> None:
     )
     # intrazone rule for two zones: within each, never between them
     assert decide(plan, "db", "db", "10.20.0.5", "10.20.0.6", "tcp", 8443)[1] == "trust-intra.db"
-    act, rule = decide(plan, "trust-l3", "db", "10.10.1.5", "10.20.0.6", "tcp", 8443)
+    _, rule = decide(plan, "trust-l3", "db", "10.10.1.5", "10.20.0.6", "tcp", 8443)
     assert rule == "interzone-default"
     assert "rule-type intrazone" in notes(imp, Kind.rewritten)["rule 'trust-intra'"]
 
@@ -174,14 +180,6 @@ def test_set_format_order_shared_pre_local_post() -> None:
 
 
 def test_xml_and_set_of_one_config_import_alike() -> None:
-    from twin.load import load_policy
-    from twin.vendors import panos_export
-    from twin.vendors.build import build_policy
-    from twin.vendors.exchange import parse
-    from twin.vendors.view import view
-
-    from tests.conftest import REFERENCE
-
     v = view(load_policy(REFERENCE))
     a = build_policy(parse("panos", panos_export.to_xml(v, "x"), "x.xml"), "a")
     b = build_policy(parse("panos", panos_export.to_set(v, "x"), "x.txt"), "a")
