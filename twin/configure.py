@@ -20,8 +20,10 @@ from traffic.netns import write_sysctls
 from traffic.prober import OPEN, Probe, run_probes
 from twin.errors import EnvironmentProblem
 from twin.lab import LabState
+from twin.model import FirewallKind
 from twin.plan import Plan
 from twin.runtime import ExecResult, Runtime
+from twin.vyos import apply_vyos
 
 TRAFFIC_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +32,10 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
     configs = state.path / "configs"
     # containerlab's `exec:` already ran the same setup files (up checks the result afterwards)
     setup_done = bool(state.extra.get("node_setup_by_deploy"))
+    vyos = plan.firewall_kind is FirewallKind.vyos
     for node in plan.nodes:
+        if vyos and node == plan.firewall:
+            continue  # VyOS sets its own interfaces and sysctls from its configuration
         if not setup_done:
             batch = (configs / f"{node}.ip").read_text()
             res = runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch)
@@ -39,7 +44,10 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
             write_sysctls(runtime.netns(state, node), read_sysctls(configs / f"{node}.sysctl"))
         except OSError as exc:
             raise EnvironmentProblem(f"node {node}: {exc.strerror}") from None
-    load_firewall(runtime, state, plan, (configs / f"{plan.firewall}.nft").read_text())
+    if vyos:
+        apply_vyos(runtime, state, plan, (configs / f"{plan.firewall}.vyos").read_text())
+    else:
+        load_firewall(runtime, state, plan, (configs / f"{plan.firewall}.nft").read_text())
 
 
 def load_firewall(runtime: Runtime, state: LabState, plan: Plan, ruleset: str) -> None:

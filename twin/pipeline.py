@@ -5,6 +5,7 @@ load_policy → build_plan → render_lab  |  deploy → configure → verify �
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import signal
 import threading
@@ -48,10 +49,14 @@ class Prepared:
     files: dict[str, str]
 
 
-def prepare(file: str | Path, template_dir: Path | None = None) -> Prepared:
-    """load → plan → render, nothing touched."""
+def prepare(
+    file: str | Path, template_dir: Path | None = None, firewall_image: str | None = None
+) -> Prepared:
+    """load → plan → render, nothing touched. `firewall_image` overrides the policy's."""
     policy = load_policy(file)
     plan = build_plan(policy)
+    if firewall_image:
+        plan = dataclasses.replace(plan, image=firewall_image)
     return Prepared(str(file), policy, plan, render_lab(plan, str(file), template_dir))
 
 
@@ -68,9 +73,10 @@ def up(
     runtime_name: str = "auto",
     template_dir: Path | None = None,
     tune_host: bool = False,
+    firewall_image: str | None = None,
 ) -> LabState:
     """Bring a lab up. On any failure or interruption, everything made so far is removed."""
-    prep = prepare(file, template_dir)
+    prep = prepare(file, template_dir, firewall_image)
     runtime = get_runtime(runtime_name)
     tuned = check_neighbour_table(prep.plan, tune_host)
     lab_dir = home() / prep.plan.lab

@@ -133,13 +133,14 @@ class Plan:
     policy: Policy
     firewall: str
     firewall_kind: FirewallKind
-    image: str
+    image: str  # the firewall's image: the node image unless the policy names one
     zones: tuple[ZonePlan, ...]
     hosts: tuple[HostPlan, ...]
     links: tuple[LinkPlan, ...]
     rules: tuple[RulePlan, ...]  # policy order, then the two defaults
     chains: tuple[ChainPlan, ...]  # one per zone pair that has a rule of its own
     nflog_group: int = NFLOG_GROUP
+    host_image: str = field(default_factory=node_tag)  # every host runs the node image
     by_host: dict[str, HostPlan] = field(default_factory=dict, compare=False, repr=False)
     by_zone: dict[str, ZonePlan] = field(default_factory=dict, compare=False, repr=False)
     by_pair: dict[tuple[str, str], tuple[RulePlan, ...]] = field(
@@ -208,6 +209,8 @@ def _layout(
     port = 0
     for index, (zname, zone) in enumerate(policy.zones.items(), start=1):
         bridge = f"br-{zname}" if len(zname) <= 12 else f"brz{index}"
+        if policy.firewall.kind is FirewallKind.vyos:
+            bridge = f"br{index}"  # VyOS names its bridges brN
         gw = gateway(policy, zname)
         ports: list[str] = []
         for host in zone.hosts:

@@ -16,6 +16,7 @@ import jinja2
 from twin.model import Action, FirewallKind
 from twin.objects import IPv4Net, PortRange
 from twin.plan import ANTI_SPOOFING, CT_INVALID, ChainRule, Plan
+from twin.vyos import render_vyos
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 INSTALLED_TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -70,7 +71,7 @@ def render_lab(
         "clab/topology.clab.yml.j2",
         lab=plan.lab,
         source=source,
-        image=plan.image,
+        image=plan.host_image,
         nodes=_clab_nodes(plan, fw_file),
         links=plan.links,
     )
@@ -85,6 +86,8 @@ class _ClabNode:
     zone: str
     binds: tuple[str, ...]
     exec: tuple[str, ...]
+    cmd: str = ""
+    kind: str = ""  # the firewall kind, on the firewall node
 
 
 def _clab_nodes(plan: Plan, fw_file: str) -> list[_ClabNode]:
@@ -103,10 +106,25 @@ def _clab_nodes(plan: Plan, fw_file: str) -> list[_ClabNode]:
         "firewall",
         "",
         (*binds(plan.firewall), f"configs/{plan.firewall}{fw_file}:/twin/firewall{fw_file}:ro"),
-        (*setup, f"nft -f /twin/firewall{fw_file}") if fw_file == ".nft" else setup,
+        (*setup, f"nft -f /twin/firewall{fw_file}"),
+        kind=plan.firewall_kind.value,
     )
+    if plan.firewall_kind is FirewallKind.vyos:  # VyOS boots its own init, twin commits later
+        fw = _ClabNode(
+            plan.firewall,
+            plan.image,
+            "firewall",
+            "",
+            (
+                "/lib/modules:/lib/modules:ro",
+                f"configs/{plan.firewall}{fw_file}:/twin/firewall{fw_file}:ro",
+            ),
+            (),
+            "/sbin/init",
+            plan.firewall_kind.value,
+        )
     hosts = [
-        _ClabNode(h.name, plan.image, "host", h.zone, binds(h.name), setup) for h in plan.hosts
+        _ClabNode(h.name, plan.host_image, "host", h.zone, binds(h.name), setup) for h in plan.hosts
     ]
     return [fw, *hosts]
 
@@ -189,3 +207,4 @@ def _set(items: Any) -> str:
 
 
 FIREWALL_RENDERERS[FirewallKind.nftables] = (".nft", render_nftables)
+FIREWALL_RENDERERS[FirewallKind.vyos] = (".vyos", render_vyos)

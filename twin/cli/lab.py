@@ -86,10 +86,17 @@ def up(
         bool,
         typer.Option(help="Raise machine-wide kernel limits a big twin needs (and say so)."),
     ] = False,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TWIN_FIREWALL_IMAGE",
+            help="Firewall image (e.g. your VyOS build for `firewall: {kind: vyos}`).",
+        ),
+    ] = None,
 ) -> None:
     """Build the twin: nodes, links, addresses, firewall, responders."""
     started = time.monotonic()
-    state = pipeline.up(file, runtime, templates, tune_host)
+    state = pipeline.up(file, runtime, templates, tune_host, image)
     if "host_tuning" in state.extra:
         err.print(f"note: {state.extra['host_tuning']}")
     nodes = sum(len(v) for v in state.resources.values())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +37,7 @@ from twin.runtime import ExecResult
 CONTAINER = "container"  # the state file's resource kind
 REGISTRY_LABEL = "twin-registry"  # the twin registry (TWIN_RUN_DIR) a container belongs to
 ROLE_LABEL = "twin-role"  # set by the rendered topology on every node twin makes
+FIREWALL_LABEL = "twin-firewall"  # the firewall kind, on the firewall node
 CAPS = ("NET_ADMIN", "NET_RAW")
 WORKERS = 4
 
@@ -77,7 +79,15 @@ class DockerRuntime:
 
     def run_argv(self, state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
         """`docker run` for one node: containerlab's name and labels, no network, few caps."""
-        return ["docker", "run", "--detach", *node_options(state, node, spec), str(spec["image"])]
+        cmd = shlex.split(str(spec.get("cmd") or ""))
+        return [
+            "docker",
+            "run",
+            "--detach",
+            *node_options(state, node, spec),
+            str(spec["image"]),
+            *cmd,
+        ]
 
     # --- teardown ----------------------------------------------------------------------------
 
@@ -158,8 +168,13 @@ def node_options(state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
         **{str(k): str(v) for k, v in (spec.get("labels") or {}).items()},
     }
     opts = ["--name", name, "--hostname", node, "--network", "none", "--restart", "no"]
-    opts += ["--cap-drop", "ALL", *(a for cap in CAPS for a in ("--cap-add", cap))]
-    opts += ["--security-opt", "no-new-privileges"]
+    if labels.get(FIREWALL_LABEL) == "vyos":
+        # VyOS boots its own init, which mounts, writes sysctls and loads its nftables from
+        # inside: it does not run unprivileged. Only this node, only with this firewall kind.
+        opts += ["--privileged"]
+    else:
+        opts += ["--cap-drop", "ALL", *(a for cap in CAPS for a in ("--cap-add", cap))]
+        opts += ["--security-opt", "no-new-privileges"]
     for key, value in labels.items():
         opts += ["--label", f"{key}={value}"]
     for bind in spec.get("binds") or []:
