@@ -99,7 +99,7 @@ def policies(draw: st.DrawFn) -> Policy:
         for i in range(draw(st.integers(0, 2)))
     }
     addr_refs = st.sampled_from([*hosts, *zones, *literals, *data["addresses"]])
-    svc_refs = st.one_of(literal_svc, st.sampled_from([*data["services"], "any"] or ["any"]))
+    svc_refs = st.one_of(literal_svc, st.sampled_from([*data["services"], "any"]))
     zone_refs = st.one_of(
         st.just(["any"]), st.lists(st.sampled_from(zones), min_size=1, max_size=2, unique=True)
     )
