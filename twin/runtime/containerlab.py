@@ -7,7 +7,7 @@ files bound in and run by `exec:`, and veth `links`. Facts this runtime respects
 - `exec:` failures do not fail a deploy: twin re-applies what is idempotent (sysctls, the
   ruleset), and `up` checks every interface, address and route afterwards;
 - link `ipv4:` fields are ignored on linux nodes: addresses come from the setup files;
-- containerlab runs linux nodes privileged (its choice, not twin's): say so in `status`.
+- containerlab runs linux nodes privileged (its choice, not twin's): recorded in the state file.
 Everything after the deploy (exec, netns, status) is the docker runtime's: the containers carry
 the same names (`clab-<lab>-<node>`) and labels.
 """

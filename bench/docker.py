@@ -1,0 +1,84 @@
+"""The six-zone twin on the Docker engine: image check / up / full test / down.
+
+Floor for `up`: the same 13 containers started by bare `docker run` calls (no veths, no
+configuration), removed by one `docker rm -f` — the floor for `down`.
+Targets (2 cores, image present): up < 15 s, the full matrix judged < 5 s, down < 10 s.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from bench.common import Clock, figure, isolated_home
+from twin import pipeline
+from twin.image_build import build_node_image
+from twin.lab import find_entry
+from twin.runtime.docker import docker_unavailable, run_parallel
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "topologies" / "zero-trust-6zone.yml"
+
+
+def bare_containers(image: str, names: list[str]) -> tuple[float, float]:
+    clock = Clock()
+    argvs = [["docker", "run", "-d", "--name", n, "--network", "none", image] for n in names]
+    run_parallel(argvs, "bench: bare containers")
+    up = clock.lap()
+    subprocess.run(["docker", "rm", "-f", *names], capture_output=True, check=True)
+    return up, clock.lap()
+
+
+def main() -> int:
+    why = docker_unavailable()
+    if why is not None:
+        print(f"  skipped: {why}")
+        return 0
+    clock = Clock()
+    image = build_node_image()
+    figure(f"node image ({image.method})", clock.lap(), target="seconds when cached")
+    with isolated_home("docker") as tmp:
+        data = yaml.safe_load(REFERENCE.read_text())
+        lab = data["name"] = f"benchd{os.getpid() % 10000}"
+        policy = Path(tmp) / "policy.yml"
+        policy.write_text(yaml.safe_dump(data, sort_keys=False))
+        nodes = [f"clab-{lab}f-{n}" for n in ("fw", *(h for z in data["zones"].values()
+                                                     for h in z["hosts"]))]  # fmt: skip
+        floor_up, floor_down = bare_containers(image.tag, nodes)
+
+        clock.lap()
+        pipeline.up(policy, "docker")
+        t_up = clock.lap()
+        try:
+            lab_ = pipeline.open_lab(lab)
+            first = pipeline.test(lab_)
+            t_first = clock.lap()
+            run = pipeline.test(lab_)
+            t_test = clock.lap()
+        finally:
+            clock.lap()
+            left = pipeline.down(find_entry(lab))
+            t_down = clock.lap()
+        n = len(run.results)
+        figure("up (six zones, 13 containers)", t_up, floor=floor_up, target="< 15 s")
+        figure("first full test (cold caches)", t_first)
+        figure("full test (probe + judge + logs + report data)", t_test, target="< 5 s")
+        figure("probes sent and judged", run.seconds)
+        figure("probes", n, "probes", target="same as netns")
+        figure("probes per second", n / run.seconds, "probes/s")
+        figure("failures (must be 0)", len(run.failures) + len(first.failures), "flows")
+        figure("down", t_down, floor=floor_down, target="< 10 s")
+        ps = subprocess.run(
+            ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True
+        ).stdout.split()
+        leftovers = [c for c in ps if c.startswith((f"clab-{lab}-", f"clab-{lab}f-"))] + left
+        figure("leftovers (must be 0)", len(leftovers), "items")
+        return 1 if leftovers or run.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
