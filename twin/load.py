@@ -6,6 +6,7 @@ import difflib
 import enum
 import ipaddress
 import itertools
+import re
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -78,6 +79,9 @@ def read_yaml(raw: bytes | str, file: str) -> tuple[dict[str, Any], dict[Path_, 
         raw = _decode(raw, fail)
     if not raw.strip():
         raise fail("file is empty", hint=START_HINT)
+    fast = _fast_read(raw, file)
+    if fast is not None:
+        return fast
     try:
         loader = _Loader(raw)  # reads the whole text at once: refuses control characters here
     except yaml.reader.ReaderError as exc:
@@ -100,6 +104,33 @@ def read_yaml(raw: bytes | str, file: str) -> tuple[dict[str, Any], dict[Path_, 
         raise InputError(walker.problems)
     if not isinstance(data, dict):
         raise fail("the top level must be a mapping (name:, zones:, rules:, …)", 1, START_HINT)
+    return data, walker.lines
+
+
+FAST_PATH_BYTES = 64 * 1024
+
+
+def _fast_read(raw: str, file: str) -> tuple[dict[str, Any], dict[Path_, int]] | None:
+    """Big, valid files: compose with libyaml (C, ~10x faster), walk the same way. Anything
+    unusual returns None and the Python path below reads the file and words the error."""
+    if len(raw) < FAST_PATH_BYTES or not yaml.__with_libyaml__:
+        return None
+    depth = deepest = 0  # libyaml's composer recurses in C: refuse deep flow nesting up front
+    for ch in re.findall(r"[\[\]{}]", raw):
+        depth += 1 if ch in "[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        return None
+    try:
+        node = yaml.compose(raw, Loader=yaml.CSafeLoader)
+        if node is None:
+            return None
+        walker = _Walker(yaml.SafeLoader(""), file)
+        data = walker.value(node, ())
+    except (yaml.YAMLError, RecursionError):
+        return None
+    if walker.problems or not isinstance(data, dict):
+        return None
     return data, walker.lines
 
 
