@@ -249,3 +249,34 @@ def test_containerlab_runtime_without_the_cli_is_exit_3(make_policy, tmp_path, d
     assert res.returncode == 3
     assert "containerlab CLI is not installed" in res.stderr
     assert not (tmp_path / "run").exists() or not list((tmp_path / "run").glob("*.json"))
+
+
+def test_auto_runtime_is_docker_when_a_daemon_answers(node_image) -> None:
+    from twin.runtime import get_runtime
+
+    assert get_runtime("auto").name == "docker"
+
+
+def test_offline_build_path_debootstrap_then_import(node_image) -> None:
+    """The path CI takes where no registry answers, on a small test-only recipe (removed)."""
+    from twin.image_build import build_offline, debian_mirror, image_exists
+    from twin.images import Recipe
+
+    recipe = Recipe("bookworm", ("iproute2",), f"test{os.getpid():08d}".ljust(64, "0"))
+    assert not image_exists(recipe.tag)
+    try:
+        build_offline(recipe, debian_mirror())
+        res = subprocess.run(
+            ["docker", "run", "--rm", "--network", "none", recipe.tag, "ip", "-V"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert res.returncode == 0 and "iproute2" in res.stdout, res.stderr
+        label = subprocess.run(
+            ["docker", "image", "inspect", "--format",
+             '{{index .Config.Labels "twin-recipe"}}', recipe.tag],
+            capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        assert label == recipe.digest
+    finally:
+        subprocess.run(["docker", "rmi", "-f", recipe.tag], capture_output=True, check=False)
+    assert not image_exists(recipe.tag)
