@@ -6,7 +6,7 @@ import signal
 
 import typer
 
-from twin.cli import images, lab, vendor
+from twin.cli import change, images, lab, vendor
 from twin.errors import Terminated
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 lab.register(app)
 vendor.register(app)
 images.register(app)
+change.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,129 @@
+"""The terminal report of a policy change: static diff, rehearsal. Pure formatting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+MAX_ROWS = 40
+
+
+def print_diff(console: Console, data: dict[str, Any]) -> None:
+    """`data` is `diff.diff_json(...)`: the same facts as --json, for people."""
+    if data["intent_violations"]:
+        console.print(
+            _changes(
+                f"{len(data['intent_violations'])} flow classes would VIOLATE INTENT",
+                data["intent_violations"],
+                intent=True,
+            )
+        )
+    for key, title in (
+        ("newly_blocked", "newly blocked"),
+        ("newly_allowed", "newly allowed"),
+        ("block_changed", "blocked differently (drop ↔ reject)"),
+    ):
+        if data[key]:
+            console.print(_changes(f"{len(data[key])} flow classes {title}", data[key]))
+    for z in data["zones_changed"]:
+        console.print(f"[yellow]zone {z} was added, removed or re-addressed: not compared[/]")
+    for item in data["already_violated"]:
+        console.print(
+            f"[yellow]intent {item['intent']} ({item['text']}) is broken already, "
+            "before this change[/]"
+        )
+    shadowed = sorted(data["shadowed"], key=lambda s: not s["new"])
+    for s in shadowed[:MAX_ROWS]:
+        by = f"shadowed by {', '.join(s['by'])}" if s["by"] else "its addresses miss its zones"
+        console.print(f"{_new(s)}rule {s['rule']} can never match: {by}")
+    redundant = sorted(data["redundant"], key=lambda r: not r["new"])
+    for r in redundant[:MAX_ROWS]:
+        console.print(
+            f"{_new(r)}rule {r['rule']} is redundant: {', '.join(r['instead'])} would "
+            f"{r['action']} the same flows without it"
+        )
+    hidden = max(0, len(shadowed) - MAX_ROWS) + max(0, len(redundant) - MAX_ROWS)
+    if hidden:
+        console.print(f"… and {hidden} more shadowed or redundant rules (see --json)")
+    console.print(diff_summary(data), style="bold red" if data["violates_intent"] else "green")
+
+
+def diff_summary(data: dict[str, Any]) -> str:
+    counts = (
+        f"{len(data['newly_blocked'])} newly blocked, {len(data['newly_allowed'])} newly allowed, "
+        f"{len(data['block_changed'])} blocked differently (flow classes); "
+        f"{len(data['shadowed'])} shadowed, {len(data['redundant'])} redundant rules"
+    )
+    if data["violates_intent"]:
+        names = sorted({v["intent"] for v in data["intent_violations"]})
+        return f"{counts} — the change VIOLATES intent: {', '.join(names)}"
+    if not (data["newly_blocked"] or data["newly_allowed"] or data["block_changed"]):
+        return f"{counts} — no flow changes its verdict"
+    return f"{counts} — intent holds"
+
+
+def _new(item: dict[str, Any]) -> str:
+    return "[yellow]new:[/] " if item.get("new") else ""
+
+
+def _changes(title: str, rows: list[dict[str, Any]], intent: bool = False) -> Table:
+    table = Table(title=title, title_style="bold red" if intent else "bold")
+    cols = ["intent"] if intent else []
+    for col in (*cols, "from", "to", "services", "old rule → new rule"):
+        table.add_column(col)
+    for row in rows[:MAX_ROWS]:
+        cells: list[str | Text] = [Text(row["intent"], style="red")] if intent else []
+        cells += [
+            _where(row["src_zone"], row["sources"]),
+            _where(row["dst_zone"], row["destinations"]),
+            row["services"],
+            f"{row['old_rule']} ({row['old_action']}) → {row['new_rule']} ({row['new_action']})",
+        ]
+        table.add_row(*cells)
+    if len(rows) > MAX_ROWS:
+        table.caption = f"… and {len(rows) - MAX_ROWS} more (see --json)"
+    return table
+
+
+def _where(zone: str, items: list[str]) -> str:
+    return zone if items == [zone] else f"{zone}: {_short(items)}"
+
+
+def _short(items: list[str], keep: int = 3) -> str:
+    return ", ".join(items[:keep]) + (f" … (+{len(items) - keep})" if len(items) > keep else "")
+
+
+def print_rehearsal(console: Console, data: dict[str, Any]) -> None:
+    """`data` is `rehearse.Rehearsal.to_json()`: before → after for every probe that changed."""
+    changed = data["changed"]
+    if changed:
+        table = Table(title=f"{len(changed)} probes changed verdict on the running twin")
+        for col in ("flow", "service", "before → after", "firewall rule", "intent"):
+            table.add_column(col)
+        for c in changed[:MAX_ROWS]:
+            broken = ", ".join(c["breaks"])
+            table.add_row(
+                f"{c['src']} ({c['src_zone']}) → {c['dst']} ({c['dst_zone']})",
+                c["service"],
+                f"{c['before']} → {c['after']}",
+                f"{c['rule_before'] or '—'} → {c['rule_after'] or '—'}",
+                Text(f"breaks {broken}", style="bold red") if broken else Text("ok", "green"),
+            )
+        if len(changed) > MAX_ROWS:
+            table.caption = f"… and {len(changed) - MAX_ROWS} more (see --json)"
+        console.print(table)
+    for d in data["disagreements"]:
+        console.print(
+            f"[bold red]STATIC DIFF AND LIVE TWIN DISAGREE:[/] {d['src']} → {d['dst']} "
+            f"{d['service']}: {d['why']}"
+        )
+    console.print(
+        f"rehearsal of {data['candidate']}: swap {data['swap_seconds'] * 1000:.0f} ms "
+        f"(one nft transaction, conntrack flushed), {data['probes']} probes in "
+        f"{data['probe_seconds']:.2f} s; {len(changed)} changed; static diff "
+        + ("agrees" if not data["disagreements"] else "DISAGREES"),
+        style="green" if data["ok"] else "bold red",
+    )

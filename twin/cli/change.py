@@ -1,0 +1,114 @@
+"""Change commands: diff (static), rehearse (on the running twin), report (of the last run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twin import rehearse as rehearsal
+from twin.changereport import print_diff, print_rehearsal
+from twin.cli.common import err, handle_errors, out
+from twin.diff import diff_json, diff_plans
+from twin.htmlreport import write_html
+from twin.load import load_policy
+from twin.plan import build_plan
+from twin.report import print_report, summary_line, write_json, write_junit
+from twin.runs import load_run
+
+LabOpt = Annotated[
+    str | None, typer.Option("--lab", help="Lab name (default: the lab that is up).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(diff)
+    app.command()(rehearse)
+    app.command()(report)
+
+
+@handle_errors
+def diff(
+    old: Annotated[Path, typer.Argument(help="The policy as it is.")],
+    new: Annotated[Path, typer.Argument(help="The policy as it would be.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """What a change would do, exactly, before anything is deployed (no lab needed).
+
+    Exit 1 when the change breaks an intent line (of either file), else 0."""
+    old_plan, new_plan = build_plan(load_policy(old)), build_plan(load_policy(new))
+    result = diff_plans(old_plan, new_plan)
+    data = diff_json(result, new_plan, str(old), str(new))
+    if as_json:
+        out.print_json(json.dumps(data))
+    else:
+        print_diff(out, data)
+    raise typer.Exit(1 if result.violates_intent else 0)
+
+
+@handle_errors
+def rehearse(
+    candidate: Annotated[
+        Path | None, typer.Argument(help="The candidate policy (same zones and hosts).")
+    ] = None,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Restore the baseline ruleset, the same way.")
+    ] = False,
+    lab: LabOpt = None,
+    as_json: JsonFlag = False,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML of the run.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per probe answer (< 1).")] = 0.3,
+) -> None:
+    """Try a candidate policy on the running twin: atomic swap, full matrix, before → after.
+
+    The candidate's ruleset replaces the loaded one in one nft transaction, conntrack is
+    flushed, every probe runs again; each probe whose verdict changed is shown with the intent
+    it breaks and the rules the firewall logged, checked against the exact static diff.
+    --rollback restores the baseline the same way. Exit 1 when the candidate breaks intent."""
+    if not 0 < timeout < 1:
+        err.print("error: --timeout must be between 0 and 1 s (TCP resends a SYN at 1 s)")
+        raise typer.Exit(2)
+    if rollback == (candidate is not None):
+        err.print("error: give a CANDIDATE policy file, or --rollback (not both)")
+        raise typer.Exit(2)
+    if rollback:
+        lab_, run = rehearsal.roll_back(lab, timeout)
+        if junit:
+            write_junit(lab_.plan, run, junit)
+        out.print(f"baseline restored on lab {lab_.state.lab}: {summary_line(run)}")
+        raise typer.Exit(0 if run.ok else 1)
+    assert candidate is not None
+    done = rehearsal.rehearse(candidate, lab, timeout)
+    if junit:
+        write_junit(done.plan, done.after, junit)
+    data = done.to_json()
+    if as_json:
+        out.print_json(json.dumps(data))
+    else:
+        print_report(out, done.plan, done.after)
+        print_rehearsal(out, data)
+    raise typer.Exit(0 if done.ok else 1)
+
+
+@handle_errors
+def report(
+    lab: LabOpt = None,
+    html: Annotated[Path | None, typer.Option(help="Write the self-contained HTML report.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML.")] = None,
+) -> None:
+    """Render the last run of a lab (twin test or twin rehearse) again: HTML, JSON, JUnit."""
+    saved = load_run(lab)
+    if html:
+        write_html(saved, html)
+        out.print(f"HTML report: {html}")
+    if json_path:
+        write_json(saved.run, json_path)
+    if junit:
+        write_junit(saved.plan, saved.run, junit)
+    if not (html or json_path or junit):
+        print_report(out, saved.plan, saved.run)
+    raise typer.Exit(0 if saved.run.ok else 1)

@@ -1,0 +1,219 @@
+"""diff: what a policy change does, statically and exactly (no lab). Pure.
+
+`diff_plans(old, new)` → every flow class whose decision changes (newly blocked, newly allowed,
+blocked differently), each with its old and new deciding rule; the intent lines the change
+breaks (first in every report); intent lines broken before the change already; the rules of
+the new policy that can never match or change nothing. The intent is that of both files, so a
+change cannot slip through by deleting the line it breaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twin.flowspace import Box, Change, Comparison, FlowSpace, box_and, compare
+from twin.intervals import Ranges, nets_ranges, range_nets, service_label, service_ranges
+from twin.model import Action, Policy, Verdict
+from twin.objects import resolve_service
+from twin.plan import Plan
+from twin.rulecheck import RuleFindings, check_rules
+
+DECISION = {Action.allow: Verdict.allow, Action.deny: Verdict.block, Action.reject: Verdict.block}
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    text: str
+    src_zone: str
+    dst_zone: str
+    box: Box
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Breach:
+    """Part of a change that contradicts an intent line."""
+
+    intent: Intent
+    change: Change
+    box: Box
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    comparison: Comparison
+    breaches: tuple[Breach, ...]  # intent broken by the change
+    already_broken: tuple[Intent, ...]  # intent the new policy breaks where nothing changed
+    findings: RuleFindings  # of the new policy
+    known: frozenset[str]  # findings the old policy had already
+
+    @property
+    def violates_intent(self) -> bool:
+        return bool(self.breaches)
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return self.comparison.changes
+
+
+def diff_plans(old: Plan, new: Plan) -> DiffResult:
+    a, b = FlowSpace(old), FlowSpace(new)
+    comparison = compare(a, b)
+    intents = merged_intents(old, new, b)
+    breaches: list[Breach] = []
+    already: list[Intent] = []
+    for intent in intents:
+        found = [
+            Breach(intent, c, cut)
+            for c in comparison.changes
+            if (c.src_zone, c.dst_zone) == (intent.src_zone, intent.dst_zone)
+            and DECISION[c.new_action] != intent.verdict
+            and DECISION[c.old_action] == intent.verdict
+            and (cut := box_and(c.box, intent.box)) is not None
+        ]
+        breaches.extend(found)
+        if not found and _broken(b, intent):
+            already.append(intent)
+    findings = check_rules(b)
+    return DiffResult(comparison, tuple(breaches), tuple(already), findings, _names(a))
+
+
+def merged_intents(old: Plan, new: Plan, new_space: FlowSpace) -> list[Intent]:
+    """The new policy's intent, plus the old lines it lost: deleting the line a change breaks
+    does not hide the breach."""
+    intents = intent_lines(new)
+    seen = {(i.src_zone, i.dst_zone, i.box, i.verdict) for i in intents}
+    return intents + [
+        i
+        for i in intent_lines(old, new_space)
+        if (i.src_zone, i.dst_zone, i.box, i.verdict) not in seen
+    ]
+
+
+def _names(space: FlowSpace) -> frozenset[str]:
+    return frozenset(check_rules(space).names)
+
+
+def intent_lines(plan: Plan, space: FlowSpace | None = None) -> list[Intent]:
+    """The plan's `expect:` lines as boxes; `space` (another plan's zones) must contain them."""
+    zones = {z.name: z.subnet for z in plan.zones}
+    out: list[Intent] = []
+    for i, exp in enumerate(plan.policy.expect):
+        ends = [_end(plan, ref) for ref in (exp.from_, exp.to)]
+        if space is not None and any(z not in space.zones for z, _ in ends):
+            continue  # its zones are gone from the other policy
+        (sz, src), (dz, dst) = ends
+        if space is not None and (
+            nets_ranges([zones[sz]]) != space.zones[sz]
+            or nets_ranges([zones[dz]]) != space.zones[dz]
+        ):
+            continue
+        svc = service_ranges(resolve_service(plan.policy, exp.service))
+        text = f"{exp.from_} -> {exp.to} {exp.service}: {exp.verdict.value}"
+        out.append(Intent(exp.name or f"expect[{i}]", text, sz, dz, (src, dst, svc), exp.verdict))
+    return out
+
+
+def _end(plan: Plan, ref: str) -> tuple[str, Ranges]:
+    host = plan.by_host.get(ref)
+    if host is not None:
+        a = int(host.address)
+        return host.zone, ((a, a),)
+    return ref, nets_ranges([plan.by_zone[ref].subnet])
+
+
+def _broken(space: FlowSpace, intent: Intent) -> bool:
+    return any(
+        DECISION[c.action] != intent.verdict and box_and(c.box, intent.box) is not None
+        for c in space.classes(intent.src_zone, intent.dst_zone)
+    )
+
+
+# --- presentation -------------------------------------------------------------------------
+
+
+def addresses(plan: Plan, zone: str, ranges: Ranges) -> list[str]:
+    """A zone's name when the set is the whole zone; else CIDRs, host names for hosts."""
+    whole = nets_ranges([plan.by_zone[zone].subnet])
+    if ranges == whole:
+        return [zone]
+    hosts = {str(h.address): h.name for h in plan.hosts if h.zone == zone}
+    out = []
+    for net in range_nets(ranges):
+        text = str(net.network_address) if net.prefixlen == 32 else str(net)
+        out.append(f"{hosts[text]} ({text})" if text in hosts else text)
+    return out
+
+
+def hosts_in(plan: Plan, zone: str, ranges: Ranges) -> list[str]:
+    return [
+        h.name
+        for h in plan.hosts
+        if h.zone == zone and any(lo <= int(h.address) <= hi for lo, hi in ranges)
+    ]
+
+
+def change_json(plan: Plan, c: Change, box: Box | None = None) -> dict[str, Any]:
+    src, dst, svc = box or c.box
+    return {
+        "kind": c.kind,
+        "src_zone": c.src_zone,
+        "dst_zone": c.dst_zone,
+        "sources": addresses(plan, c.src_zone, src),
+        "destinations": addresses(plan, c.dst_zone, dst),
+        "services": service_label(svc),
+        "src_hosts": hosts_in(plan, c.src_zone, src),
+        "dst_hosts": hosts_in(plan, c.dst_zone, dst),
+        "old_rule": c.old_rule,
+        "old_action": c.old_action.value,
+        "new_rule": c.new_rule,
+        "new_action": c.new_action.value,
+    }
+
+
+def diff_json(
+    result: DiffResult, new: Plan, old_file: str = "", new_file: str = ""
+) -> dict[str, Any]:
+    f = result.findings
+    by_kind = {k: result.comparison.of_kind(k) for k in ("newly-blocked", "newly-allowed")}
+    return {
+        "old": old_file,
+        "new": new_file,
+        "violates_intent": result.violates_intent,
+        "intent_violations": [
+            {"intent": b.intent.name, "text": b.intent.text, "expects": b.intent.verdict.value}
+            | change_json(new, b.change, b.box)
+            for b in result.breaches
+        ],
+        "already_violated": [{"intent": i.name, "text": i.text} for i in result.already_broken],
+        "newly_blocked": [change_json(new, c) for c in by_kind["newly-blocked"]],
+        "newly_allowed": [change_json(new, c) for c in by_kind["newly-allowed"]],
+        "block_changed": [change_json(new, c) for c in result.comparison.of_kind("block-changed")],
+        "zones_changed": list(result.comparison.zones_changed),
+        "shadowed": [
+            {"rule": s.rule, "by": list(s.by), "new": s.rule not in result.known}
+            for s in f.shadowed
+        ],
+        "redundant": [
+            {
+                "rule": r.rule,
+                "action": r.action.value,
+                "instead": list(r.instead),
+                "new": r.rule not in result.known,
+            }
+            for r in f.redundant
+        ],
+    }
+
+
+def same_topology(a: Policy, b: Policy) -> list[str]:
+    """What differs between two policies besides rules, services, addresses and intent."""
+    out = []
+    if a.firewall != b.firewall:
+        out.append("firewall")
+    if a.zones != b.zones:
+        changed = sorted(z for z in set(a.zones) | set(b.zones) if a.zones.get(z) != b.zones.get(z))
+        out.extend(f"zone {z}" for z in changed)
+    return out

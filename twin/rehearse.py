@@ -1,0 +1,264 @@
+"""rehearse: try a candidate policy on the running twin, like a unit test; roll it back.
+
+1. The probe set is the union of both policies' flows, so every probe has a before and after.
+2. Before: the whole set under the ruleset loaded now.
+3. Swap: the candidate's ruleset in one `nft -f` transaction (the file deletes and recreates
+   twin's table itself: at no moment is the firewall open or empty), then `conntrack -F` in the
+   firewall's namespace, or established entries would keep passing what the candidate drops.
+4. After: the same set again, judged against the candidate and its intent.
+5. Every probe whose verdict changed is reported with the intent it breaks and the rules the
+   firewall logged; the exact static diff must predict the same verdicts, probe by probe —
+   where it does not, the renderer or the kernel disagrees with the model, and that is loud.
+
+Everything goes through `Runtime.exec` and `Runtime.netns`: it works on every runtime. State
+lives in `<lab dir>/rehearsal/`: the baseline (policy and ruleset as first brought up), the
+candidate, and which one is loaded; `policy.yml` always names the policy the firewall enforces.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twin.configure import load_firewall
+from twin.diff import diff_json, diff_plans, merged_intents, same_topology
+from twin.errors import EnvironmentProblem, UsageError
+from twin.evidence import Evidence, log_evidence
+from twin.flowspace import FlowSpace
+from twin.health import check_health
+from twin.intervals import service_key
+from twin.lab import entries, write_atomic
+from twin.load import load_policy
+from twin.model import Action, FirewallKind
+from twin.pipeline import Lab, open_lab
+from twin.plan import Plan, build_plan
+from twin.probes import Flow, PlannedFlow, plan_flows
+from twin.render import FIREWALL_RENDERERS, Templates
+from twin.verify import Verification, save_run, verify
+
+REHEARSAL = "rehearsal"
+LIVE_ACTION = {"open": Action.allow, "closed": Action.allow, "filtered": Action.deny,
+               "rejected": Action.reject}  # fmt: skip
+
+
+@dataclass
+class Rehearsal:
+    lab: str
+    candidate: str
+    plan: Plan  # the candidate's, as loaded now
+    before: Verification
+    after: Verification
+    static: dict[str, Any]  # diff.diff_json of what was loaded → the candidate
+    changed: list[dict[str, Any]]
+    disagreements: list[dict[str, Any]]
+    swap_seconds: float
+    seconds: float  # swap + the whole matrix again
+    evidence: Evidence
+
+    @property
+    def ok(self) -> bool:
+        return self.after.ok and not self.disagreements and self.evidence.ok
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lab": self.lab,
+            "candidate": self.candidate,
+            "ok": self.ok,
+            "swap_seconds": round(self.swap_seconds, 4),
+            "probe_seconds": round(self.after.seconds, 4),
+            "round_trip_seconds": round(self.seconds, 4),
+            "probes": len(self.after.results),
+            "failures": len(self.after.failures),
+            "changed": self.changed,
+            "disagreements": self.disagreements,
+            "static": self.static,
+            "evidence": self.evidence.to_json(),
+        }
+
+
+def rehearse(candidate: str | Path, lab: str | None = None, timeout: float = 0.2) -> Rehearsal:
+    new = build_plan(load_policy(candidate))
+    lab_ = _open(lab, new.lab)
+    old = lab_.plan
+    renamed = new.lab != old.lab
+    if renamed:  # the same twin under another lab name in the file: adopt the running lab's
+        new = build_plan(new.policy.model_copy(update={"name": old.lab}))
+    _check_swappable(old, new)
+    folder = _remember_baseline(lab_)
+    ruleset = render_ruleset(new, str(candidate))
+    keys = list(dict.fromkeys(f.flow for p in (old, new) for f in plan_flows(p)))
+    static = diff_plans(old, new)
+    _healthy(lab_)
+    before = verify(lab_.runtime, lab_.state, old, timeout, flows=planned(old, old, keys))
+    write_atomic(folder / "candidate.yml", Path(candidate).read_text())
+    write_atomic(folder / "candidate.nft", ruleset)
+    _set_active(folder, "candidate", str(candidate))
+    started = time.monotonic()
+    swap = swap_ruleset(lab_, new, ruleset)
+    _adopt(lab_, new, ruleset, None if renamed else Path(candidate))
+    after = verify(lab_.runtime, lab_.state, new, timeout, flows=planned(old, new, keys))
+    seconds = time.monotonic() - started
+    changed, disagree = _delta(static.comparison.old, static.comparison.new, before, after, new)
+    done = Rehearsal(
+        lab_.state.lab, str(candidate), new, before, after,
+        diff_json(static, new, "running", str(candidate)), changed, disagree, swap, seconds,
+        log_evidence(new, after),
+    )  # fmt: skip
+    save_run(lab_.state, new, after, kind="rehearsal", rehearsal=done.to_json())
+    return done
+
+
+def roll_back(lab: str | None = None, timeout: float = 0.2) -> tuple[Lab, Verification]:
+    """Load the baseline ruleset back (one transaction, conntrack flushed) and test it."""
+    lab_ = open_lab(lab)
+    folder = lab_.state.path / REHEARSAL
+    if _active(folder) != "candidate":
+        raise UsageError(f"lab {lab_.state.lab} runs its baseline already: nothing to roll back")
+    base = build_plan(load_policy(folder / "baseline.yml"))
+    ruleset = (folder / "baseline.nft").read_text()
+    swap_ruleset(lab_, base, ruleset)
+    _adopt(lab_, base, ruleset, policy_file=folder / "baseline.yml")
+    _set_active(folder, "baseline", "")
+    _healthy(lab_)
+    run = verify(lab_.runtime, lab_.state, base, timeout)
+    save_run(lab_.state, base, run, kind="rollback")
+    return Lab(lab_.state, lab_.runtime, base), run
+
+
+def render_ruleset(plan: Plan, source: str) -> str:
+    _, render = FIREWALL_RENDERERS[plan.firewall_kind]
+    return render(Templates(), plan, source)
+
+
+def swap_ruleset(lab: Lab, plan: Plan, ruleset: str) -> float:
+    """One atomic nft transaction, then conntrack flushed in the firewall; seconds taken."""
+    started = time.monotonic()
+    load_firewall(lab.runtime, lab.state, plan, ruleset)
+    res = lab.runtime.exec(lab.state, plan.firewall, ["conntrack", "-F"])
+    if not res.ok:
+        detail = (res.stderr or res.stdout).strip().splitlines()
+        why = detail[-1] if detail else f"exit {res.returncode}"
+        raise EnvironmentProblem(
+            f"conntrack -F failed on node {plan.firewall} ({why}): the new ruleset is loaded, "
+            "but established sessions may hide its drops"
+        )
+    return time.monotonic() - started
+
+
+def planned(old: Plan, plan: Plan, keys: list[Flow]) -> list[PlannedFlow]:
+    """`keys` as `plan` decides them, each with every intent line (exactly) covering it."""
+    space = FlowSpace(plan)
+    intents = merged_intents(old, plan, space)
+    out = []
+    for k in keys:
+        s, d = plan.by_host[k.src], plan.by_host[k.dst]
+        f = PlannedFlow(k, s.zone, d.zone, plan.decide(k.src, k.dst, k.proto, k.port))
+        point = (int(s.address), int(d.address), service_key(k.proto, k.port))
+        for i, it in enumerate(intents):
+            if (it.src_zone, it.dst_zone) == (s.zone, d.zone) and all(
+                any(lo <= v <= hi for lo, hi in side) for v, side in zip(point, it.box, strict=True)
+            ):
+                f.intents.append((i, it.name, it.verdict))
+        out.append(f)
+    return out
+
+
+def _delta(
+    old: FlowSpace, new: FlowSpace, before: Verification, after: Verification, plan: Plan
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Probes whose verdict changed; probes where the twin and the static model disagree."""
+    changed: list[dict[str, Any]] = []
+    disagree: list[dict[str, Any]] = []
+    for b, a in zip(before.results, after.results, strict=True):
+        src, dst = int(plan.by_host[a.src].address), int(plan.by_host[a.dst].address)
+        seen = (LIVE_ACTION[b.observed], LIVE_ACTION[a.observed])
+        flow = {
+            "src": a.src,
+            "dst": a.dst,
+            "src_zone": a.src_zone,
+            "dst_zone": a.dst_zone,
+            "service": "icmp" if a.proto == "icmp" else f"{a.proto}/{a.port}",
+        }
+        if seen[0] != seen[1]:
+            entry = {"before": b.observed, "after": a.observed, "kind": _kind(*seen)}
+            entry |= {"rule_before": b.rule, "rule_after": a.rule}
+            changed.append(flow | entry | {"breaks": a.violates, "ok": a.ok})
+        for when, space, saw, res in (("before", old, seen[0], b), ("after", new, seen[1], a)):
+            cls = space.lookup(src, dst, a.proto, a.port)
+            if cls is not None and cls.action == saw:
+                continue
+            model = f"{cls.action.value} by {cls.rule}" if cls else "nothing"
+            why = (
+                f"{when} the swap the static model says {model}; the twin saw {res.observed} "
+                f"(logged rule: {res.rule or 'none'})"
+            )
+            disagree.append(flow | {"why": why})
+    return changed, disagree
+
+
+def _kind(before: Action, after: Action) -> str:
+    if after == Action.allow:
+        return "newly-allowed"
+    return "newly-blocked" if before == Action.allow else "block-changed"
+
+
+def _open(lab: str | None, candidate_name: str) -> Lab:
+    if lab is None and any(e.lab == candidate_name for e in entries()):
+        lab = candidate_name
+    return open_lab(lab)
+
+
+def _check_swappable(old: Plan, new: Plan) -> None:
+    if new.firewall_kind != FirewallKind.nftables:
+        raise UsageError(f"rehearse swaps nftables rulesets; this firewall is {new.firewall_kind}")
+    differ = same_topology(old.policy, new.policy)
+    if differ:
+        raise UsageError(
+            f"the candidate changes {', '.join(differ)}: a rehearsal swaps rules only; "
+            "bring a twin of the new topology up with `twin up`"
+        )
+
+
+def _healthy(lab: Lab) -> None:
+    health = check_health(lab.runtime, lab.state, lab.plan)
+    if not health.ok:
+        raise EnvironmentProblem(
+            f"lab {lab.state.lab} is not healthy, so no verdict would be true: "
+            + "; ".join(health.problems)
+        )
+
+
+def _remember_baseline(lab: Lab) -> Path:
+    folder = lab.state.path / REHEARSAL
+    folder.mkdir(exist_ok=True)
+    if _active(folder) != "candidate":
+        shutil.copyfile(lab.state.path / "policy.yml", folder / "baseline.yml")
+        fw = lab.state.path / "configs" / f"{lab.plan.firewall}.nft"
+        shutil.copyfile(fw, folder / "baseline.nft")
+    return folder
+
+
+def _adopt(lab: Lab, plan: Plan, ruleset: str, policy_file: Path | None = None) -> None:
+    """The lab directory names what the firewall enforces now (`twin test` judges by it)."""
+    write_atomic(lab.state.path / "configs" / f"{plan.firewall}.nft", ruleset)
+    if policy_file is not None:
+        shutil.copyfile(policy_file, lab.state.path / "policy.yml")
+    else:
+        dump = plan.policy.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        write_atomic(lab.state.path / "policy.yml", json.dumps(dump, indent=1) + "\n")
+
+
+def _active(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / "state.json").read_text()).get("active", "baseline"))
+    except (OSError, ValueError):
+        return "baseline"
+
+
+def _set_active(folder: Path, active: str, candidate: str) -> None:
+    body = {"active": active, "candidate": candidate, "time": time.time()}
+    write_atomic(folder / "state.json", json.dumps(body, indent=1))
