@@ -16,6 +16,7 @@ from twin.probes import plan_flows, static_violations
 from twin.report import print_report, summary_line, write_json, write_junit
 from twin.runtime import get_runtime
 from twin.runtime.docker import labelled_entries
+from twin.vendors.sshpush import push_lab
 from twin.verify import DEFAULT_TIMEOUT
 
 FileArg = Annotated[Path | None, typer.Argument(help="Policy file (default: the lab that is up).")]
@@ -93,10 +94,16 @@ def up(
             help="Firewall image (e.g. your VyOS build for `firewall: {kind: vyos}`).",
         ),
     ] = None,
+    config_via: Annotated[
+        str, typer.Option(help="exec | ssh: ssh re-loads the firewall over SSH with netmiko.")
+    ] = "exec",
 ) -> None:
     """Build the twin: nodes, links, addresses, firewall, responders."""
     started = time.monotonic()
     state = pipeline.up(file, runtime, templates, tune_host, image)
+    if config_via == "ssh":
+        pushed = push_lab(state.lab)
+        out.print(f"firewall config pushed over ssh ({pushed.device_type}, {pushed.seconds:.2f} s)")
     if "host_tuning" in state.extra:
         err.print(f"note: {state.extra['host_tuning']}")
     nodes = sum(len(v) for v in state.resources.values())
