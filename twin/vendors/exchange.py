@@ -9,11 +9,12 @@ from twin.load import load_policy
 from twin.model import Policy
 from twin.plan import build_plan
 from twin.render import Templates, render_nftables
-from twin.vendors import fortigate_export, panos_export, vyos_export
+from twin.vendors import fortigate_export, panos_export
 from twin.vendors.device import DeviceConfig
 from twin.vendors.fortigate import parse_fortigate
 from twin.vendors.panos import parse_panos
 from twin.vendors.view import view
+from twin.vyos import render_vyos
 
 
 def parse(vendor: str, text: str, file: str, vsys: str | None = None) -> DeviceConfig:
@@ -35,7 +36,7 @@ def export_policy(target: str, policy: Policy, source: str = "policy") -> str:
     if target == "fortigate":
         return fortigate_export.to_cli(view(policy), source)
     if target == "vyos":
-        return vyos_export.to_set(build_plan(policy), source)
+        return render_vyos(Templates(), build_plan(policy), source)
     if target == "nftables":
         return render_nftables(Templates(), build_plan(policy), source)
     raise InputError(
