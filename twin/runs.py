@@ -7,7 +7,7 @@ before → after delta and static diff in the same file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,8 @@ def load_run(lab: str | None = None, lab_dir: Path | None = None) -> SavedRun:
 
 def parse_run(data: dict[str, Any]) -> SavedRun:
     plan = build_plan(Policy.model_validate(data["policy"]))
-    raw = dict(data["run"])
+    known = {f.name for f in fields(Verification)} - {"snapshot"}  # the firewall's state: not kept
+    raw = {k: v for k, v in data["run"].items() if k in known}
     raw["results"] = [Result(**r) for r in raw["results"]]
     run = Verification(**raw)
     return SavedRun(
