@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from traffic.netns import write_sysctls
@@ -25,6 +27,7 @@ from twin.plan import Plan
 from twin.runtime import ExecResult, Runtime
 from twin.vyos import apply_vyos
 
+PARALLEL = 8  # node commands in flight at once
 TRAFFIC_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,13 +36,17 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
     # containerlab's `exec:` already ran the same setup files (up checks the result afterwards)
     setup_done = bool(state.extra.get("node_setup_by_deploy"))
     vyos = plan.firewall_kind is FirewallKind.vyos
-    for node in plan.nodes:
-        if vyos and node == plan.firewall:
-            continue  # VyOS sets its own interfaces and sysctls from its configuration
-        if not setup_done:
-            batch = (configs / f"{node}.ip").read_text()
-            res = runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch)
-            _check(res, node, "ip -batch")
+    nodes = [n for n in plan.nodes if not (vyos and n == plan.firewall)]  # VyOS sets its own
+
+    def setup(node: str) -> None:
+        batch = (configs / f"{node}.ip").read_text()
+        _check(runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch), node, "ip -batch")
+
+    if not setup_done:  # one `ip -batch` per node, several at a time (they wait on the kernel)
+        with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+            for future in [pool.submit(setup, n) for n in nodes]:
+                future.result()
+    for node in nodes:
         try:
             write_sysctls(runtime.netns(state, node), read_sysctls(configs / f"{node}.sysctl"))
         except OSError as exc:
@@ -61,12 +68,36 @@ def load_firewall(runtime: Runtime, state: LabState, plan: Plan, ruleset: str) -
     state.save()
 
 
-def ruleset_hash(runtime: Runtime, state: LabState, plan: Plan) -> str:
-    """Hash of the loaded table as the kernel lists it (counters stripped)."""
-    res = runtime.exec(state, plan.firewall, ["nft", "-s", "list", "table", "inet", "twin"])
+@dataclass(frozen=True)
+class Snapshot:
+    """The firewall's table as the kernel holds it: a hash of its rules, and its counters."""
+
+    sha256: str
+    counters: dict[str, int]  # rule name (nft comment) → packets, summed over its nft rules
+
+
+def firewall_snapshot(runtime: Runtime, state: LabState, plan: Plan) -> Snapshot | None:
+    """One `nft -j list table inet twin`; None when twin's table is not there at all."""
+    res = runtime.exec(state, plan.firewall, ["nft", "-j", "list", "table", "inet", "twin"])
     if not res.ok:
-        return ""
-    return hashlib.sha256(res.stdout.encode()).hexdigest()
+        return None
+    items = [i for i in json.loads(res.stdout).get("nftables", []) if "metainfo" not in i]
+    counters: dict[str, int] = {}
+    for item in items:
+        rule = item.get("rule")
+        for expr in rule.get("expr", []) if rule else []:
+            if "counter" in expr:
+                if "comment" in rule:
+                    name = rule["comment"]
+                    counters[name] = counters.get(name, 0) + expr["counter"]["packets"]
+                expr["counter"] = {}  # the hash is of the rules, not of the traffic
+    digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
+    return Snapshot(digest, counters)
+
+
+def ruleset_hash(runtime: Runtime, state: LabState, plan: Plan) -> str:
+    snap = firewall_snapshot(runtime, state, plan)
+    return snap.sha256 if snap else ""
 
 
 def read_sysctls(path: Path) -> dict[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from traffic.netns import Namespaces
 from traffic.prober import OPEN, Probe, run_probes
-from twin.configure import responder_alive, ruleset_hash
+from twin.configure import Snapshot, firewall_snapshot, responder_alive
 from twin.lab import LabState
 from twin.plan import Plan
 from twin.runtime import Runtime
@@ -29,6 +29,7 @@ IFF_UP, IFF_RUNNING = 0x1, 0x40
 class Health:
     problems: list[str] = field(default_factory=list)  # the twin cannot be trusted: exit 3
     warnings: list[str] = field(default_factory=list)  # worth saying; results still stand
+    snapshot: Snapshot | None = None  # the firewall's table as read by the check
 
     @property
     def ok(self) -> bool:
@@ -41,7 +42,15 @@ class Iface:
     address: str  # "a.b.c.d/len" or ""
 
 
-def check_health(runtime: Runtime, state: LabState, plan: Plan, responders: bool = True) -> Health:
+def check_health(
+    runtime: Runtime,
+    state: LabState,
+    plan: Plan,
+    responders: bool = True,
+    snapshot: Snapshot | bool | None = True,
+) -> Health:
+    """`snapshot`: the firewall's table if the caller already read it (None: it is gone);
+    True: read it here."""
     health = Health()
     nodes = runtime.status(state)
     gone = [n for n in plan.nodes if nodes.get(n) != "running"]
@@ -63,7 +72,9 @@ def check_health(runtime: Runtime, state: LabState, plan: Plan, responders: bool
                 f"host {h.name}: default route via {gw.address or 'nothing'}, not the firewall "
                 f"({h.gateway})"
             )
-    loaded = ruleset_hash(runtime, state, plan)
+    snap = firewall_snapshot(runtime, state, plan) if snapshot is True else snapshot
+    health.snapshot = snap if isinstance(snap, Snapshot) else None
+    loaded = health.snapshot.sha256 if health.snapshot else ""
     if not loaded:
         health.warnings.append("the firewall holds no twin ruleset (table inet twin is gone)")
     elif state.ruleset_sha256 and loaded != state.ruleset_sha256:

@@ -151,8 +151,9 @@ def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto") -> Ve
             f"lab {lab.state.lab} is not healthy, so no verdict would be true: "
             + "; ".join(before.problems)
         )
-    run = verify(lab.runtime, lab.state, lab.plan, timeout=timeout, matrix=matrix)
-    after = check_health(lab.runtime, lab.state, lab.plan)
+    snap = before.snapshot
+    run = verify(lab.runtime, lab.state, lab.plan, timeout=timeout, matrix=matrix, snapshot=snap)
+    after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
     run.health = [f"during the run: {p}" for p in after.problems]
     run.warnings = list(dict.fromkeys([*before.warnings, *after.warnings, *run.warnings]))
     return run

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from traffic.nflog import LogRecord, NflogReader
 from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Probe, run_probes
+from twin.configure import Snapshot, firewall_snapshot
 from twin.errors import EnvironmentProblem
 from twin.lab import LabState
 from twin.model import Action
@@ -58,6 +59,7 @@ class Verification:
     counters: dict[str, int] = field(default_factory=dict)  # rule → packets during the run
     reprobed: int = 0  # flows sent a second time, with a longer wait, before being failed
     health: list[str] = field(default_factory=list)  # the twin broke: no verdict stands (exit 3)
+    snapshot: Snapshot | None = field(default=None, repr=False)  # the firewall after the run
     log_file: str = ""
 
     @property
@@ -84,6 +86,7 @@ def verify(
     matrix: str = "auto",
     *,
     flows: list[PlannedFlow] | None = None,
+    snapshot: Snapshot | bool | None = True,
 ) -> Verification:
     """Probe every planned flow (or `flows`). A flow that disagrees with the policy is probed
     once more with three times the wait before it is failed, so a slow moment is not reported
@@ -96,7 +99,11 @@ def verify(
         for f in flows
     ]
     subnets = [str(z.subnet) for z in plan.zones]
-    before = read_counters(runtime, state, plan)
+    before = (
+        firewall_snapshot(runtime, state, plan)
+        if snapshot is True
+        else (snapshot if isinstance(snapshot, Snapshot) else None)
+    )
     try:
         reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
     except OSError as exc:
@@ -115,7 +122,8 @@ def verify(
             for i, out in zip(again, second, strict=True):
                 outcomes[i] = out
             records += reader.drain(settle=0.01)
-    counters = _delta(before, read_counters(runtime, state, plan))
+    run_after = firewall_snapshot(runtime, state, plan)
+    counters = _delta(before, run_after)
     by_key: dict[tuple[str, str, str, int, int], LogRecord] = {}
     for rec in records:
         by_key.setdefault((rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
@@ -126,6 +134,7 @@ def verify(
         logged = found.prefix if found else ""
         results.append(judge(flow, out.verdict, logged, out.detail, out.rtt_ms))
     run = Verification(plan.lab, results, seconds, counters=counters, reprobed=len(again))
+    run.snapshot = run_after
     if before is None:
         run.warnings.append(
             "twin's nftables table is missing from the firewall: it enforces nothing "
@@ -164,27 +173,11 @@ def judge(f: PlannedFlow, observed: str, logged: str, detail: str = "", rtt: flo
     )  # fmt: skip
 
 
-def read_counters(runtime: Runtime, state: LabState, plan: Plan) -> dict[str, int] | None:
-    """Packets per rule (summed over every nft rule carrying that rule's comment); None when
-    twin's table is not in the firewall at all."""
-    res = runtime.exec(state, plan.firewall, ["nft", "-j", "list", "table", "inet", "twin"])
-    if not res.ok:
-        return None
-    out: Counter[str] = Counter()
-    for item in json.loads(res.stdout).get("nftables", []):
-        rule = item.get("rule")
-        if not rule or "comment" not in rule:
-            continue
-        for expr in rule.get("expr", []):
-            if "counter" in expr:
-                out[rule["comment"]] += expr["counter"]["packets"]
-    return dict(out)
-
-
-def _delta(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, int]:
+def _delta(before: Snapshot | None, after: Snapshot | None) -> dict[str, int]:
     if before is None or after is None:
         return {}
-    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+    b, a = before.counters, after.counters
+    return {k: v - b.get(k, 0) for k, v in a.items() if v - b.get(k, 0)}
 
 
 def _counter_warnings(counters: dict[str, int], records: list[LogRecord]) -> list[str]:

@@ -49,6 +49,16 @@ MILESTONES: dict[str, Callable[[str, Path], bool]] = {
 }
 
 
+def nflog_open(lab: str) -> bool:
+    """Is an NFLOG reader (netlink protocol 12) open in the lab's firewall namespace?"""
+    res = subprocess.run(
+        ["ip", "netns", "exec", f"clab-{lab}-fw", "cat", "/proc/net/netlink"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    rows = [line.split() for line in res.stdout.splitlines()[1:]]
+    return any(r[1] == "12" and r[2] != "0" for r in rows if len(r) > 2)  # pid 0: the kernel's
+
+
 def wait_for(proc: subprocess.Popen[str], check: Callable[[], bool], limit: float = 20) -> None:
     deadline = time.monotonic() + limit
     while not check() and proc.poll() is None and time.monotonic() < deadline:
@@ -110,16 +120,7 @@ def test_interrupted_test_leaves_the_lab_as_it_was(make_policy, tmp_path) -> Non
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             proc = twin("test", "--lab", lab, cwd=tmp_path)
-            wait_for(
-                proc,
-                lambda: (
-                    any((tmp_path / "home" / lab / "logs").glob("*"))
-                    if (tmp_path / "home" / lab / "logs").exists()
-                    else False
-                ),
-                10,
-            )
-            time.sleep(0.3)
+            wait_for(proc, lambda: nflog_open(lab), 20)  # the run is probing now
             proc.send_signal(sig)
             proc.communicate(timeout=60)
             assert proc.returncode in (0, 1, 130, 143)

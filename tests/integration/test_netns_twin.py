@@ -147,7 +147,7 @@ def test_bad_policy_deploys_nothing(tmp_path, make_policy) -> None:
     assert "Traceback" not in res.stderr
     assert res.stderr.strip().count("\n") == 0
     assert "rules[0].to: unknown zone 'nowhere'" in res.stderr
-    assert netns_list() == before
+    assert {n for n in netns_list() - before if n.startswith(f"clab-{bad.stem}-")} == set()
     assert not (tmp_path / "home").exists()
 
 
@@ -180,24 +180,32 @@ def test_interrupted_up_leaves_nothing(make_policy, tmp_path, no_leftovers) -> N
 
 
 def test_twin_is_sealed(make_policy, lab_up) -> None:
-    """No address, route or interface appears in the machine's namespace; probes refuse to leave."""
+    """During a full run no twin packet shows on the machine's interfaces, the machine's
+    namespace gains no route, address or link of the lab, and probes refuse to leave the lab."""
     from traffic.prober import Probe, Refused, run_probes
 
-    def root_view() -> tuple[str, str, str]:
-        ip = ["ip", "-o"]
-        return (
-            subprocess.run([*ip, "addr"], capture_output=True, text=True).stdout,
-            subprocess.run([*ip, "route"], capture_output=True, text=True).stdout,
-            subprocess.run([*ip, "link"], capture_output=True, text=True).stdout,
-        )
-
-    before = root_view()
-    lab = lab_up(make_policy())
-    assert pipeline.test(lab).ok
-    after = root_view()
-    assert after == before
-    for subnet in ("192.168.10.", "192.168.60."):
-        assert subnet not in after[0] and subnet not in after[1]
+    policy = make_policy()
+    lab = lab_up(policy)
+    subnets = [str(z.subnet) for z in lab.plan.zones]
+    capture = subprocess.Popen(
+        ["tcpdump", "-i", "any", "-nn", "-p", "-l", " or ".join(f"net {s}" for s in subnets)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        while "listening on" not in (capture.stderr.readline() if capture.stderr else "x"):
+            pass
+        assert pipeline.test(lab).ok
+        root = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=True)
+        routes = subprocess.run(["ip", "route"], capture_output=True, text=True, check=True)
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
+    finally:
+        capture.send_signal(signal.SIGINT)
+        out, err = capture.communicate(timeout=30)
+    assert "0 packets captured" in err, out[:2000]
+    for subnet in subnets:
+        prefix = subnet.rsplit(".", 1)[0] + "."
+        assert prefix not in root.stdout and prefix not in routes.stdout
+    assert f"clab-{lab.state.lab}-" not in links.stdout
     ns = lab.runtime.netns(lab.state, "web1")
     with pytest.raises(Refused):
         run_probes([Probe(ns, "192.168.10.11", "8.8.8.8", "udp", 53)], ["192.168.10.0/24"])
