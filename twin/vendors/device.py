@@ -76,6 +76,7 @@ class DevRule:
     rule_type: str = "universal"  # universal | intrazone | interzone
     description: str = ""
     unsupported: str = ""  # set by a parser for what it already knows it cannot represent
+    approximated: list[str] = field(default_factory=list)  # what a parser already approximated
 
 
 @dataclass

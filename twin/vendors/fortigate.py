@@ -265,6 +265,12 @@ def _policy(dev: DeviceConfig, p: Entry, zone_of: dict[str, str]) -> DevRule:
     )
     if mapped is None:
         rule.unsupported = f"action {action!r}"
+    if p.get("schedule", "always") != "always":
+        rule.approximated.append(
+            f"schedule {p.get('schedule')!r} ignored: always active in the twin"
+        )
+    if action == "ipsec":
+        rule.approximated.append("action ipsec imported as accept (no tunnel in the twin)")
     for key in ("users", "groups", "fsso-groups"):
         if p.values(key):
             rule.unsupported = f"{key} {', '.join(p.values(key))} (the twin has no user identity)"

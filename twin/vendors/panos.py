@@ -245,6 +245,9 @@ class _Reader:
             rule_type=text(r, "rule-type", "universal"),
             description=text(r, "description"),
         )
+        schedule = text(r, "schedule")
+        if schedule:
+            rule.approximated.append(f"schedule {schedule!r} ignored: always active in the twin")
         for key in UNSUPPORTED_MATCH:
             values = members(r, key, [ANY])
             if values not in ([ANY], ["any"]):

@@ -62,7 +62,7 @@ class Translator:
             if r.unsupported:
                 raise Skip(r.unsupported)
             froms, tos = self._zones(r, r.from_), self._zones(r, r.to)
-            notes: list[str] = []
+            notes: list[str] = list(r.approximated)
             src = self._side(r, r.source, r.negate_source, froms, "source")
             dst = self._side(r, r.destination, r.negate_destination, tos, "destination")
             services = self._services(r, notes)
