@@ -54,24 +54,46 @@ class RuleFindings:
 
 
 def check_rules(space: FlowSpace) -> RuleFindings:
+    where = placements(space)
     deciding = {c.rule for c in space.all_classes()}
+    shadowed: list[Shadowed] = []
+    redundant: list[Redundant] = []
+    for rule in space.plan.rules:
+        if not rule.default:
+            found = _status(space, rule, where.get(rule.name, []), rule.name in deciding)
+            if isinstance(found, Shadowed):
+                shadowed.append(found)
+            elif found is not None:
+                redundant.append(found)
+    return RuleFindings(tuple(shadowed), tuple(redundant))
+
+
+def rule_status(space: FlowSpace, name: str) -> Shadowed | Redundant | None:
+    """One rule's finding, computing only the zone pairs it sits in."""
+    rule = next((r for r in space.plan.rules if r.name == name and not r.default), None)
+    if rule is None:
+        return None
+    pairs = placements(space).get(name, [])
+    deciding = any(c.rule == name for pair in pairs for c in space.classes(*pair))
+    return _status(space, rule, pairs, deciding)
+
+
+def placements(space: FlowSpace) -> dict[str, list[Pair]]:
+    """rule name → the zone pairs where it can match."""
     where: dict[str, list[Pair]] = {}
     for pair in space.pairs():
         for p in space.placed(*pair):
             where.setdefault(p.rule.name, []).append(pair)
-    shadowed: list[Shadowed] = []
-    redundant: list[Redundant] = []
-    for rule in space.plan.rules:
-        if rule.default:
-            continue
-        pairs = where.get(rule.name, [])
-        if rule.name not in deciding:
-            shadowed.append(Shadowed(rule.name, _shadowing(space, rule, pairs)))
-            continue
-        instead = _fallthrough(space, rule, pairs)
-        if instead is not None:
-            redundant.append(Redundant(rule.name, rule.action, instead))
-    return RuleFindings(tuple(shadowed), tuple(redundant))
+    return where
+
+
+def _status(
+    space: FlowSpace, rule: RulePlan, pairs: list[Pair], deciding: bool
+) -> Shadowed | Redundant | None:
+    if not deciding:
+        return Shadowed(rule.name, _shadowing(space, rule, pairs))
+    instead = _fallthrough(space, rule, pairs)
+    return None if instead is None else Redundant(rule.name, rule.action, instead)
 
 
 def _own(space: FlowSpace, rule: RulePlan, pair: Pair) -> tuple[int, Placed]:

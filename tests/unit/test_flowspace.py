@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.policies import generate_policy
+from bench.diff import generate_policy
 from tests.conftest import REFERENCE
 from twin.flowspace import FlowSpace, compare
 from twin.intervals import (

@@ -43,7 +43,7 @@ def diff(
     result = diff_plans(old_plan, new_plan)
     data = diff_json(result, new_plan, str(old), str(new))
     if as_json:
-        out.print_json(json.dumps(data))
+        typer.echo(json.dumps(data, indent=1))
     else:
         print_diff(out, data)
     raise typer.Exit(1 if result.violates_intent else 0)
@@ -86,7 +86,7 @@ def rehearse(
         write_junit(done.plan, done.after, junit)
     data = done.to_json()
     if as_json:
-        out.print_json(json.dumps(data))
+        typer.echo(json.dumps(data, indent=1))
     else:
         print_report(out, done.plan, done.after)
         print_rehearsal(out, data)
