@@ -3,7 +3,7 @@ PYTHON  ?= python3
 TWIN    ?= $(PYTHON) -m twin
 POLICY  ?= topologies/zero-trust-6zone.yml
 RUNTIME ?= auto
-APT_PACKAGES = nftables iproute2 conntrack tcpdump iputils-ping procps util-linux debootstrap openssh-server
+APT_PACKAGES = nftables iproute2 conntrack tcpdump iputils-ping procps util-linux debootstrap openssh-server chromium
 
 .DEFAULT_GOAL := help
 .PHONY: help setup deps test test-unit test-integration lint bench twin-up twin-test twin-down

@@ -195,7 +195,11 @@ def _counter_warnings(counters: dict[str, int], records: list[LogRecord]) -> lis
 def save_log(lab_dir: Path, records: list[LogRecord]) -> Path:
     logs = lab_dir / "logs"
     logs.mkdir(exist_ok=True)
-    path = logs / time.strftime("nflog-%Y%m%dT%H%M%S.jsonl")
+    stamp = time.strftime("nflog-%Y%m%dT%H%M%S")
+    path, n = logs / f"{stamp}.jsonl", 1
+    while path.exists():  # two runs in one second (a rehearsal's before and after): keep both
+        n += 1
+        path = logs / f"{stamp}-{n}.jsonl"
     with path.open("w") as f:
         for rec in records:
             f.write(json.dumps(vars(rec)) + "\n")
