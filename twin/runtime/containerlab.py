@@ -17,7 +17,6 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from twin.errors import EnvironmentProblem
 from twin.lab import LabState
 from twin.proc import run
 from twin.render import TOPOLOGY
@@ -83,4 +82,3 @@ class ContainerlabRuntime(DockerRuntime):
 
     def discover(self, lab: str) -> dict[str, list[str]]:
         return {CONTAINER: list_containers(f"containerlab={lab}", ROLE_LABEL)}
-
