@@ -43,6 +43,8 @@ PLAIN_TAGS = {
 # Plain scalar keys are taken as written: `no:` is the zone "no", not False (YAML 1.1).
 KEY_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "bool", "int", "float", "null", "timestamp")}
 
+PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
 Path_ = tuple[str | int, ...]
 
 
@@ -165,18 +167,28 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> tuple[str, int | None, str]:
         return f"too big: {problem}", line, "an alias bomb? *aliases repeat what they name"
     if problem.startswith("more than"):
         return f"too big: {problem}", line, "split the policy"
+    if problem.startswith("nested deeper"):
+        return f"invalid YAML: {problem}", line, "a policy nests ~6 levels: an unclosed [ or {?"
     if "constructor for the tag" in problem:
-        tag = problem.rsplit(" ", 1)[-1]
+        tag = problem.rsplit(" ", 1)[-1].replace("tag:yaml.org,2002:", "!!")
         return (
             f"unsupported YAML tag {tag}",
             line,
             "twin reads plain YAML: no tags (!include, !!python/...)",
         )
     hint = ""
-    if exc.context_mark and context.startswith("while ") and exc.context_mark is not mark:
+    start = exc.context_mark
+    if start and context.startswith("while ") and start.line != (mark.line if mark else -1):
         thing = context.removeprefix("while parsing ").removeprefix("while scanning ")
-        if exc.context_mark.line != (mark.line if mark else -1):
-            hint = f"see {thing} starting on line {exc.context_mark.line + 1}"
+        hint = f"see {thing} starting on line {start.line + 1}"
+        if thing in {"a flow mapping", "a flow sequence"}:
+            bracket = "{...}" if "mapping" in thing else "[...]"
+            hint = (
+                f"is the {bracket} opened on line {start.line + 1} closed, with ',' between items?"
+            )
+        elif problem.startswith("expected <block end>"):
+            hint = f"indent it like the other keys of the block starting on line {start.line + 1}"
+            return "invalid YAML: indentation does not match the lines above", line, hint
     return f"invalid YAML: {problem or context}", line, hint
 
 
@@ -263,7 +275,13 @@ class _Walker:
                 continue
             key = str(knode.value)
             if key in out:
-                self._problem(knode, (*path, key), "duplicate key", "remove one of the two")
+                first = self.lines[(*path, key)]
+                self._problem(
+                    knode,
+                    (*path, key),
+                    "duplicate key",
+                    f"remove one (the other is on line {first})",
+                )
                 continue
             self.lines[(*path, key)] = knode.start_mark.line + 1
             out[key] = self.value(vnode, (*path, key))
@@ -276,9 +294,14 @@ class _Walker:
 
 
 def dotted(path: Path_) -> str:
+    """`rules[3].services[0]`; a key that is not a plain word shows quoted and escaped,
+    `zones['a b\\n']`, so a message stays one line and says exactly what the key is."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) or not PLAIN_KEY.match(part):
+            out += f"[{part!a}]" if isinstance(part, str) else f"[{part}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 
@@ -508,13 +531,21 @@ def _check_zones(policy: Policy) -> Iterator[Found]:
                     f"{addr} is not a usable address of zone {zn!r} ({net})",
                     f"pick an address inside {net}, not its network or broadcast",
                 )
+            elif addr in used and host.address is None:
+                other = "move the gateway" if used[addr] == "the gateway" else "change the other"
+                yield (
+                    path,
+                    f"host {host.name!r} gets {addr} by default, but that is {used[addr]}",
+                    f"give it an address ({{name: {host.name}, address: ...}}) or {other}",
+                )
             elif addr in used:
                 yield (
                     (*path, "address"),
                     f"{addr} is already {used[addr]}",
-                    "give every host its own address; a host without one gets the next free",
+                    "give every host its own address (hosts without one get .11, .12, … by "
+                    "position)",
                 )
-            used[addr] = f"host {host.name!r}"
+            used[addr] = f"host {host.name!r}" + (" (by default)" if host.address is None else "")
 
 
 def _check_names(policy: Policy) -> Iterator[Found]:

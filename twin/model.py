@@ -12,7 +12,7 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 # Names end up in interface names, nft comments and NFLOG prefixes, container and namespace
 # names. They are checked here and never escaped later: what passes cannot inject anything.
@@ -56,7 +56,13 @@ def _as_list(value: Any) -> Any:
 
 
 def _host_entry(value: Any) -> Any:
-    return {"name": value} if isinstance(value, str) else value
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, bool | int | float):
+        hint = "quote it" + (": YAML reads no/yes/on/off unquoted as booleans" * (value in (0, 1)))
+        shown = f"the boolean {str(value).lower()}" if isinstance(value, bool) else repr(value)
+        raise Invalid(f"a host is a name or {{name: ..., address: ...}}, not {shown}", hint)
+    return value
 
 
 StrList = Annotated[list[str], BeforeValidator(_as_list)]
@@ -66,8 +72,13 @@ Members = Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
 
 def _check(pattern: re.Pattern[str], what: str, value: str) -> str:
     if not pattern.match(value):
-        raise Invalid(f"{what} {value!r} is not allowed", f"use {_describe(pattern)}")
+        # ascii(): a homoglyph or an invisible character shows as the escape it is
+        raise Invalid(f"{what} {value!a} is not allowed", f"use {_describe(pattern)}")
     return value
+
+
+ZoneName = Annotated[str, AfterValidator(lambda v: _check(NODE_NAME, "zone name", v))]
+ObjectName = Annotated[str, AfterValidator(lambda v: _check(OBJECT_NAME, "object name", v))]
 
 
 def _ipv4(value: Any) -> Any:
@@ -207,9 +218,9 @@ class Policy(_Strict):
     description: str = ""
     firewall: Firewall = Firewall()
     defaults: Defaults = Defaults()
-    zones: Annotated[dict[str, Zone], Field(min_length=1)]
-    addresses: dict[str, Members] = {}
-    services: dict[str, Members] = {}
+    zones: Annotated[dict[ZoneName, Zone], Field(min_length=1)]
+    addresses: dict[ObjectName, Members] = {}
+    services: dict[ObjectName, Members] = {}
     rules: list[Rule] = []
     expect: list[Expect] = []
 
@@ -217,17 +228,3 @@ class Policy(_Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         return _check(LAB_NAME, "lab name", v)
-
-    @field_validator("zones")
-    @classmethod
-    def _zone_names(cls, v: dict[str, Zone]) -> dict[str, Zone]:
-        for name in v:
-            _check(NODE_NAME, "zone name", name)
-        return v
-
-    @field_validator("addresses", "services")
-    @classmethod
-    def _object_names(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name in v:
-            _check(OBJECT_NAME, "object name", name)
-        return v
