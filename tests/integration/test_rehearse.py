@@ -15,6 +15,12 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.integration.test_docker_twin import (  # fixtures and helpers of the docker tests
+    bring_down,
+    docker_labs,  # noqa: F401
+    node_image,  # noqa: F401
+    up,
+)
 from traffic.netns import entered
 from twin import pipeline, rehearse
 from twin.runs import load_run
@@ -165,3 +171,18 @@ def render_in_chromium(html: Path, tmp_path: Path) -> str:
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-500:]
     return res.stdout
+
+
+def test_rehearsal_and_rollback_on_docker(make_policy, docker_labs) -> None:  # noqa: F811
+    """The same round trip through the docker runtime's exec/netns (the node image's tools)."""
+    base = make_policy()
+    lab = up(base, "docker", docker_labs)
+    try:
+        done = rehearse.rehearse(candidate(base, breaking), lab.state.lab)
+        assert not done.disagreements, done.disagreements[:3]
+        assert len(done.changed) == 12 and done.evidence.ok
+        assert {b for c in done.changed for b in c["breaks"]} == {"web-never-db", "web-reaches-app"}
+        _, run = rehearse.roll_back(lab.state.lab)
+        assert run.ok, [r.reason for r in run.failures[:3]]
+    finally:
+        bring_down(lab.state.lab)
