@@ -120,10 +120,32 @@ def print_rehearsal(console: Console, data: dict[str, Any]) -> None:
             f"[bold red]STATIC DIFF AND LIVE TWIN DISAGREE:[/] {d['src']} → {d['dst']} "
             f"{d['service']}: {d['why']}"
         )
+    print_evidence(console, data["evidence"])
     console.print(
         f"rehearsal of {data['candidate']}: swap {data['swap_seconds'] * 1000:.0f} ms "
         f"(one nft transaction, conntrack flushed), {data['probes']} probes in "
         f"{data['probe_seconds']:.2f} s; {len(changed)} changed; static diff "
         + ("agrees" if not data["disagreements"] else "DISAGREES"),
         style="green" if data["ok"] else "bold red",
+    )
+
+
+def print_evidence(console: Console, ev: dict[str, Any]) -> None:
+    """`ev` is `Evidence.to_json()`: the log's account of the run, its gaps first."""
+    for r in ev["unlogged"][:MAX_ROWS]:
+        console.print(
+            f"[red]no log line:[/] {r['src']} → {r['dst']} {r['proto']}/{r['port']} was "
+            f"{r['observed']} (policy: {r['predicted']})"
+        )
+    for r in ev["misattributed"][:MAX_ROWS]:
+        console.print(
+            f"[red]logged under {r['logged']}:[/] {r['src']} → {r['dst']} {r['proto']}/{r['port']}"
+            f" (policy: {r['predicted']})"
+        )
+    for rule in ev["silent_rules"]:
+        console.print(f"[red]rule {rule} is marked log: true and was hit, but logged nothing[/]")
+    console.print(
+        f"log evidence: {ev['denied_logged']} of {ev['denied']} denied probes logged under the "
+        f"rule the policy predicts; {ev['records']} records in {ev['log_file'] or 'no file'}",
+        style="green" if ev["ok"] else "bold red",
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from twin import rehearse as rehearsal
-from twin.changereport import print_diff, print_rehearsal
+from twin.changereport import print_diff, print_evidence, print_rehearsal
 from twin.cli.common import err, handle_errors, out
 from twin.diff import diff_json, diff_plans
 from twin.htmlreport import write_html
@@ -111,4 +111,5 @@ def report(
         write_junit(saved.plan, saved.run, junit)
     if not (html or json_path or junit):
         print_report(out, saved.plan, saved.run)
-    raise typer.Exit(0 if saved.run.ok else 1)
+        print_evidence(out, saved.evidence.to_json())
+    raise typer.Exit(0 if saved.run.ok and saved.evidence.ok else 1)
