@@ -165,19 +165,46 @@ def render_nftables(t: Templates, plan: Plan, source: str) -> str:
     )
 
 
+SET_THRESHOLD = 8  # up to this many nft rules for one policy rule; past it, anonymous sets
+
+
 def _nft_rules(cr: ChainRule) -> list[_NftRule]:
-    """One policy rule in one chain → its nft rule(s): one per protocol family of match."""
-    addr = _addr("saddr", cr.saddr) + _addr("daddr", cr.daddr)
-    verdict = NFT_VERDICT[cr.rule.action]
-    name = cr.rule.name
+    """One policy rule in one chain → its nft rule(s), all carrying the rule's name (counters
+    and log records add up per name). A few values become one nft rule each: an anonymous set
+    costs the kernel ~1 ms to create (10,000 rules: 9.5 s to load with sets, 1 s without).
+    Past SET_THRESHOLD rules, each list becomes one set, one nft rule per protocol."""
+    verdict, name = NFT_VERDICT[cr.rule.action], cr.rule.name
+    icmp = ["meta l4proto icmp "] if cr.icmp and not cr.any_proto else []
+    values = {p: _port_values(_of(cr.ports, p)) for p in ("tcp", "udp")}
+    single = [_l4(p, [v]) for p in values for v in values[p]] + icmp
+    grouped = [_l4(p, vs) for p, vs in values.items() if vs] + icmp
     if cr.any_proto:
-        return [_NftRule(name, addr, verdict)]
-    out = []
-    if cr.ports:
-        out.append(_NftRule(name, addr + _ports(cr.ports), verdict))
-    if cr.icmp:
-        out.append(_NftRule(name, addr + "meta l4proto icmp ", verdict))
-    return out
+        single = grouped = [""]
+    sources, dests = _addrs("saddr", cr.saddr), _addrs("daddr", cr.daddr)
+    if len(sources) * len(dests) * len(single) <= SET_THRESHOLD:
+        return [_NftRule(name, s + d + m, verdict) for m in single for s in sources for d in dests]
+    addr = _addr("saddr", cr.saddr) + _addr("daddr", cr.daddr)
+    return [_NftRule(name, addr + m, verdict) for m in grouped]
+
+
+def _l4(proto: str, values: list[str]) -> str:
+    return f"meta l4proto {proto} " if values == [""] else f"{proto} dport {_set(values)} "
+
+
+def _of(ranges: tuple[PortRange, ...], proto: str) -> list[PortRange]:
+    return [r for r in ranges if r.proto == proto]
+
+
+def _port_values(ranges: list[PortRange]) -> list[str]:
+    """Ports and ranges as nft writes them; [''] is the whole protocol, [] none of it."""
+    if any((r.lo, r.hi) == (1, 65535) for r in ranges):
+        return [""]
+    return [str(r.lo) if r.lo == r.hi else f"{r.lo}-{r.hi}" for r in ranges]
+
+
+def _addrs(field: str, nets: tuple[IPv4Net, ...] | None) -> list[str]:
+    """One match per network ('' when the whole zone)."""
+    return [_addr(field, (n,)) for n in nets] if nets else [""]
 
 
 def _addr(field: str, nets: tuple[IPv4Net, ...] | None) -> str:
@@ -186,19 +213,6 @@ def _addr(field: str, nets: tuple[IPv4Net, ...] | None) -> str:
     return (
         f"ip {field} {_set(str(n) if n.prefixlen < 32 else str(n.network_address) for n in nets)} "
     )
-
-
-def _ports(ranges: tuple[PortRange, ...]) -> str:
-    def port(r: PortRange) -> str:
-        return str(r.lo) if r.lo == r.hi else f"{r.lo}-{r.hi}"
-
-    protos = {r.proto for r in ranges}
-    if len(protos) == 1:
-        proto = ranges[0].proto
-        if all((r.lo, r.hi) == (1, 65535) for r in ranges):
-            return f"meta l4proto {proto} "
-        return f"{proto} dport {_set(port(r) for r in ranges)} "
-    return f"meta l4proto . th dport {{ {', '.join(f'{r.proto} . {port(r)}' for r in ranges)} }} "
 
 
 def _set(items: Any) -> str:
