@@ -107,7 +107,7 @@ def up(
 def check_configured(runtime: Runtime, state: LabState, plan: Plan) -> None:
     """Interfaces, addresses and routes as planned: checked, never assumed (containerlab's
     `exec:` failures do not fail a deploy; a half-applied node must not pass for a twin)."""
-    health = check_health(runtime, state, plan, responders=False)
+    health = check_health(runtime, state, plan, responders=False, snapshot=False)
     if not health.ok:
         raise EnvironmentProblem(f"lab {plan.lab} came up wrong: " + "; ".join(health.problems[:5]))
 

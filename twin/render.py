@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import yaml
 
 from twin.model import Action, FirewallKind
 from twin.objects import IPv4Net, PortRange
@@ -31,6 +32,13 @@ NFT_VERDICT = {
 # A firewall kind → (template, file name in configs/, how a node applies it). VyOS adds its own.
 Renderer = Callable[["Templates", Plan, str], str]
 FIREWALL_RENDERERS: dict[FirewallKind, tuple[str, Renderer]] = {}
+
+
+def read_topology(path: Path) -> dict[str, Any]:
+    """A rendered topology file (twin's own, trusted): libyaml when there is one."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data: dict[str, Any] = yaml.load(path.read_text(), Loader=loader)
+    return data
 
 
 class Templates:

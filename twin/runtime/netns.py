@@ -11,12 +11,10 @@ import os
 import shutil
 from pathlib import Path
 
-import yaml
-
 from twin.errors import EnvironmentProblem
 from twin.lab import LabState
 from twin.proc import run
-from twin.render import TOPOLOGY
+from twin.render import TOPOLOGY, read_topology
 from twin.runtime import ExecResult
 
 NETNS_DIR = Path("/run/netns")
@@ -40,7 +38,7 @@ class NetnsRuntime:
         return str(NETNS_DIR / self._ns(state, node))
 
     def deploy(self, state: LabState) -> None:
-        topo = yaml.safe_load((state.path / TOPOLOGY).read_text())
+        topo = read_topology(state.path / TOPOLOGY)
         nodes = list(topo["topology"]["nodes"])
         names = [self._ns(state, n) for n in nodes]
         taken = [n for n in names if (NETNS_DIR / n).exists()]
