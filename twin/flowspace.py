@@ -38,16 +38,14 @@ ChangeKind = Literal["newly-blocked", "newly-allowed", "block-changed"]
 
 
 @dataclass(frozen=True)
-class FlowClass:
-    """A set of flows of one zone pair decided by one rule."""
+class Region:
+    """A box of flows inside one zone pair."""
 
     src_zone: str
     dst_zone: str
     sources: Ranges
     destinations: Ranges
     services: Ranges
-    rule: str
-    action: Action
 
     @property
     def box(self) -> Box:
@@ -59,6 +57,14 @@ class FlowClass:
             and contains(self.destinations, dst)
             and contains(self.services, service)
         )
+
+
+@dataclass(frozen=True)
+class FlowClass(Region):
+    """A set of flows of one zone pair decided by one rule."""
+
+    rule: str
+    action: Action
 
 
 @dataclass(frozen=True)
@@ -216,35 +222,19 @@ def _place(plan: Plan, zones: dict[str, Ranges]) -> dict[Pair, list[Placed]]:
 
 
 @dataclass(frozen=True)
-class Change:
+class Change(Region):
     """Flows of one zone pair whose decision differs between two policies."""
 
-    src_zone: str
-    dst_zone: str
-    sources: Ranges
-    destinations: Ranges
-    services: Ranges
     old_rule: str
     old_action: Action
     new_rule: str
     new_action: Action
 
     @property
-    def box(self) -> Box:
-        return (self.sources, self.destinations, self.services)
-
-    @property
     def kind(self) -> ChangeKind:
         if self.new_action == Action.allow:
             return "newly-allowed"
         return "newly-blocked" if self.old_action == Action.allow else "block-changed"
-
-    def contains(self, src: int, dst: int, service: int) -> bool:
-        return (
-            contains(self.sources, src)
-            and contains(self.destinations, dst)
-            and contains(self.services, service)
-        )
 
 
 @dataclass(frozen=True)
