@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from traffic.nflog import LogRecord, NflogReader
@@ -75,7 +75,7 @@ class Verification:
         return 3 if self.health else (0 if self.ok else 1)
 
     def to_json(self) -> list[dict[str, object]]:
-        return [asdict(r) for r in self.results]
+        return [dict(vars(r)) for r in self.results]
 
 
 def verify(
@@ -215,10 +215,13 @@ def save_run(state: LabState, plan: Plan, run: Verification, **extra: object) ->
         "time": time.time(),
         "ruleset_sha256": state.ruleset_sha256,
         "policy": plan.policy.model_dump(mode="json", by_alias=True),
-        "run": asdict(run),
+        "run": {
+            **{k: v for k, v in vars(run).items() if k not in ("results", "snapshot")},
+            "results": [vars(r) for r in run.results],  # flat dataclasses: no deep copy
+        },
         **extra,
     }
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=1))
+    tmp.write_text(json.dumps(body, indent=1 if len(run.results) < 10_000 else None))
     tmp.replace(path)
     return path
