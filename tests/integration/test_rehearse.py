@@ -158,6 +158,15 @@ def test_cli_rehearse_report_html_in_chromium(make_policy, lab_up, tmp_path: Pat
     assert junit.read_text().count("<testcase") == 17 + 36  # intent lines + zone pairs
     res = run("rehearse", "--rollback", "--lab", name)
     assert res.returncode == 0, res.stdout + res.stderr
+    res = run("rehearse", "--rollback", "--lab", name)
+    assert res.returncode == 2 and "nothing to roll back" in res.stderr
+
+    def readdress(data: dict) -> None:
+        data["zones"]["db"]["subnet"] = "192.168.31.0/24"
+
+    res = run("rehearse", str(candidate(base, readdress, "moved.yml")), "--lab", name)
+    assert res.returncode == 2 and "changes zone db" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
 
 
 def render_in_chromium(html: Path, tmp_path: Path) -> str:
