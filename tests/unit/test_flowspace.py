@@ -122,6 +122,20 @@ def test_every_flow_lies_in_the_class_of_its_first_match(plan: Plan, sample: lis
 
 
 @SETTINGS
+@given(policies(), st.data())
+def test_host_flows_agree_with_plan_decide(plan: Plan, data: st.DataObject) -> None:
+    space = FlowSpace(plan)
+    hosts = st.sampled_from(plan.hosts)
+    for _ in range(20):
+        src, dst = data.draw(hosts), data.draw(hosts)
+        proto = data.draw(st.sampled_from(["tcp", "udp", "icmp"]))
+        port = 0 if proto == "icmp" else data.draw(st.one_of(ports, st.just(65535)))
+        cls = space.lookup(int(src.address), int(dst.address), proto, port)
+        assert cls is not None
+        assert cls.rule == plan.decide(src.name, dst.name, proto, port).name
+
+
+@SETTINGS
 @given(policies())
 def test_classes_partition_each_zone_pair_exactly(plan: Plan) -> None:
     space = FlowSpace(plan)
