@@ -105,6 +105,9 @@ def one_size(zones: int, tmp: Path) -> bool:
     figure("blocked probes", len(blocked), "probes")
     figure("blocked probes without a rule (must be 0)", len(unattributed), "probes")
     figure("flows differing from the policy (must be 0)", len(run.failures), "flows")
+    for r in run.failures[:3]:
+        print(f"    {r.src} -> {r.dst} {r.proto}/{r.port}: {r.observed}, {r.reason}", flush=True)
+    figure("flows probed twice before judging (slow answers)", run.reprobed, "flows")
     figure("down", t_down, target="< 3 s" if zones == 100 else "")
     figure("memory: the machine's, while up", used, "MiB")
     figure("memory: responder process", responder, "MiB")
