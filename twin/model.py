@@ -104,7 +104,8 @@ def _subnet(value: Any) -> Any:
     if ":" in value:
         raise Invalid(f"{value!r} is IPv6; zones are IPv4 subnets", example)
     if "/" not in value:
-        raise Invalid(f"{value!r} has no prefix length", f"write it like {value}/24")
+        like = value if value.isascii() and value.isprintable() else "10.1.0.0"
+        raise Invalid(f"{value!r} has no prefix length", f"write it like {like}/24")
     try:
         net = ipaddress.IPv4Network(value, strict=False)
     except ValueError as exc:
