@@ -28,6 +28,11 @@ def print_diff(console: Console, data: dict[str, Any]) -> None:
     ):
         if data[key]:
             console.print(_changes(f"{len(data[key])} flow classes {title}", data[key]))
+    for item in data["violated_on_changed_zones"]:
+        console.print(
+            f"[bold red]intent {item['intent']} ({item['text']}) is broken by the new policy[/] "
+            "on a zone it adds or re-addresses"
+        )
     for z in data["zones_changed"]:
         console.print(f"[yellow]zone {z} was added, removed or re-addressed: not compared[/]")
     for item in data["already_violated"]:
@@ -57,8 +62,11 @@ def diff_summary(data: dict[str, Any]) -> str:
         f"{len(data['block_changed'])} blocked differently (flow classes); "
         f"{len(data['shadowed'])} shadowed, {len(data['redundant'])} redundant rules"
     )
+    if data["zones_changed"]:
+        counts += f"; zones not compared: {', '.join(data['zones_changed'])}"
     if data["violates_intent"]:
-        names = sorted({v["intent"] for v in data["intent_violations"]})
+        broken = data["intent_violations"] + data["violated_on_changed_zones"]
+        names = sorted({v["intent"] for v in broken})
         return f"{counts} — the change VIOLATES intent: {', '.join(names)}"
     if not (data["newly_blocked"] or data["newly_allowed"] or data["block_changed"]):
         return f"{counts} — no flow changes its verdict"

@@ -17,7 +17,7 @@ from twin.intervals import Ranges, nets_ranges, range_nets, service_label, servi
 from twin.model import Action, Policy, Verdict
 from twin.objects import resolve_service
 from twin.plan import Plan
-from twin.rulecheck import RuleFindings, check_rules
+from twin.rulecheck import RuleFindings, check_rules, placements, rule_status
 
 DECISION = {Action.allow: Verdict.allow, Action.deny: Verdict.block, Action.reject: Verdict.block}
 
@@ -46,12 +46,13 @@ class DiffResult:
     comparison: Comparison
     breaches: tuple[Breach, ...]  # intent broken by the change
     already_broken: tuple[Intent, ...]  # intent the new policy breaks where nothing changed
+    unmatched: tuple[Intent, ...]  # intent broken on zones the change adds or re-addresses
     findings: RuleFindings  # of the new policy
     known: frozenset[str]  # findings the old policy had already
 
     @property
     def violates_intent(self) -> bool:
-        return bool(self.breaches)
+        return bool(self.breaches or self.unmatched)
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -64,6 +65,8 @@ def diff_plans(old: Plan, new: Plan) -> DiffResult:
     intents = merged_intents(old, new, b)
     breaches: list[Breach] = []
     already: list[Intent] = []
+    unmatched: list[Intent] = []
+    moved = set(comparison.zones_changed)
     for intent in intents:
         found = [
             Breach(intent, c, cut)
@@ -75,9 +78,19 @@ def diff_plans(old: Plan, new: Plan) -> DiffResult:
         ]
         breaches.extend(found)
         if not found and _broken(b, intent):
-            already.append(intent)
+            zones = {intent.src_zone, intent.dst_zone}
+            (unmatched if zones & moved else already).append(intent)
     findings = check_rules(b)
-    return DiffResult(comparison, tuple(breaches), tuple(already), findings, _names(a))
+    return DiffResult(
+        comparison, tuple(breaches), tuple(already), tuple(unmatched), findings, _known(a, findings)
+    )
+
+
+def _known(old: FlowSpace, findings: RuleFindings) -> frozenset[str]:
+    """The findings of the new policy that the old one had already (only the zone pairs of
+    those rules are computed in the old policy)."""
+    where = placements(old)
+    return frozenset(n for n in findings.names if rule_status(old, n, where) is not None)
 
 
 def merged_intents(old: Plan, new: Plan, new_space: FlowSpace) -> list[Intent]:
@@ -90,10 +103,6 @@ def merged_intents(old: Plan, new: Plan, new_space: FlowSpace) -> list[Intent]:
         for i in intent_lines(old, new_space)
         if (i.src_zone, i.dst_zone, i.box, i.verdict) not in seen
     ]
-
-
-def _names(space: FlowSpace) -> frozenset[str]:
-    return frozenset(check_rules(space).names)
 
 
 def intent_lines(plan: Plan, space: FlowSpace | None = None) -> list[Intent]:
@@ -188,6 +197,7 @@ def diff_json(
             for b in result.breaches
         ],
         "already_violated": [{"intent": i.name, "text": i.text} for i in result.already_broken],
+        "violated_on_changed_zones": [{"intent": i.name, "text": i.text} for i in result.unmatched],
         "newly_blocked": [change_json(new, c) for c in by_kind["newly-blocked"]],
         "newly_allowed": [change_json(new, c) for c in by_kind["newly-allowed"]],
         "block_changed": [change_json(new, c) for c in result.comparison.of_kind("block-changed")],

@@ -68,12 +68,15 @@ def check_rules(space: FlowSpace) -> RuleFindings:
     return RuleFindings(tuple(shadowed), tuple(redundant))
 
 
-def rule_status(space: FlowSpace, name: str) -> Shadowed | Redundant | None:
-    """One rule's finding, computing only the zone pairs it sits in."""
-    rule = next((r for r in space.plan.rules if r.name == name and not r.default), None)
-    if rule is None:
+def rule_status(
+    space: FlowSpace, name: str, where: dict[str, list[Pair]] | None = None
+) -> Shadowed | Redundant | None:
+    """One rule's finding, computing only the zone pairs it sits in (`where`: `placements`)."""
+    index = space.order.get(name)
+    rule = None if index is None else space.plan.rules[index]
+    if rule is None or rule.default:
         return None
-    pairs = placements(space).get(name, [])
+    pairs = (placements(space) if where is None else where).get(name, [])
     deciding = any(c.rule == name for pair in pairs for c in space.classes(*pair))
     return _status(space, rule, pairs, deciding)
 
