@@ -128,3 +128,15 @@ def test_evidence_lists_denies_without_a_log_line_and_html_shows_failures_first(
     assert "web2 (web) → db2 (db)" in html and "Denies without a log line" in html
     assert '<td class="fail"' in html and '<td class="allow"' in html
     assert "<script" not in html and "://" not in html  # self-contained: nothing to fetch
+
+
+def test_intent_broken_on_a_readdressed_zone_still_fails(make_policy) -> None:
+    def edit(data: dict) -> None:
+        data["zones"]["db"]["subnet"] = "192.168.31.0/24"
+        data["rules"].insert(0, {"name": "db-out", "from": "db", "to": "web", "action": "allow"})
+
+    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(edit)))
+    data = json.loads(text)
+    assert code == 1
+    assert data["zones_changed"] == ["db"]
+    assert [v["intent"] for v in data["violated_on_changed_zones"]] == ["db-no-egress"]
