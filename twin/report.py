@@ -67,6 +67,19 @@ def print_report(console: Console, plan: Plan, run: Verification) -> None:
             )
         elif not o.flows:
             console.print(f"  [yellow]?[/] {o.name}: {o.text} — no flow covers it")
+    if run.crafted:
+        good = sum(1 for c in run.crafted if c.ok)
+        mark = "[green]✓[/]" if good == len(run.crafted) else "[red]✗[/]"
+        console.print(
+            f"{mark} stateful and anti-spoofing: {good}/{len(run.crafted)} crafted packets "
+            "(stray ACKs, spoofed SYNs) dropped by the right rule"
+        )
+        for c in run.crafted:
+            if not c.ok:
+                console.print(
+                    f"  [red]✗[/] {c.kind} from {c.sender} as {c.src} → {c.dst} tcp/{c.port}: "
+                    f"expected {c.expected_rule}, firewall logged {c.rule or 'nothing'}"
+                )
     if run.failures:
         console.print(_failures(run.failures))
     for w in run.warnings:
@@ -160,6 +173,20 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
                 case, "failure", message=f"{len(bad)} of {len(rs)} flows differ", type="flow"
             )
             fail.text = "\n".join(_flow_line(r) for r in bad)
+    if run.crafted:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"twin.{plan.lab}.stateful", name="crafted packets"
+        )
+        cases += 1
+        stray = [c for c in run.crafted if not c.ok]
+        if stray:
+            failed += 1
+            fail = ET.SubElement(case, "failure", message=f"{len(stray)} crafted packets passed")
+            fail.text = "\n".join(
+                f"{c.kind} {c.sender} as {c.src} -> {c.dst} tcp/{c.port}: "
+                f"expected {c.expected_rule}, logged {c.rule or 'nothing'}"
+                for c in stray
+            )
     suite.set("tests", str(cases))
     suite.set("failures", str(failed))
     suites = ET.Element("testsuites", name="twin")

@@ -16,6 +16,7 @@ from twin.evidence import Evidence, log_evidence
 from twin.lab import find_entry
 from twin.model import Policy
 from twin.plan import Plan, build_plan
+from twin.stateful import CraftedResult
 from twin.verify import Result, Verification
 
 LAST = Path("runs") / "last.json"
@@ -51,6 +52,7 @@ def parse_run(data: dict[str, Any]) -> SavedRun:
     known = {f.name for f in fields(Verification)} - {"snapshot"}  # the firewall's state: not kept
     raw = {k: v for k, v in data["run"].items() if k in known}
     raw["results"] = [Result(**r) for r in raw["results"]]
+    raw["crafted"] = [CraftedResult(**c) for c in raw.get("crafted", [])]
     run = Verification(**raw)
     return SavedRun(
         lab=data["lab"],

@@ -23,6 +23,7 @@ from twin.model import Action
 from twin.plan import Plan
 from twin.probes import PlannedFlow, plan_flows
 from twin.runtime import Runtime
+from twin.stateful import CraftedResult, judge_crafted, plan_crafted, send
 
 DEFAULT_TIMEOUT = 0.2  # seconds per probe; the twin's RTT is ~0.1 ms
 OBSERVED_CLASS = {OPEN: "allow", CLOSED: "allow", FILTERED: "block", REJECTED: "block"}
@@ -60,6 +61,7 @@ class Verification:
     reprobed: int = 0  # flows sent a second time, with a longer wait, before being failed
     health: list[str] = field(default_factory=list)  # the twin broke: no verdict stands (exit 3)
     snapshot: Snapshot | None = field(default=None, repr=False)  # the firewall after the run
+    crafted: list[CraftedResult] = field(default_factory=list)  # stateful/anti-spoofing checks
     log_file: str = ""
 
     @property
@@ -68,7 +70,7 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.health
+        return not self.failures and not self.health and all(c.ok for c in self.crafted)
 
     @property
     def exit_code(self) -> int:
@@ -87,6 +89,7 @@ def verify(
     *,
     flows: list[PlannedFlow] | None = None,
     snapshot: Snapshot | bool | None = True,
+    stateful: bool = True,
 ) -> Verification:
     """Probe every planned flow (or `flows`). A flow that disagrees with the policy is probed
     once more with three times the wait before it is failed, so a slow moment is not reported
@@ -99,6 +102,12 @@ def verify(
         for f in flows
     ]
     subnets = [str(z.subnet) for z in plan.zones]
+    crafted = (
+        plan_crafted(plan, flows, netns)
+        if stateful and plan.firewall_kind.value == "nftables"
+        else []
+    )
+    extra: list[LogRecord] = []
     before = (
         firewall_snapshot(runtime, state, plan)
         if snapshot is True
@@ -122,6 +131,10 @@ def verify(
             for i, out in zip(again, second, strict=True):
                 outcomes[i] = out
             records += reader.drain(settle=0.01)
+        if crafted:  # after the matrix, so its timing and counters stay the matrix's own
+            send(crafted)
+            extra = reader.drain(settle=0.02)
+            records += extra
     run_after = firewall_snapshot(runtime, state, plan)
     counters = _delta(before, run_after)
     by_key: dict[tuple[str, str, str, int, int], LogRecord] = {}
@@ -134,6 +147,7 @@ def verify(
         logged = found.prefix if found else ""
         results.append(judge(flow, out.verdict, logged, out.detail, out.rtt_ms))
     run = Verification(plan.lab, results, seconds, counters=counters, reprobed=len(again))
+    run.crafted = judge_crafted(crafted, extra) if crafted else []
     run.snapshot = run_after
     if before is None:
         run.warnings.append(
@@ -216,8 +230,9 @@ def save_run(state: LabState, plan: Plan, run: Verification, **extra: object) ->
         "ruleset_sha256": state.ruleset_sha256,
         "policy": plan.policy.model_dump(mode="json", by_alias=True),
         "run": {
-            **{k: v for k, v in vars(run).items() if k not in ("results", "snapshot")},
+            **{k: v for k, v in vars(run).items() if k not in ("results", "snapshot", "crafted")},
             "results": [vars(r) for r in run.results],  # flat dataclasses: no deep copy
+            "crafted": [vars(c) for c in run.crafted],
         },
         **extra,
     }

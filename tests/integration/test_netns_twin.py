@@ -211,3 +211,27 @@ def test_twin_is_sealed(make_policy, lab_up) -> None:
         run_probes([Probe(ns, "192.168.10.11", "8.8.8.8", "udp", 53)], ["192.168.10.0/24"])
     with pytest.raises(Refused):
         run_probes([Probe("", "192.168.10.11", "192.168.20.11", "tcp", 80)], ["192.168.0.0/16"])
+
+
+def test_stateless_or_spoofable_firewall_is_caught(make_policy, lab_up) -> None:
+    """Crafted packets (scapy): a stray ACK must die as ct-invalid and a spoofed SYN as
+    anti-spoofing. Empty those two rules on purpose and the run must fail on them."""
+    lab = lab_up(make_policy())
+    run = pipeline.test(lab)
+    assert run.ok and len(run.crafted) >= 6
+    assert {c.kind for c in run.crafted} == {"stray-ack", "spoofed-syn"}
+    assert all(c.rule == c.expected_rule for c in run.crafted)
+    rt, st = lab.runtime, lab.state
+    assert rt.exec(st, "fw", ["nft", "flush", "chain", "inet", "twin", "ct-invalid"]).ok
+    forward = rt.exec(st, "fw", ["nft", "-a", "list", "chain", "inet", "twin", "forward"]).stdout
+    handle = next(
+        line.split("# handle ")[1] for line in forward.splitlines() if "anti-spoofing" in line
+    )
+    assert rt.exec(
+        st, "fw", ["nft", "delete", "rule", "inet", "twin", "forward", "handle", handle]
+    ).ok
+    run = pipeline.test(lab)
+    assert not run.ok and run.exit_code == 1
+    bad = [c for c in run.crafted if not c.ok]
+    assert {c.kind for c in bad} == {"stray-ack", "spoofed-syn"}
+    assert all(c.rule != c.expected_rule for c in bad)

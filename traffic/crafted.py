@@ -1,0 +1,62 @@
+"""Crafted packets (scapy): what a plain socket cannot send, sent from inside twin nodes.
+
+- a TCP ACK with no connection behind it: a stateful firewall must drop it as invalid;
+- a TCP SYN whose source address belongs to another zone: anti-spoofing must drop it.
+
+Packets go out through a raw IP socket created inside the source node's namespace, so the
+node's own routing sends them (never the machine's). What happened to them is read from the
+firewall's log by the caller.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from traffic.netns import Namespaces
+
+
+@dataclass(frozen=True)
+class Crafted:
+    netns: str  # the node that sends it
+    src: str  # the source address written in the packet (spoofed or not)
+    dst: str
+    dport: int
+    sport: int
+    flags: str  # scapy TCP flags: "A" (a stray ACK) or "S"
+
+
+def send_crafted(packets: Sequence[Crafted]) -> None:
+    """Send each packet once from its node, in a thread of its own (setns is per thread)."""
+    from scapy.layers.inet import IP, TCP  # noqa: PLC0415 - scapy takes ~1 s to import
+    from scapy.supersocket import L3RawSocket  # noqa: PLC0415
+
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        ns = Namespaces()
+        sockets: dict[str, L3RawSocket] = {}
+        try:
+            for p in packets:
+                ns.enter(p.netns)
+                if p.netns not in sockets:
+                    sockets[p.netns] = L3RawSocket()  # created here: it stays in this netns
+                seq = random.getrandbits(32)
+                pkt = IP(src=p.src, dst=p.dst) / TCP(
+                    sport=p.sport, dport=p.dport, flags=p.flags, seq=seq
+                )
+                sockets[p.netns].send(pkt)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            errors.append(exc)
+        finally:
+            for s in sockets.values():
+                s.close()
+            ns.close()
+
+    thread = threading.Thread(target=work, name="twin-crafted")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
