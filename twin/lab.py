@@ -14,17 +14,19 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from twin.errors import EnvironmentProblem, UsageError
+from twin.model import LAB_NAME
 
 STATE = "state.json"
 
 
 def home() -> Path:
-    return Path(os.environ.get("TWIN_HOME") or Path.cwd() / ".twin")
+    """Absolute: the registry records lab directories, and `down` may run from anywhere."""
+    return Path(os.environ.get("TWIN_HOME") or Path.cwd() / ".twin").absolute()
 
 
 def run_dir() -> Path:
@@ -64,19 +66,83 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def load_state(lab_dir: Path) -> LabState:
+    """The state file of the lab in `lab_dir`, checked field by field: `down` removes what it
+    names and deletes its `dir`, so a damaged or foreign file must never be trusted."""
     path = lab_dir / STATE
     try:
-        data = json.loads(path.read_text())
-        return LabState(**data)
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise UsageError(
             f"{path}: no such state file (was the lab ever brought up here?)"
         ) from None
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
-        raise EnvironmentProblem(
-            f"{path}: state file is corrupt ({str(exc).splitlines()[0]}); "
-            "run `twin down --all` to remove every twin lab on this machine"
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise _corrupt(path, lab_dir, reason or str(exc)) from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _corrupt(
+            path, lab_dir, str(exc).splitlines()[0] if str(exc) else "not JSON"
         ) from None
+    problem = _state_problem(data, lab_dir)
+    if problem:
+        raise _corrupt(path, lab_dir, problem)
+    return LabState(**data)
+
+
+def _corrupt(path: Path, lab_dir: Path, reason: str) -> EnvironmentProblem:
+    lab = lab_dir.name
+    how = f"`twin down --lab {lab}`" if LAB_NAME.match(lab) else "`twin down --all`"
+    return EnvironmentProblem(
+        f"{path}: state file is corrupt ({_printable(reason)}); {how} still removes the lab "
+        "(it finds the lab's nodes by name)"
+    )
+
+
+# LabState's fields and the JSON types each may hold (bool is an int to Python: refused apart).
+_STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "lab": (str,),
+    "runtime": (str,),
+    "dir": (str,),
+    "policy": (str,),
+    "status": (str,),
+    "created": (int, float),
+    "resources": (dict,),
+    "ruleset_sha256": (str,),
+    "responder_pid": (int,),
+    "extra": (dict,),
+}
+
+
+def _state_problem(data: Any, lab_dir: Path) -> str:
+    """What is wrong with a parsed state file ("" when nothing is)."""
+    if not isinstance(data, dict):
+        return f"a JSON object expected, found {type(data).__name__}"
+    known = {f.name: f for f in fields(LabState)}
+    assert set(known) == set(_STATE_TYPES), "LabState changed: update _STATE_TYPES"
+    for key, value in data.items():
+        if key not in known:
+            return f"unknown field {key!r}"
+        if isinstance(value, bool) or not isinstance(value, _STATE_TYPES[key]):
+            return f"field {key!r} has the wrong type ({type(value).__name__})"
+    required = [
+        n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING
+    ]
+    missing = [n for n in required if n not in data]
+    if missing:
+        return f"field {missing[0]!r} is missing"
+    for kind, names in data.get("resources", {}).items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return f"resources[{kind!r}] is not a list of names"
+    if not LAB_NAME.match(data["lab"]):
+        return f"lab name {data['lab']!r} is not one twin makes"
+    if data["lab"] != lab_dir.name or Path(data["dir"]).resolve() != lab_dir.resolve():
+        return f"it belongs to lab {data['lab']!r} in {data['dir']!r}, not to {str(lab_dir)!r}"
+    return ""
+
+
+def _printable(text: str) -> str:
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -87,6 +153,7 @@ class Entry:
     dir: str
     runtime: str
     path: Path  # the entry file itself
+    problem: str = ""  # set when the entry file was damaged and rebuilt from the state file
 
 
 def claim(lab: str, lab_dir: Path, runtime: str) -> Entry:
@@ -99,9 +166,13 @@ def claim(lab: str, lab_dir: Path, runtime: str) -> Entry:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         other = read_entry(path)
-        where = f" from {other.dir}" if other else ""
+        if other is None:
+            raise UsageError(
+                f"lab {lab!r} has a registry entry that cannot be read ({entry_problem(path)}); "
+                "run `twin down --all`, which removes it and what it names"
+            ) from None
         raise UsageError(
-            f"lab {lab!r} is already up{where}; run `twin down --lab {lab}` first"
+            f"lab {lab!r} is already up from {other.dir}; run `twin down --lab {lab}` first"
         ) from None
     with os.fdopen(fd, "w") as f:
         f.write(body)
@@ -113,11 +184,43 @@ def release(lab: str) -> None:
 
 
 def read_entry(path: Path) -> Entry | None:
-    try:
-        data = json.loads(path.read_text())
-        return Entry(str(data["lab"]), str(data["dir"]), str(data["runtime"]), path)
-    except (OSError, ValueError, KeyError, TypeError):
+    """A registry entry, checked (its `dir` is deleted by `down`); when the entry is damaged
+    but the lab's state file (`$TWIN_HOME/<lab>/state.json`) is sound, the entry is rebuilt
+    from that. None when neither can be trusted: see `broken_entries`."""
+    problem = entry_problem(path)
+    if not problem:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Entry(data["lab"], data["dir"], data["runtime"], path)
+    lab = path.name.removesuffix(".json")
+    if not LAB_NAME.match(lab):
         return None
+    try:
+        state = load_state(home() / lab)
+    except (UsageError, EnvironmentProblem):
+        return None
+    return Entry(state.lab, state.dir, state.runtime, path, f"{problem}; rebuilt from {STATE}")
+
+
+def entry_problem(path: Path) -> str:
+    """What is wrong with a registry entry file ("" when nothing is)."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    except (ValueError, RecursionError):
+        return "not JSON"
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    lab, where, runtime = data.get("lab"), data.get("dir"), data.get("runtime")
+    if not isinstance(lab, str) or lab != path.name.removesuffix(".json"):
+        return "its lab is not the one its file is named after"
+    if not LAB_NAME.match(lab):
+        return "its lab name is not one twin makes"
+    if not isinstance(where, str) or not Path(where).is_absolute() or Path(where).name != lab:
+        return f"its lab directory is not an absolute path ending in /{lab}"
+    if not isinstance(runtime, str) or not runtime.isalnum():
+        return "its runtime is not a name"
+    return ""
 
 
 def entries() -> list[Entry]:
@@ -128,6 +231,15 @@ def entries() -> list[Entry]:
     return [e for e in found if e is not None]
 
 
+def broken_entries() -> list[tuple[Path, str]]:
+    """Registry files that `entries` cannot use (damaged, and no sound state file to rebuild
+    them from), with what is wrong. The lab name is the file name; nothing else is known."""
+    rd = run_dir()
+    if not rd.is_dir():
+        return []
+    return [(p, entry_problem(p)) for p in sorted(rd.glob("*.json")) if read_entry(p) is None]
+
+
 def find_entry(lab: str | None) -> Entry:
     """The named lab, or the only lab that is up."""
     up = entries()
@@ -135,6 +247,12 @@ def find_entry(lab: str | None) -> Entry:
         for e in up:
             if e.lab == lab:
                 return e
+        for path, problem in broken_entries():
+            if path.name == f"{lab}.json":
+                raise UsageError(
+                    f"{path}: the registry entry of lab {lab!r} cannot be read ({problem}); "
+                    "`twin down --all` removes it and what it names"
+                )
         names = ", ".join(e.lab for e in up) or "none"
         raise UsageError(f"lab {lab!r} is not up (labs up: {names})")
     if not up:
