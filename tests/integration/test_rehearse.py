@@ -155,7 +155,9 @@ def test_cli_rehearse_report_html_in_chromium(make_policy, lab_up, tmp_path: Pat
     assert '<td class="fail"' in matrix and '<td class="allow"' in matrix
     assert "Rehearsal of" in dom and "breaks web-reaches-app" in dom
     assert "Log evidence" in dom
-    assert junit.read_text().count("<testcase") == 17 + 36  # intent lines + zone pairs
+    xml = junit.read_text()  # one case per intent line, one per zone pair
+    assert xml.count(f'classname="twin.{name}.intent"') == 17
+    assert xml.count(f'classname="twin.{name}.matrix"') == 36
     res = run("rehearse", "--rollback", "--lab", name)
     assert res.returncode == 0, res.stdout + res.stderr
     res = run("rehearse", "--rollback", "--lab", name)
