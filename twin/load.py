@@ -235,6 +235,7 @@ class _Walker:
         self.problems: list[Problem] = []
         self.count = 0
         self.open: set[int] = set()  # ids of the collection nodes being walked (ancestors)
+        self.own_keys: dict[int, set[int]] = {}  # mapping node → ids of its own key nodes
 
     def value(self, node: yaml.Node, path: Path_) -> Any:
         self.count += 1
@@ -267,14 +268,22 @@ class _Walker:
             self.open.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        # A key written twice in one mapping is an error; a key that came in through a merge
+        # (`<<: *base`) is overridden by the mapping's own, as YAML says. Flattening changes
+        # the node in place (and an aliased node is walked again): remember its own keys once.
+        if id(node) not in self.own_keys:
+            merge = "tag:yaml.org,2002:merge"
+            self.own_keys[id(node)] = {id(k) for k, _ in node.value if k.tag != merge}
+        own = self.own_keys[id(node)]
         self.loader.flatten_mapping(node)
         out: dict[str, Any] = {}
+        written: set[str] = set()
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode) or knode.tag not in KEY_TAGS:
                 self._problem(knode, path, "a key must be a plain word", "write name: value")
                 continue
             key = str(knode.value)
-            if key in out:
+            if key in written and id(knode) in own:
                 first = self.lines[(*path, key)]
                 self._problem(
                     knode,
@@ -283,6 +292,8 @@ class _Walker:
                     f"remove one (the other is on line {first})",
                 )
                 continue
+            if id(knode) in own:
+                written.add(key)
             self.lines[(*path, key)] = knode.start_mark.line + 1
             out[key] = self.value(vnode, (*path, key))
         return out
