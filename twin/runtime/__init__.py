@@ -45,6 +45,9 @@ class Runtime(Protocol):
     ) -> ExecResult:
         """Run a command inside a node."""
 
+    def discover(self, lab: str) -> dict[str, list[str]]:
+        """Resources of a lab found by name or label, for `down` when the state file is lost."""
+
     def netns(self, state: LabState, node: str) -> str:
         """The node's network namespace file, for setns (probes, responders, NFLOG)."""
 
