@@ -29,11 +29,11 @@ from twin.health import check_health
 from twin.hostlimits import check_neighbour_table
 from twin.lab import Entry, LabState, claim, find_entry, home, load_state, release, write_atomic
 from twin.load import load_policy
-from twin.model import Policy
+from twin.model import LAB_NAME, Policy
 from twin.plan import Plan, build_plan
 from twin.probes import probe_ports
 from twin.render import render_lab
-from twin.runtime import Runtime, get_runtime
+from twin.runtime import RUNTIMES, Runtime, get_runtime, register
 from twin.verify import DEFAULT_TIMEOUT, Verification, verify
 
 __all__ = ["Verification", "down", "load_policy", "open_lab", "prepare", "test", "up"]
@@ -173,6 +173,32 @@ def down(entry: Entry) -> list[str]:
         if not left:
             release(entry.lab)
             shutil.rmtree(state.path, ignore_errors=True)
+    return left
+
+
+def down_lost(lab: str) -> list[str]:
+    """A lab whose registry entry and state file are both unreadable: what every runtime finds
+    by its name is removed, then its responders, then its directory under TWIN_HOME."""
+    if not LAB_NAME.match(lab):
+        return [f"registry entry {lab}.json (not a lab name; remove it by hand)"]
+    lab_dir = home() / lab
+    left: list[str] = []
+    register()
+    with signals_deferred():
+        for name, make in RUNTIMES.items():
+            runtime = make()
+            if runtime.unavailable() is not None:
+                continue
+            found = runtime.discover(lab)
+            if any(found.values()):
+                state = LabState(lab, name, str(lab_dir), "", status="lost", resources=found)
+                left += runtime.destroy(state)
+        for pid in find_responders(lab_dir):
+            stop_process(pid)
+        if not left:
+            release(lab)
+            if (lab_dir / "topology.clab.yml").exists() or (lab_dir / "state.json").exists():
+                shutil.rmtree(lab_dir, ignore_errors=True)
     return left
 
 

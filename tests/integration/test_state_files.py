@@ -130,12 +130,6 @@ def test_damaged_registry_entry_down_all_still_cleans_up(
     assert left_of(lab, lab_dir) == NOTHING
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="down --all does not yet remove a lab whose registry entry and state file are both "
-    "damaged (lab.broken_entries() lists it; pipeline.down needs to discover it by name in "
-    "every runtime)",
-)
 def test_damaged_registry_entry_and_state_down_all_still_cleans_up(
     damaged_lab: Callable[[], tuple[str, Path]],
 ) -> None:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from twin import pipeline
 from twin.cli.common import err, handle_errors, out
-from twin.lab import entries, find_entry, load_state, write_atomic
+from twin.lab import broken_entries, entries, find_entry, load_state, write_atomic
 from twin.probes import plan_flows, static_violations
 from twin.report import print_report, summary_line, write_json, write_junit
 from twin.runtime import get_runtime
@@ -203,6 +203,13 @@ def down(
             err.print(f"error: lab {entry.lab}: could not remove {', '.join(left)}")
         else:
             out.print(f"lab {entry.lab} is down")
-    if not targets:
+    for path, problem in broken_entries() if all_labs else []:
+        left = pipeline.down_lost(path.stem)
+        if left:
+            failed = True
+            err.print(f"error: lab {path.stem}: could not remove {', '.join(left)}")
+        else:
+            out.print(f"lab {path.stem} is down (its registry entry was damaged: {problem})")
+    if not targets and not (all_labs and broken_entries()):
         out.print("no lab is up")
     raise typer.Exit(3 if failed else 0)
