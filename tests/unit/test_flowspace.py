@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -249,20 +248,17 @@ def test_compare_reports_a_newly_opened_path_with_both_rules(make_policy) -> Non
     assert diff.zones_changed == ()
 
 
-def test_fifty_zones_and_five_thousand_rules_in_under_five_seconds() -> None:
-    """The engine alone (bench/bench_diff.py times the whole `twin diff`, loading included)."""
+def test_fifty_zones_and_five_thousand_rules_find_the_flipped_rule() -> None:
+    """The engine on a large policy finds the one flipped rule (speed: bench/diff.py)."""
     old_data = generate_policy(zones=50, rules=5000, seed=1)
     new_data = generate_policy(zones=50, rules=5000, seed=1)
     flipped = new_data["rules"][10]
     flipped["action"] = "allow" if flipped["action"] != "allow" else "deny"
     old = build_plan(Policy.model_validate(old_data))
     new = build_plan(Policy.model_validate(new_data))
-    started = time.monotonic()
     space = FlowSpace(new)
     found = check_rules(space)
     diff = compare(old, space)
-    seconds = time.monotonic() - started
-    assert seconds < 5, f"{seconds:.2f} s"
     assert found.shadowed and found.redundant
     assert diff.changes and {c.old_rule for c in diff.changes} | {
         c.new_rule for c in diff.changes
