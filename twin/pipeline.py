@@ -172,7 +172,8 @@ def down(entry: Entry) -> list[str]:
         left = _teardown(runtime, state)
         if not left:
             release(entry.lab)
-            shutil.rmtree(state.path, ignore_errors=True)
+            if state.path.is_absolute() and state.path.name == entry.lab:
+                shutil.rmtree(state.path, ignore_errors=True)
     return left
 
 
@@ -221,6 +222,7 @@ def signals_deferred() -> Iterator[None]:
 
 def _teardown(runtime: Runtime, state: LabState) -> list[str]:
     stop_responders(state)
-    for pid in state.resources.get("pid", []):
-        stop_process(int(pid))
+    found = find_responders(state.path) if state.path.is_absolute() else []
+    for pid in {*state.resources.get("pid", []), *map(str, found)}:  # also one the state
+        stop_process(int(pid))  # never recorded (killed between its start and the save)
     return runtime.destroy(state)

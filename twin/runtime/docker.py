@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from twin import render
 from twin.errors import EnvironmentProblem
 from twin.image_build import image_exists, missing_image_hint
 from twin.lab import Entry, LabState, run_dir
+from twin.model import LAB_NAME
 from twin.proc import run
 from twin.render import TOPOLOGY
 from twin.runtime import ExecResult
@@ -148,8 +148,7 @@ def netns_inode(path: str) -> int:
 
 
 def read_topology(state: LabState) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((state.path / TOPOLOGY).read_text())
-    return data
+    return render.read_topology(state.path / TOPOLOGY)
 
 
 def node_options(state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
@@ -315,6 +314,8 @@ def labelled_entries(known: set[str]) -> list[Entry]:
     found: dict[str, str] = {}
     for line in res.stdout.splitlines():
         lab, _, topo = line.partition("\t")
-        if lab and lab not in known:
-            found.setdefault(lab, str(Path(topo).parent) if topo else "")
+        where = Path(topo).parent if topo else Path()
+        sound = LAB_NAME.match(lab) and where.is_absolute() and where.name == lab
+        if lab and lab not in known:  # a label is anyone's to write: trust no other directory
+            found.setdefault(lab, str(where) if sound else "")
     return [Entry(lab, d, "docker", run_dir() / f"{lab}.json") for lab, d in sorted(found.items())]
