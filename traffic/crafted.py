@@ -11,11 +11,10 @@ firewall's log by the caller.
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from traffic.netns import Namespaces
+from traffic.netns import Namespaces, in_thread
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,6 @@ def send_crafted(packets: Sequence[Crafted]) -> None:
     from scapy.layers.inet import IP, TCP  # noqa: PLC0415 - scapy takes ~1 s to import
     from scapy.supersocket import L3RawSocket  # noqa: PLC0415
 
-    errors: list[BaseException] = []
-
     def work() -> None:
         ns = Namespaces()
         sockets: dict[str, L3RawSocket] = {}
@@ -48,15 +45,9 @@ def send_crafted(packets: Sequence[Crafted]) -> None:
                     sport=p.sport, dport=p.dport, flags=p.flags, seq=seq
                 )
                 sockets[p.netns].send(pkt)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            errors.append(exc)
         finally:
             for s in sockets.values():
                 s.close()
             ns.close()
 
-    thread = threading.Thread(target=work, name="twin-crafted")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    in_thread(work, "twin-crafted")

@@ -18,13 +18,12 @@ import os
 import select
 import socket
 import struct
-import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from traffic.netns import Namespaces, raise_fd_limit
+from traffic.netns import Namespaces, in_thread, raise_fd_limit
 
 OPEN, CLOSED, FILTERED, REJECTED = "open", "closed", "filtered", "rejected"
 IP_RECVERR = 11
@@ -73,11 +72,7 @@ def run_probes(
     check_targets(probes, lab_subnets)
     raise_fd_limit(window + 1024)
     run = _Run(probes, timeout, window)
-    thread = threading.Thread(target=run.main, name="twin-prober")
-    thread.start()
-    thread.join()
-    if run.error is not None:
-        raise run.error
+    in_thread(run.main, "twin-prober")
     return run.outcomes
 
 
@@ -87,7 +82,6 @@ class _Run:
         self.timeout = timeout
         self.window = window
         self.outcomes = [Outcome() for _ in probes]
-        self.error: BaseException | None = None
         self.ep = select.epoll()
         self.socks: dict[int, tuple[int, socket.socket]] = {}  # fd → (probe index, socket)
         self.sock_of: dict[int, socket.socket] = {}  # probe index → its socket
@@ -102,8 +96,6 @@ class _Run:
         ns = Namespaces()
         try:
             self._loop(ns)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            self.error = exc
         finally:
             for _, s in self.socks.values():
                 s.close()

@@ -11,10 +11,9 @@ import fcntl
 import ipaddress
 import socket
 import struct
-import threading
 from dataclasses import dataclass, field
 
-from traffic.netns import Namespaces
+from traffic.netns import Namespaces, in_thread
 from traffic.prober import OPEN, Probe, run_probes
 from twin.configure import Snapshot, firewall_snapshot, responder_alive
 from twin.lab import LabState
@@ -110,7 +109,6 @@ def _interfaces(runtime: Runtime, state: LabState, plan: Plan) -> dict[tuple[str
     }
     paths = {node: runtime.netns(state, node) for node in wanted}
     out: dict[tuple[str, str], Iface] = {}
-    errors: list[BaseException] = []
 
     def work() -> None:
         ns = Namespaces()
@@ -127,16 +125,10 @@ def _interfaces(runtime: Runtime, state: LabState, plan: Plan) -> dict[tuple[str
                             out[(node, name)] = found
                 if node != plan.firewall:
                     out[(node, "default-gw")] = Iface(True, _default_gateway())
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            errors.append(exc)
         finally:
             ns.close()
 
-    t = threading.Thread(target=work, name="twin-health")
-    t.start()
-    t.join()
-    if errors:
-        raise errors[0]
+    in_thread(work, "twin-health")
     return out
 
 
