@@ -7,6 +7,21 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REFERENCE = Path(__file__).resolve().parent.parent / "topologies" / "zero-trust-6zone.yml"
+
+
+def reference_copy(tmp: str, lab: str, file: str = "policy.yml") -> tuple[Path, dict[str, Any]]:
+    """The six-zone reference renamed `lab`, written into `tmp`; also returns its data."""
+    data: dict[str, Any] = yaml.safe_load(REFERENCE.read_text())
+    data["name"] = lab
+    path = Path(tmp) / file
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path, data
 
 
 @contextmanager

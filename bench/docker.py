@@ -10,18 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import yaml
-
-from bench.common import Clock, figure, isolated_home
+from bench.common import Clock, figure, isolated_home, reference_copy
 from twin import pipeline
 from twin.image_build import build_node_image
 from twin.lab import find_entry
 from twin.runtime.docker import docker_unavailable, run_parallel
-
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "topologies" / "zero-trust-6zone.yml"
 
 
 def bare_containers(image: str, names: list[str]) -> tuple[float, float]:
@@ -42,10 +36,8 @@ def main() -> int:
     image = build_node_image()
     figure(f"node image ({image.method})", clock.lap(), target="seconds when cached")
     with isolated_home("docker") as tmp:
-        data = yaml.safe_load(REFERENCE.read_text())
-        lab = data["name"] = f"benchd{os.getpid() % 10000}"
-        policy = Path(tmp) / "policy.yml"
-        policy.write_text(yaml.safe_dump(data, sort_keys=False))
+        lab = f"benchd{os.getpid() % 10000}"
+        policy, data = reference_copy(tmp, lab)
         nodes = [f"clab-{lab}f-{n}" for n in ("fw", *(h for z in data["zones"].values()
                                                      for h in z["hosts"]))]  # fmt: skip
         floor_up, floor_down = bare_containers(image.tag, nodes)

@@ -13,19 +13,15 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import yaml
 
-from bench.common import Clock, figure, isolated_home
+from bench.common import Clock, figure, isolated_home, reference_copy
 from traffic.netns import Namespaces, raise_fd_limit
 from traffic.prober import Probe, echo_request
 from twin import pipeline
 from twin.lab import find_entry
 from twin.verify import DEFAULT_TIMEOUT
-
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "topologies" / "zero-trust-6zone.yml"
 
 
 def bare_namespaces(topology: dict, lab: str) -> tuple[float, float]:
@@ -84,11 +80,8 @@ def main() -> int:
         print("  skipped: needs root (network namespaces)")
         return 0
     with isolated_home("netns") as tmp:
-        data = yaml.safe_load(REFERENCE.read_text())
-        data["name"] = f"bench{os.getpid() % 10000}"
-        policy = Path(tmp) / "policy.yml"
-        policy.write_text(yaml.safe_dump(data, sort_keys=False))
-        lab = data["name"]
+        lab = f"bench{os.getpid() % 10000}"
+        policy, _ = reference_copy(tmp, lab)
 
         prep = pipeline.prepare(policy)
         floor_up, floor_down = bare_namespaces(yaml.safe_load(prep.files["topology.clab.yml"]), lab)

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import Clock, figure, isolated_home
+from bench.common import Clock, figure, isolated_home, reference_copy
 from twin import pipeline, rehearse
 from twin.lab import find_entry
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "topologies" / "zero-trust-6zone.yml"
 ROUNDS = 3
 
 
@@ -27,10 +25,7 @@ def main() -> int:
         print("  skipped: needs root (network namespaces)")
         return 0
     with isolated_home("rehearse") as tmp:
-        data = yaml.safe_load(REFERENCE.read_text())
-        data["name"] = f"bre{os.getpid() % 100000}"
-        base = Path(tmp) / "base.yml"
-        base.write_text(yaml.safe_dump(data, sort_keys=False))
+        base, data = reference_copy(tmp, f"bre{os.getpid() % 100000}", "base.yml")
         data["rules"].insert(0, {"name": "web-db-temp", "from": "web", "to": "db",
                                  "services": ["postgres"], "action": "allow"})  # fmt: skip
         cand = Path(tmp) / "candidate.yml"
