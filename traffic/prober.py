@@ -1,9 +1,14 @@
 """The prober: real TCP/UDP/ICMP flows from inside twin nodes, judged from what comes back.
 
 One thread enters each source node's namespace (setns), creates the probe's socket there, sends,
-and serves every outstanding probe from one epoll loop; at most `window` probes are in flight and
-each one is judged within `timeout` seconds of its own send (TCP resends a SYN at 1 s, which would
-double counters and logs: keep timeouts under 1 s).
+and serves every outstanding probe from one epoll loop; at most `window` probes are in flight.
+
+The judging rule: a probe is called `filtered` only when `timeout` seconds have passed since the
+last send of its burst, and every socket of the run (TCP, UDP and the raw ICMP ones) has since
+been read until none had anything left. An answer that arrived in time is therefore never
+missed, however late the prober gets to it on a busy machine (an ICMP reject left unread in a
+raw socket's queue was once called `filtered`). Bursts are short, so a SYN is judged before
+TCP resends it at 1 s (which would double counters and logs): keep timeouts under 1 s.
 
 Verdicts: open (handshake / reply), closed (the destination host answered RST / port
 unreachable: the flow crossed the firewall), rejected (ICMP admin-prohibited from the firewall),
@@ -29,6 +34,7 @@ OPEN, CLOSED, FILTERED, REJECTED = "open", "closed", "filtered", "rejected"
 IP_RECVERR = 11
 SO_EE_ORIGIN_ICMP = 2
 LINGER_RESET = struct.pack("ii", 1, 0)
+MAX_BURST = 0.1  # seconds of sending before the prober looks at answers again
 REJECT_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM}
 
 
@@ -81,6 +87,9 @@ class _Run:
         self.probes = probes
         self.timeout = timeout
         self.window = window
+        # a burst of sends lasts at most this long, so that its first SYN is judged (and its
+        # socket closed) before TCP resends it at 1 s
+        self.burst = max(0.01, min(MAX_BURST, 0.95 - timeout))
         self.outcomes = [Outcome() for _ in probes]
         self.ep = select.epoll()
         self.socks: dict[int, tuple[int, socket.socket]] = {}  # fd → (probe index, socket)
@@ -105,27 +114,49 @@ class _Run:
             ns.close()
 
     def _loop(self, ns: Namespaces) -> None:
-        queue: deque[tuple[float, int]] = deque()  # (deadline, index) in send order
+        """Send in bursts, serve answers between them; judge a deadline only after every socket
+        (raw ICMP ones included) has been read to the end at a moment past that deadline."""
+        bursts: deque[tuple[float, list[int]]] = deque()  # (deadline, probes) in send order
         nxt = 0
         total = len(self.probes)
         while nxt < total or self.pending:
-            while nxt < total and len(self.pending) < self.window:
-                self._send(ns, nxt)
-                queue.append((self.sent_at[nxt] + self.timeout, nxt))
-                nxt += 1
+            if nxt < total and len(self.pending) < self.window:
+                burst: list[int] = []
+                start = time.monotonic()
+                while (
+                    nxt < total
+                    and len(self.pending) < self.window
+                    and time.monotonic() - start < self.burst
+                ):
+                    self._send(ns, nxt)
+                    burst.append(nxt)
+                    nxt += 1
+                # every deadline counts from the last send of its burst: while the prober is
+                # sending, the kernel is busy with its packets, not with the answers
+                bursts.append((time.monotonic() + self.timeout, burst))
+            if nxt < total and len(self.pending) < self.window:
+                wait = 0.0  # more to send: look at what came back, then go on sending
+            else:
+                wait = max(0.0, bursts[0][0] - time.monotonic()) if bursts else self.timeout
+            self._serve(wait)
             now = time.monotonic()
-            while queue and (queue[0][0] <= now or queue[0][1] not in self.pending):
-                _, i = queue.popleft()
-                if i in self.pending:
-                    self._expire(i)
-            if not self.pending:
-                continue
-            wait = max(0.0, queue[0][0] - time.monotonic()) if queue else self.timeout
-            for fd, events in self.ep.poll(wait):
-                if fd in self.raw_fds:
-                    self._read_icmp(fd)
-                elif fd in self.socks:
-                    self._event(fd, events)
+            if bursts and bursts[0][0] <= now:
+                while self._serve(0.0):  # read every socket to the end before judging
+                    pass
+                while bursts and bursts[0][0] <= now:
+                    for i in bursts.popleft()[1]:
+                        if i in self.pending:
+                            self._expire(i)
+
+    def _serve(self, wait: float) -> int:
+        """Handle what is ready (waiting up to `wait` s for something); how many sockets."""
+        events = self.ep.poll(wait)
+        for fd, mask in events:
+            if fd in self.raw_fds:
+                self._read_icmp(fd)
+            elif fd in self.socks:
+                self._event(fd, mask)
+        return len(events)
 
     # --- sending ------------------------------------------------------------------------------
 
