@@ -10,6 +10,9 @@ missed, however late the prober gets to it on a busy machine (an ICMP reject lef
 raw socket's queue was once called `filtered`). Bursts are short, so a SYN is judged before
 TCP resends it at 1 s (which would double counters and logs): keep timeouts under 1 s.
 
+Source ports are spread over the whole range (a quarter of TCP/UDP probes from privileged
+ports), so a hole keyed on source ports (`tcp sport 1-1023 accept`) shows as flows that pass.
+
 Verdicts: open (handshake / reply), closed (the destination host answered RST / port
 unreachable: the flow crossed the firewall), rejected (ICMP admin-prohibited from the firewall),
 filtered (nothing came back).
@@ -20,6 +23,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import random
 import select
 import socket
 import struct
@@ -34,6 +38,7 @@ OPEN, CLOSED, FILTERED, REJECTED = "open", "closed", "filtered", "rejected"
 IP_RECVERR = 11
 SO_EE_ORIGIN_ICMP = 2
 LINGER_RESET = struct.pack("ii", 1, 0)
+SOURCE_PORTS = ((1, 1023), (1024, 32767), (32768, 60999), (61000, 65535))
 MAX_BURST = 0.1  # seconds of sending before the prober looks at answers again
 REJECT_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM}
 
@@ -100,6 +105,7 @@ class _Run:
         self.pending: set[int] = set()
         self.sent_at: dict[int, float] = {}
         self.ident = os.getpid() & 0xFFFF
+        self.rnd = random.Random()
 
     def main(self) -> None:
         ns = Namespaces()
@@ -178,7 +184,7 @@ class _Run:
     def _send_tcp(self, i: int, p: Probe) -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
-        s.bind((p.src, 0))
+        self._bind(i, s, p.src)
         self.outcomes[i].sport = s.getsockname()[1]
         self._watch(i, s, select.EPOLLOUT)
         rc = s.connect_ex((p.dst, p.port))
@@ -188,7 +194,7 @@ class _Run:
     def _send_udp(self, i: int, p: Probe) -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
         s.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
-        s.bind((p.src, 0))
+        self._bind(i, s, p.src)
         self.outcomes[i].sport = s.getsockname()[1]
         s.connect((p.dst, p.port))
         self._watch(i, s, select.EPOLLIN)
@@ -209,6 +215,20 @@ class _Run:
         self.outcomes[i].sport, self.outcomes[i].seq = ident, seq
         self.icmp_wait[(p.dst, ident, seq)] = i
         raw.sendto(echo_request(ident, seq, b"twin-probe"), (p.dst, 0))
+
+    def _bind(self, i: int, s: socket.socket, src: str) -> None:
+        """A source port from a spread: every fourth probe from a privileged port (1-1023), the
+        others from the registered, ephemeral and top ranges, so a rule keyed on source ports is
+        crossed too. A port in use on that host (a responder's) is drawn again."""
+        lo, hi = SOURCE_PORTS[i % len(SOURCE_PORTS)]
+        for _ in range(8):
+            try:
+                s.bind((src, self.rnd.randint(lo, hi)))
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        s.bind((src, 0))
 
     def _watch(self, i: int, s: socket.socket, events: int) -> None:
         self.socks[s.fileno()] = (i, s)
