@@ -41,7 +41,8 @@ def import_cmd(
         ),
     ] = None,
     vsys: Annotated[
-        str | None, typer.Option(help="PAN-OS vsys / device group, FortiGate VDOM.")
+        str | None,
+        typer.Option("--vsys", "--vdom", help="PAN-OS vsys / device group, FortiGate VDOM."),
     ] = None,
     device: Annotated[
         str | None, typer.Option(help="Pull over SSH instead: paloalto_panos | fortinet.")
@@ -51,6 +52,10 @@ def import_cmd(
     port: Annotated[int, typer.Option(help="SSH port (with --device).")] = 22,
     key_file: Annotated[Path | None, typer.Option(help="SSH private key (with --device).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the import report (JSON).")] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(help="Exit 1 when a rule is skipped or approximated (for CI)."),
+    ] = False,
 ) -> None:
     """Import a PAN-OS or FortiGate policy as a twin policy file, with a report of approximations.
 
@@ -103,6 +108,15 @@ def import_cmd(
     sink.print(f"imported {source}{where}: {imported.report.summary()}", markup=False)
     if rep_path is not None:
         sink.print(f"report: {rep_path}", markup=False)
+    inexact = imported.report.strict_failures()
+    if strict and inexact:
+        err.print(
+            f"--strict: {len(inexact)} rules are not imported exactly: "
+            + ", ".join(f"{r.name!r} ({r.outcome.value}, {r.direction})" for r in inexact[:5])
+            + (" …" if len(inexact) > 5 else ""),
+            markup=False,
+        )
+        raise typer.Exit(1)
 
 
 @handle_errors

@@ -61,7 +61,10 @@ def lab_name(text: str) -> str:
 def build_policy(
     dev: DeviceConfig, name: str, zone_subnets: dict[str, IPv4Net] | None = None
 ) -> Imported:
+    _refuse_empty(dev)
     report = ImportReport(dev.vendor, dev.file)
+    report.notes.extend(dev.notes)
+    _zones_from_rules(dev, report)
     names = Namespace({"any"})
     zone_map = {z: names.claim(z, node=True) for z in dev.zones}
     zones, nets = _zones(dev, zone_map, zone_subnets or {}, report)
@@ -86,8 +89,6 @@ def build_policy(
                 "intrazone allow applies after every policy and before the implicit deny",
                 vz.line,
             )
-    if tr.problems:
-        raise InputError(tr.problems)
     _hosts(zones, nets, tr.addresses, names)
     data: dict[str, Any] = {
         "name": name,
@@ -104,12 +105,13 @@ def build_policy(
     }
     report.renamed = {
         "zones, hosts, addresses": dict(names.renamed),
-        "services": dict(tr.svc_names.renamed),
+        "services": dict(tr.svcs.names.renamed),
         "rules": dict(tr.rule_names.renamed),
     }
     report.counts = {
         "zones": len(zones),
         "rules_in": len(dev.rules),
+        "nat_rules": len(dev.nat),
         "rules_out": len(tr.rules),
         "addresses": len(tr.addresses),
         "services": len(tr.services),
@@ -122,6 +124,47 @@ def build_policy(
             [Problem(dev.file, None, first.path, f"imported policy is invalid: {first.message}")]
         ) from None
     return Imported(policy, data, report)
+
+
+def _refuse_empty(dev: DeviceConfig) -> None:
+    """A file with nothing to test is refused in one line that says why."""
+    if not dev.has_policy:
+        what = "no security policy in this file"
+        hint = (
+            "export the running configuration of a firewall (with its rules); a template or "
+            "a baseline has none"
+        )
+        if dev.vendor == "PAN-OS" and dev.nat:
+            what = "no security rules in this file (only NAT rules)"
+        raise InputError([Problem(dev.file, None, "", what, hint)])
+
+
+def _zones_from_rules(dev: DeviceConfig, report: ImportReport) -> None:
+    """Zones a rule names but the file does not define (a Panorama device group's rules
+    without its template): each becomes a zone of its own, with an assumed subnet."""
+    for r in dev.rules:
+        for z in (*r.from_, *r.to):
+            if z != "any" and z not in dev.zones:
+                dev.zones[z] = DevZone(z, [], None)
+                report.add(
+                    Kind.assumed,
+                    f"zone {z!r}",
+                    "named by rules but not defined in this file (a template holds it?)",
+                    r.line,
+                )
+    if not dev.zones:
+        raise InputError(
+            [
+                Problem(
+                    dev.file,
+                    None,
+                    "",
+                    "no zones in this file (every rule is any → any)",
+                    "give the zones with --zone-subnets ZONE=CIDR,… is not enough: the twin "
+                    "needs the device's zones (export the full running configuration)",
+                )
+            ]
+        )
 
 
 def _zones(

@@ -2,6 +2,11 @@
 
 Names here are the vendor's own (any text); `build` maps them to twin's safe names. Every item
 keeps the line of the vendor file it came from, for the import report and for errors.
+
+A reader never aborts on what it cannot model: it records it (`unsupported` on an object or a
+rule, an `Approx` on a rule, a `Note` on the config) and `translate` decides, per rule, whether
+the rule is imported exactly, approximated (allow rules only, with the direction of the error)
+or skipped. Every importer (PAN-OS, FortiGate, ASA) produces this one shape.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import dataclass, field
 
 from twin.model import Action
 from twin.objects import IPv4Net, PortRange
+from twin.vendors.report import Note
 
 ANY = "any"
 APPLICATION_DEFAULT = "application-default"
@@ -31,9 +37,35 @@ class DevZone:
     intrazone: Action | None = None  # FortiGate `intrazone allow|deny`; None: the global default
 
 
+@dataclass(frozen=True)
+class Approx:
+    """A condition of a rule the twin cannot enforce exactly. `wider`: the twin rule matches
+    flows the device rule does not (a dropped condition); `narrower`: the reverse (a kept subset,
+    e.g. the known applications of a rule). An allow rule is imported with it and reported with
+    the direction of the error; a deny rule that would need one is skipped instead."""
+
+    message: str
+    wider: bool = True
+    narrower: bool = False
+
+
+@dataclass(frozen=True)
+class DevVip:
+    """A destination NAT the device applies before its policy (FortiGate VIP, ASA static NAT):
+    a policy naming the object is tested against the real servers `mapped`. `ports` maps the
+    external port range to the mapped one when the NAT forwards ports."""
+
+    external: tuple[IPv4Net, ...]
+    mapped: tuple[IPv4Net, ...]
+    proto: str = ""  # tcp | udp when ports are forwarded
+    ports: tuple[tuple[int, int], tuple[int, int]] | None = None  # (ext lo-hi, mapped lo-hi)
+    narrower: str = ""  # a condition the NAT adds (source filter, service filter): reported
+
+
 @dataclass
 class DevAddress:
-    """An address object (networks) or a static group (members); `unsupported` says why neither."""
+    """An address object (networks) or a static group (members); `unsupported` says why neither.
+    IPv6 values are kept apart (`ipv6`): they never match an IPv4 flow."""
 
     name: str
     line: int | None = None
@@ -41,6 +73,8 @@ class DevAddress:
     members: tuple[str, ...] | None = None
     unsupported: str = ""
     any: bool = False  # FortiGate's `all`
+    ipv6: tuple[str, ...] = ()
+    vip: DevVip | None = None  # a VIP: `networks` are its mapped (real) servers
 
 
 @dataclass
@@ -76,7 +110,29 @@ class DevRule:
     rule_type: str = "universal"  # universal | intrazone | interzone
     description: str = ""
     unsupported: str = ""  # set by a parser for what it already knows it cannot represent
-    approximated: list[str] = field(default_factory=list)  # what a parser already approximated
+    approximated: list[Approx] = field(default_factory=list)  # what a parser already approximated
+    ipv6_only: str = ""  # why the rule matches IPv6 traffic only (never an IPv4 flow)
+    ipv6_part: str = ""  # the rule also matches IPv6 traffic, which the twin does not test
+    nat_applied: bool = False  # the reader already wrote its destinations post-NAT
+
+
+@dataclass
+class DevNat:
+    """A destination NAT rule (PAN-OS): flows matching the original packet (`from_` zones,
+    `source`, `destination`, `service`) go to `translated` (and `translated_port`). Security
+    rules match the pre-NAT destination, so `translate` writes their public destinations as the
+    servers they reach. Source-only NAT rules are not kept (they change no policy decision)."""
+
+    name: str
+    line: int | None
+    from_: list[str]
+    source: list[str]
+    destination: list[str]
+    service: str
+    translated: list[str]
+    translated_port: int | None = None
+    disabled: bool = False
+    unsupported: str = ""
 
 
 @dataclass
@@ -94,7 +150,12 @@ class DeviceConfig:
     addresses: dict[str, DevAddress] = field(default_factory=dict)
     services: dict[str, DevService] = field(default_factory=dict)
     app_groups: dict[str, list[str]] = field(default_factory=dict)
+    app_filters: set[str] = field(default_factory=set)  # PAN-OS application filters (dynamic)
+    applications: dict[str, tuple[PortRange, ...]] = field(default_factory=dict)  # custom apps
     rules: list[DevRule] = field(default_factory=list)
     intrazone: DevDefault = field(default_factory=lambda: DevDefault(Action.allow))
     interzone: DevDefault = field(default_factory=lambda: DevDefault(Action.deny))
     hostname: str = ""
+    nat: list[DevNat] = field(default_factory=list)
+    has_policy: bool = False  # the file has a security policy table (even an empty one)
+    notes: list[Note] = field(default_factory=list)  # what the reader itself has to report

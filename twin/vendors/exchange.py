@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from twin.errors import InputError, Problem
@@ -16,8 +17,40 @@ from twin.vendors.panos import parse_panos
 from twin.vendors.view import view
 from twin.vyos import render_vyos
 
+NAMES = {"panos": "PAN-OS", "fortigate": "FortiGate", "asa": "Cisco ASA"}
+# What a vendor's configuration looks like in its first lines (to refuse the wrong one).
+_SIGNS = {
+    "panos": re.compile(
+        r"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(config|response|policy)\b|^set (deviceconfig|"
+        r"rulebase|zone|address|shared|device-group|vsys|network|mgt-config) |^config \{",
+        re.M | re.S,
+    ),
+    "fortigate": re.compile(r"^#config-version=F|^config (system|firewall|vdom|global)\b", re.M),
+    "asa": re.compile(r"^: Saved|^ASA Version|^access-list \S+ extended|^nameif ", re.M),
+}
+
+
+def sniff(text: str) -> str | None:
+    """The vendor a configuration's text looks like (None: cannot tell)."""
+    head = text[:20000]
+    found = [v for v, sign in _SIGNS.items() if sign.search(head)]
+    return found[0] if len(found) == 1 else None
+
 
 def parse(vendor: str, text: str, file: str, vsys: str | None = None) -> DeviceConfig:
+    seen = sniff(text)
+    if seen is not None and seen != vendor:
+        raise InputError(
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    f"this is a {NAMES[seen]} configuration, not {NAMES.get(vendor, vendor)}",
+                    f"twin import {seen} {file}",
+                )
+            ]
+        )
     if vendor == "panos":
         return parse_panos(text, file, vsys)
     return parse_fortigate(text, file, vsys)

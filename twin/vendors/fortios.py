@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import shlex
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -41,6 +41,49 @@ class Block:
     settings: Entry = field(default_factory=lambda: Entry("", 0))
 
 
+# A command's words: double-quoted values (backslash escapes; they may span lines: certificates,
+# keys, replacement messages), bare words, and the newline that ends the command.
+_TOKEN = re.compile(r'^[ \t]*(#[^\n]*)|"((?:[^"\\]|\\.)*)"|(\n)|([^\s"]+)|(")', re.S | re.M)
+_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def commands(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
+    """(line, words) of every command; a comment line (#…) is no command."""
+    line, start = 1, 1
+    words: list[str] = []
+    for m in _TOKEN.finditer(text):
+        comment, quoted, newline, bare, stray = m.groups()
+        if comment is not None:
+            continue
+        if newline is not None:
+            if words:
+                yield start, words
+            words = []
+            line += 1
+            continue
+        if stray is not None:
+            raise InputError(
+                [
+                    Problem(
+                        file,
+                        line,
+                        "",
+                        "a quoted value starts here and is never closed",
+                        'the file is cut short, or a quote inside a value is not escaped (\\")',
+                    )
+                ]
+            )
+        if not words:
+            start = line
+        if quoted is not None:
+            words.append(_ESCAPE.sub(r"\1", quoted))
+            line += quoted.count("\n")
+        else:
+            words.append(bare)
+    if words:
+        yield start, words
+
+
 def parse_fortios(text: str, file: str) -> list[Block]:
     """Top-level blocks in file order."""
     top: list[Block] = []
@@ -50,22 +93,16 @@ def parse_fortios(text: str, file: str) -> list[Block]:
     def fail(n: int, message: str, hint: str) -> InputError:
         return InputError([Problem(file, n, "", message, hint)])
 
-    for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            words = shlex.split(line, posix=True)
-        except ValueError as exc:
-            raise fail(n, f"cannot read this line: {exc}", "check the quotes") from None
+    for n, words in commands(text, file):
         verb, args = words[0], words[1:]
         if verb == "config":
-            block = Block(" ".join(args), n)
+            path = " ".join(args)
             if not blocks:
+                block = Block(path, n)
                 top.append(block)
             else:
                 owner = entries[-1] or blocks[-1].settings
-                owner.blocks[block.path] = block
+                block = owner.blocks.setdefault(path, Block(path, n))
             blocks.append(block)
             entries.append(None)
         elif verb == "end":
@@ -82,7 +119,7 @@ def parse_fortios(text: str, file: str) -> list[Block]:
             if not blocks or entries[-1] is None:
                 raise fail(n, "'next' without 'edit'", "remove it or add the edit")
             entries[-1] = None
-        elif verb in ("set", "unset", "append", "select"):
+        elif verb in ("set", "unset", "append", "select", "unselect"):
             if not blocks or not args:
                 raise fail(n, f"'{verb}' outside a config block", "")
             owner = entries[-1] or blocks[-1].settings
@@ -90,10 +127,14 @@ def parse_fortios(text: str, file: str) -> list[Block]:
                 owner.settings.pop(args[0], None)
             elif verb in ("append", "select") and args[0] in owner.settings:
                 owner.settings[args[0]].extend(args[1:])
+            elif verb == "unselect":
+                gone = set(args[1:])
+                owner.settings[args[0]] = [v for v in owner.values(args[0]) if v not in gone]
             else:
                 owner.settings[args[0]] = args[1:]
-        else:
+        elif blocks:
             raise fail(n, f"unknown word {verb!r}", "a FortiOS config has config/edit/set/next/end")
+        # before the first `config`: a console prompt or banner, not configuration
     if blocks:
         raise fail(blocks[-1].line, f"config {blocks[-1].path!r} has no 'end'", "add 'end'")
     return top

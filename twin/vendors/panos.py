@@ -1,10 +1,14 @@
-"""PAN-OS running configuration (XML, or `set` format) → `DeviceConfig`.
+"""PAN-OS running configuration (XML, `set`, or the CLI's brace format) → `DeviceConfig`.
 
-Read: interfaces' layer-3 addresses, zones (layer3 members), address objects (ip-netmask,
-ip-range; fqdn/wildcard/IPv6 are kept as unsupported), static address groups (nested), service
-objects and groups, application groups, security rules in rulebase order (shared pre-rules,
-device-group/vsys pre-rules, local rules, post-rules, shared post-rules) and the default-rule
-overrides. One vsys (or device group) is read; `--vsys` picks it when there are several.
+Read: interfaces' layer-3 addresses, zones (their interfaces), address objects (ip-netmask,
+ip-range; IPv6 kept apart; fqdn, wildcard, regions, external dynamic lists kept as unsupported),
+static address groups (nested), service objects and groups, custom applications (their default
+ports), application groups and filters, destination NAT rules, security rules in rulebase order
+and the default-rule overrides. Panorama: shared objects and rules, device groups (with their
+parents), zones from templates; a firewall's Panorama-pushed rules (`panorama` scope). Rule
+order: shared pre-rules, ancestors' and the device group's pre-rules, local rules, post-rules
+back up to shared post-rules. One vsys (or device group) is read; `--vsys` picks it (else the
+first with rules, reported).
 """
 
 from __future__ import annotations
@@ -17,16 +21,20 @@ from twin.model import Action
 from twin.objects import PortRange
 from twin.vendors.device import (
     ANY,
+    Approx,
     DevAddress,
     DevDefault,
     DeviceConfig,
     DevInterface,
+    DevNat,
     DevRule,
     DevService,
     DevZone,
 )
 from twin.vendors.netsets import range_to_nets
+from twin.vendors.panos_brace import looks_like_braces, parse_braces
 from twin.vendors.panos_set import parse_set
+from twin.vendors.report import Kind, Note
 from twin.vendors.xmltree import line, members, parse_xml, text
 
 VENDOR = "PAN-OS"
@@ -39,21 +47,28 @@ ACTIONS = {
     "reset-both": Action.reject,
 }
 # Rule fields twin cannot express: a rule using one (with a value other than any) is skipped.
-UNSUPPORTED_MATCH = ("source-user", "category", "source-hip", "destination-hip")
+UNSUPPORTED_MATCH = ("source-user", "category", "source-hip", "destination-hip", "source-imei")
 
 
 def parse_panos(text_: str, file: str, vsys: str | None = None) -> DeviceConfig:
     stripped = text_.lstrip()
-    root = parse_xml(text_, file) if stripped.startswith("<") else parse_set(text_, file)
-    if not stripped.startswith("<") and root.find("*") is None:
-        raise InputError([Problem(file, None, "", "no PAN-OS configuration found", _FORMAT_HINT)])
+    if stripped.startswith("<"):
+        root = parse_xml(text_, file)
+    elif looks_like_braces(stripped):
+        root = parse_braces(text_, file)
+    else:
+        root = parse_set(text_, file)
+        if root.find("*") is None:
+            raise InputError(
+                [Problem(file, None, "", "no PAN-OS configuration found", _FORMAT_HINT)]
+            )
     config = root if root.tag == "config" else root.find(".//config")
     if config is None:
-        raise InputError([Problem(file, line(root), "", "no <config> element", _FORMAT_HINT)])
+        config = root  # e.g. `show config pushed-shared-policy`: <policy><panorama>…
     return _Reader(config, file).read(vsys)
 
 
-_FORMAT_HINT = "expected `show config running` as XML, or `set cli config-output-format set`"
+_FORMAT_HINT = "expected `show config running` (XML, set, or the CLI's brace format)"
 
 
 class _Reader:
@@ -66,31 +81,51 @@ class _Reader:
     def read(self, vsys: str | None) -> DeviceConfig:
         scope = self._scope(vsys)
         shared = self.config.find("shared")
-        scopes = [s for s in (shared, scope) if s is not None]
-        for s in scopes:  # shared first: a vsys object of the same name overrides it
+        pushed = self.config.find(".//panorama")
+        if pushed is not None and pushed.find(".//security/rules/entry") is None:
+            pushed = None
+        chain = self._ancestors(scope)
+        scopes = [s for s in (shared, pushed, *chain, scope) if s is not None]
+        for s in dict.fromkeys(scopes):  # shared first: a closer object of the same name wins
             self._objects(s)
         self._interfaces()
-        for z in scope.findall("zone/entry"):
-            name = z.get("name", "")
-            ifaces = members(z, "network/layer3")
-            self.dev.zones[name] = DevZone(name, ifaces, line(z))
+        self._zones(scope)
         order: list[tuple[ET.Element | None, str]] = [
             (shared, "pre-rulebase"),
+            (pushed, "pre-rulebase"),
+            *((a, "pre-rulebase") for a in chain),
             (scope, "pre-rulebase"),
             (scope, "rulebase"),
             (scope, "post-rulebase"),
+            *((a, "post-rulebase") for a in reversed(chain)),
+            (pushed, "post-rulebase"),
             (shared, "post-rulebase"),
         ]
+        seen: set[tuple[int, str]] = set()
         for where, base in order:
-            if where is None:
+            if where is None or (id(where), base) in seen:
                 continue
+            seen.add((id(where), base))
+            if where.find(f"{base}/security") is not None or (
+                where.find(f"{base}/default-security-rules") is not None
+            ):
+                self.dev.has_policy = True
             for r in where.findall(f"{base}/security/rules/entry"):
                 self.dev.rules.append(self._rule(r))
+            for n in where.findall(f"{base}/nat/rules/entry"):
+                self.dev.nat.extend(self._nat(n))
         for base in ("rulebase", "post-rulebase"):
-            for d in scope.findall(f"{base}/default-security-rules/rules/entry"):
+            for d in [
+                *(
+                    s
+                    for a in (shared, *chain, scope)
+                    if a is not None
+                    for s in a.findall(f"{base}/default-security-rules/rules/entry")
+                )
+            ]:
                 action = text(d, "action")
-                if action:
-                    default = DevDefault(self._action(action, d), line(d))
+                if action in ACTIONS:
+                    default = DevDefault(ACTIONS[action], line(d))
                     if d.get("name") == "interzone-default":
                         self.dev.interzone = default
                     elif d.get("name") == "intrazone-default":
@@ -120,16 +155,14 @@ class _Reader:
         with_rules = [e for e in candidates if e.find(".//security/rules/entry") is not None]
         if len(with_rules) > 1:
             names = ", ".join(e.get("name", "") for e in with_rules)
-            raise InputError(
-                [
-                    Problem(
-                        self.file,
-                        line(with_rules[1]),
-                        "",
-                        f"{len(with_rules)} vsys/device groups have rules ({names})",
-                        "pick one with --vsys NAME",
-                    )
-                ]
+            self.dev.notes.append(
+                Note(
+                    Kind.assumed,
+                    f"vsys {with_rules[0].get('name', '')!r}",
+                    f"{len(with_rules)} vsys/device groups have rules ({names}); this import is "
+                    "of the first — pick another with --vsys NAME",
+                    line(with_rules[0]),
+                )
             )
         if with_rules:
             return with_rules[0]
@@ -137,11 +170,52 @@ class _Reader:
             return c  # single-vsys set format: everything at the top
         return candidates[0]
 
+    def _ancestors(self, scope: ET.Element) -> list[ET.Element]:
+        """A device group's parents, the farthest first (Panorama's readonly hierarchy)."""
+        groups = {
+            e.get("name", ""): e
+            for e in self.config.iter("entry")
+            if e.find("pre-rulebase") is not None or e.find("post-rulebase") is not None
+        }
+        parent_of: dict[str, str] = {}
+        for e in self.config.findall(".//readonly//device-group/entry"):
+            p = text(e, "parent-dg")
+            if p:
+                parent_of[e.get("name", "")] = p
+        chain: list[ET.Element] = []
+        name = scope.get("name", "")
+        while name in parent_of and len(chain) < 16:
+            name = parent_of[name]
+            if name in groups:
+                chain.insert(0, groups[name])
+        return chain
+
+    def _zones(self, scope: ET.Element) -> None:
+        found = scope.findall("zone/entry")
+        if not found:  # Panorama: zones live in templates
+            found = self.config.findall(".//template/entry/config//vsys/entry/zone/entry")
+            found += self.config.findall(".//template-stack/entry/config//vsys/entry/zone/entry")
+        for z in found:
+            name = z.get("name", "")
+            net = z.find("network")
+            ifaces = [
+                m for kind in (net if net is not None else []) for m in members(net, kind.tag)
+            ]
+            self.dev.zones.setdefault(name, DevZone(name, ifaces, line(z)))
+
     # --- objects ---------------------------------------------------------------------------
 
     def _objects(self, s: ET.Element) -> None:
         for a in s.findall("address/entry"):
             self.dev.addresses[a.get("name", "")] = self._address(a)
+        for r in s.findall("region/entry"):
+            name = r.get("name", "")
+            self.dev.addresses[name] = self._nets_object(name, line(r), members(r, "address"))
+        for e in s.findall("external-list/entry"):
+            name = e.get("name", "")
+            self.dev.addresses[name] = DevAddress(
+                name, line(e), unsupported="external dynamic list (its content changes)"
+            )
         for g in s.findall("address-group/entry"):
             name = g.get("name", "")
             if g.find("static") is not None:
@@ -161,25 +235,48 @@ class _Reader:
             )
         for g in s.findall("application-group/entry"):
             self.dev.app_groups[g.get("name", "")] = members(g, "members") or members(g, ".")
+        for f in s.findall("application-filter/entry"):
+            self.dev.app_filters.add(f.get("name", ""))
+        for a in s.findall("application/entry"):
+            ports = self._app_ports(members(a, "default/port"))
+            if ports:
+                self.dev.applications[a.get("name", "")] = ports
+
+    def _app_ports(self, specs: list[str]) -> tuple[PortRange, ...]:
+        out: list[PortRange] = []
+        for spec in specs:  # tcp/80,8080 or udp/dynamic
+            proto, _, ports = spec.partition("/")
+            if proto not in ("tcp", "udp"):
+                continue
+            try:
+                out.extend(_ports(proto, ports))
+            except ValueError:
+                continue
+        return tuple(out)
+
+    def _nets_object(self, name: str, n: int | None, values: list[str]) -> DevAddress:
+        nets: list[ipaddress.IPv4Network] = []
+        v6: list[str] = []
+        try:
+            for v in values:
+                if ":" in v:
+                    v6.append(v)
+                elif "-" in v:
+                    first, _, last = v.partition("-")
+                    nets.extend(range_to_nets(first.strip(), last.strip()))
+                else:
+                    nets.append(ipaddress.IPv4Network(v, strict=False))
+        except ValueError as exc:
+            return DevAddress(name, n, unsupported=f"a value the twin cannot read ({exc})")
+        if not nets and not v6:
+            return DevAddress(name, n, unsupported="no addresses")
+        return DevAddress(name, n, tuple(nets), ipv6=tuple(v6))
 
     def _address(self, a: ET.Element) -> DevAddress:
         name, n = a.get("name", ""), line(a)
-        try:
-            if a.find("ip-netmask") is not None:
-                value = text(a, "ip-netmask")
-                if ":" in value:
-                    return DevAddress(name, n, unsupported=f"IPv6 {value} (the twin is IPv4)")
-                return DevAddress(name, n, (ipaddress.IPv4Network(value, strict=False),))
-            if a.find("ip-range") is not None:
-                value = text(a, "ip-range")
-                if ":" in value:
-                    return DevAddress(name, n, unsupported=f"IPv6 range {value}")
-                first, _, last = value.partition("-")
-                return DevAddress(name, n, tuple(range_to_nets(first.strip(), last.strip())))
-        except ValueError as exc:
-            raise InputError(
-                [Problem(self.file, n, f"address {name!r}", f"bad value: {exc}", "")]
-            ) from None
+        for kind in ("ip-netmask", "ip-range"):
+            if a.find(kind) is not None:
+                return self._nets_object(name, n, [text(a, kind)])
         for kind in ("fqdn", "ip-wildcard"):
             if a.find(kind) is not None:
                 value = text(a, kind)
@@ -196,9 +293,7 @@ class _Reader:
             try:
                 ranges = tuple(_ports(proto, ports))
             except ValueError as exc:
-                raise InputError(
-                    [Problem(self.file, n, f"service {name!r}", f"bad port {ports!r}: {exc}", "")]
-                ) from None
+                return DevService(name, n, unsupported=f"bad port {ports!r}: {exc}")
             src = text(p, "source-port")
             approx = f"source port {src} not enforced by the twin" if src else ""
             return DevService(name, n, ranges, approximated=approx)
@@ -228,12 +323,13 @@ class _Reader:
 
     def _rule(self, r: ET.Element) -> DevRule:
         name = r.get("name", "")
+        action = text(r, "action", "allow")  # a rule without one allows (the schema's default)
         rule = DevRule(
             name=name,
             line=line(r),
             from_=members(r, "from", [ANY]),
             to=members(r, "to", [ANY]),
-            action=self._action(text(r, "action", "allow"), r),
+            action=ACTIONS.get(action, Action.deny),
             source=members(r, "source", [ANY]),
             destination=members(r, "destination", [ANY]),
             services=members(r, "service", [ANY]),
@@ -245,9 +341,15 @@ class _Reader:
             rule_type=text(r, "rule-type", "universal"),
             description=text(r, "description"),
         )
+        if action not in ACTIONS:
+            rule.unsupported = f"action {action!r}"
         schedule = text(r, "schedule")
         if schedule:
-            rule.approximated.append(f"schedule {schedule!r} ignored: always active in the twin")
+            rule.approximated.append(
+                Approx(
+                    f"schedule {schedule!r}: the device applies it only then; always in the twin"
+                )
+            )
         for key in UNSUPPORTED_MATCH:
             values = members(r, key, [ANY])
             if values not in ([ANY], ["any"]):
@@ -256,20 +358,44 @@ class _Reader:
             rule.unsupported = f"unknown rule-type {rule.rule_type!r}"
         return rule
 
-    def _action(self, value: str, el: ET.Element) -> Action:
-        if value not in ACTIONS:
-            raise InputError(
-                [
-                    Problem(
-                        self.file,
-                        line(el),
-                        f"rule {el.get('name', '')!r}",
-                        f"unknown action {value!r}",
-                        f"one of {', '.join(ACTIONS)}",
-                    )
-                ]
+    def _nat(self, n: ET.Element) -> list[DevNat]:
+        """Destination NAT (and the reverse of a bi-directional static source NAT)."""
+        out: list[DevNat] = []
+        base = {
+            "name": n.get("name", ""),
+            "line": line(n),
+            "from_": members(n, "from", [ANY]),
+            "disabled": text(n, "disabled") == "yes",
+        }
+        dt = n.find("destination-translation")
+        if dt is None:
+            dt = n.find("dynamic-destination-translation")
+        if dt is not None:
+            port = text(dt, "translated-port")
+            translated = members(dt, "translated-address")
+            nat = DevNat(
+                **base,  # type: ignore[arg-type]
+                source=members(n, "source", [ANY]),
+                destination=members(n, "destination", [ANY]),
+                service=text(n, "service", ANY),
+                translated=translated,
+                translated_port=int(port) if port.isdigit() else None,
             )
-        return ACTIONS[value]
+            if dt.find("dns-rewrite") is not None or not translated:
+                nat.unsupported = "no fixed translated address"
+            out.append(nat)
+        st = n.find("source-translation/static-ip")
+        if st is not None and text(st, "bi-directional") == "yes":
+            out.append(
+                DevNat(
+                    **{**base, "from_": [ANY]},  # type: ignore[arg-type]
+                    source=[ANY],
+                    destination=members(st, "translated-address"),
+                    service=ANY,
+                    translated=members(n, "source", [ANY]),
+                )
+            )
+        return [x for x in out if ANY not in x.translated]
 
 
 def text_of_object(config: ET.Element, name: str) -> str:

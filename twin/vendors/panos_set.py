@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import shlex
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 
 from twin.errors import InputError, Problem
 from twin.vendors.xmltree import LINE
 
 # Elements whose children are `<entry name=…>`: always, …
-ENTRIES = {"rules", "vsys", "device-group", "units", "ip"}
+ENTRIES = {
+    "rules",
+    "vsys",
+    "device-group",
+    "units",
+    "ip",
+    "devices",
+    "template",
+    "template-stack",
+}
 # … object tables only at the top of a scope (`service` inside a rule is a member list) …
 OBJECTS = {
     "address",
@@ -23,28 +33,42 @@ OBJECTS = {
     "service-group",
     "application-group",
     "application-filter",
+    "application",
+    "external-list",
+    "region",
+    "schedule",
     "zone",
     "tag",
 }
-SCOPES = {"config", "shared"}
+SCOPES = {"config", "shared", "panorama"}
 # … and interface tables under `interface`.
 ENTRIES_UNDER = {("interface", "ethernet"), ("interface", "aggregate-ethernet")}
 
 
 def parse_set(text: str, file: str) -> ET.Element:
-    root = ET.Element("config")
-    root.set(LINE, "1")
-    parents: dict[ET.Element, ET.Element] = {}
+    return build_tree(_set_commands(text, file), file)
+
+
+def _set_commands(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line.startswith("set "):
             continue
         try:
-            words = shlex.split(line, comments=False, posix=True)[1:]
+            yield lineno, shlex.split(line, comments=False, posix=True)[1:]
         except ValueError as exc:
             raise InputError(
                 [Problem(file, lineno, "", f"cannot read this set command: {exc}", "fix quotes")]
             ) from None
+
+
+def build_tree(commands: Iterable[tuple[int, list[str]]], file: str) -> ET.Element:
+    """`set` paths (words, a `[ … ]` member list last) → the XML configuration's tree."""
+    root = ET.Element("config")
+    root.set(LINE, "1")
+    parents: dict[ET.Element, ET.Element] = {}
+    for lineno, command in commands:
+        words = command
         values: list[str] | None = None
         if "[" in words:
             i = words.index("[")

@@ -2,39 +2,49 @@
 
 Exact: address/service objects and groups, ip ranges (as CIDRs), negate-source/destination
 (as the complement within the rule's zones: the twin's hosts only ever send from their zone's
-subnet), rule-type (split per zone pair), disabled, log. Approximated and reported: applications
-(their standard ports from `data/applications.yml`), source ports, ICMP types, service negation.
-Skipped and reported: what has no safe L4 meaning (FQDN objects, unknown applications, …).
+subnet), rule-type (split per zone pair), disabled, log, destination NAT (the rule is tested
+against the server the public address reaches), IPv6 members (they never match an IPv4 flow).
+
+Never abort, never widen silently. Each vendor rule ends exact, approximated, skipped, disabled
+or never (see `report.Outcome`). Only an *allow* rule is approximated, and the report says which
+way: a dropped condition (source ports, schedule, an application's L7 identity) *could allow
+more*; a kept subset (its known applications, its modelled addresses) *could block more*. A deny
+rule that would lose or shrink a condition is skipped (*could allow more*) — never widened into
+blocking what the device allows. A broken reference skips the rule; it does not stop the import.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from twin.errors import Problem
-from twin.objects import IPv4Net, PortRange, merge_ranges
-from twin.vendors.device import ANY, APPLICATION_DEFAULT, DeviceConfig, DevRule
+from twin.model import Action
+from twin.objects import IPv4Net, PortRange
+from twin.vendors.addrs import AddressResolver
+from twin.vendors.device import ANY, Approx, DeviceConfig, DevRule
 from twin.vendors.names import Namespace
-from twin.vendors.netsets import (
-    complement_ports,
-    exclude,
-    intersect_ports,
-    range_to_nets,
-)
-from twin.vendors.report import ImportReport, Kind
-from twin.vendors.tables import applications, predefined_services
+from twin.vendors.nat import NatRewriter, Variant
+from twin.vendors.netsets import exclude, intersect_ports
+from twin.vendors.report import Direction, ImportReport, Kind, Outcome, RuleOutcome
+from twin.vendors.services import ServiceResolver
+from twin.vendors.skips import Ipv6Only, Never, Skip, Unmodelled
 
 RESERVED_RULES = {"interzone-default", "intrazone-default", "anti-spoofing", "ct-invalid"}
 
 
-class Skip(Exception):
-    """This rule cannot be represented safely; the message says why."""
+@dataclass
+class Ctx:
+    """What translating one rule found, before its twin rules are written."""
 
+    rule: DevRule
+    notes: list[Approx] = field(default_factory=list)
+    rewrites: list[str] = field(default_factory=list)
+    untested: list[str] = field(default_factory=list)
+    dest_ports: list[PortRange] = field(default_factory=list)  # port-forwarding VIPs' ports
 
-class Never(Exception):
-    """This rule can never match (e.g. negate-source of `any`)."""
+    @property
+    def allow(self) -> bool:
+        return self.rule.action is Action.allow
 
 
 @dataclass
@@ -44,41 +54,100 @@ class Translator:
     names: Namespace  # zones, hosts, addresses
     zone_map: dict[str, str]  # vendor zone → twin zone
     zone_nets: dict[str, IPv4Net]  # twin zone → subnet
-    problems: list[Problem] = field(default_factory=list)
-    addresses: dict[str, list[str]] = field(default_factory=dict)
-    services: dict[str, list[str]] = field(default_factory=dict)
     rules: list[dict[str, Any]] = field(default_factory=list)
-    addr_map: dict[str, str] = field(default_factory=dict)
-    svc_map: dict[str, str] = field(default_factory=dict)
-    svc_names: Namespace = field(default_factory=lambda: Namespace({"tcp", "udp", "icmp", "any"}))
     rule_names: Namespace = field(default_factory=lambda: Namespace(set(RESERVED_RULES)))
-    _svc_any: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.addrs = AddressResolver(self.dev, self.names)
+        self.svcs = ServiceResolver(self.dev)
+        self.nat = NatRewriter(self.dev, self.addrs, self.svcs, self.zone_map)
+
+    @property
+    def addresses(self) -> dict[str, list[str]]:
+        return self.addrs.addresses
+
+    @property
+    def services(self) -> dict[str, list[str]]:
+        return self.svcs.services
 
     # --- rules ---------------------------------------------------------------------------
 
     def rule(self, r: DevRule) -> None:
+        c = Ctx(r, list(r.approximated))
+        if r.ipv6_part:
+            c.untested.append(r.ipv6_part)
         subject = f"rule {r.name!r}"
+        froms: list[str] = [ANY]
+        tos: list[str] = [ANY]
         try:
+            if r.ipv6_only:
+                raise Ipv6Only(r.ipv6_only)
             if r.unsupported:
                 raise Skip(r.unsupported)
-            froms, tos = self._zones(r, r.from_), self._zones(r, r.to)
-            notes: list[str] = list(r.approximated)
-            src = self._side(r, r.source, r.negate_source, froms, "source")
-            dst = self._side(r, r.destination, r.negate_destination, tos, "destination")
-            services = self._services(r, notes)
-        except Skip as why:
-            extra = ""
-            if r.action.value != "allow" and not r.disabled:
-                extra = "; flows it blocked are decided by the rules after it in the twin"
-            self.report.add(Kind.skipped, subject, f"{why}{extra}", r.line)
+            froms, tos = self._zones(r.from_), self._zones(r.to)
+            src = self._side(c, r.source, r.negate_source, froms, "source")
+            services = self.svcs.rule_services(c, r)
+            variants = self.nat.destinations(c, r, services)
+            if variants is None:
+                dst = self._side(c, r.destination, r.negate_destination, tos, "destination")
+                services = self._forwarded_ports(c, r, services)
+                variants = [Variant(dst, None)]
+            if c.notes and not c.allow:
+                why = "; ".join(n.message for n in c.notes)
+                raise Skip(f"{why} (a {r.action.value} rule is skipped rather than widened)")
+        except (Skip, Unmodelled) as why:
+            self._skipped(r, subject, str(why), froms, tos)
             return
         except Never as why:
-            self.report.add(Kind.skipped, subject, f"never matches ({why})", r.line)
+            self.report.add(Kind.skipped, subject, f"never matches an IPv4 flow ({why})", r.line)
+            self.report.rules.append(RuleOutcome(r.name, r.line, Outcome.never))
             return
-        except _Dangling:
+        except Ipv6Only as why:
+            self.report.add(
+                Kind.skipped, subject, f"{why}: the twin is IPv4", r.line, Direction.untested
+            )
+            self.report.rules.append(
+                RuleOutcome(r.name, r.line, Outcome.skipped, Direction.untested)
+            )
             return
-        for note in notes:
-            self.report.add(Kind.approximated, subject, note, r.line)
+        self._write(c, subject, src, variants, services, froms, tos)
+
+    def _skipped(
+        self, r: DevRule, subject: str, why: str, froms: list[str], tos: list[str]
+    ) -> None:
+        if r.disabled:
+            self.report.add(Kind.skipped, subject, f"disabled on the device; not imported: {why}")
+            self.report.rules.append(RuleOutcome(r.name, r.line, Outcome.disabled))
+            return
+        if r.action is Action.allow:
+            direction, tail = Direction.block_more, "; flows it allowed go to the rules after it"
+        else:
+            direction, tail = Direction.allow_more, "; flows it blocked go to the rules after it"
+        self.report.add(Kind.skipped, subject, why + tail, r.line, direction)
+        self.report.rules.append(
+            RuleOutcome(r.name, r.line, Outcome.skipped, direction, (), tuple(froms), tuple(tos))
+        )
+
+    def _write(  # noqa: PLR0917 - one rule's resolved parts
+        self,
+        c: Ctx,
+        subject: str,
+        src: list[str] | None,
+        variants: list[Variant],
+        services: list[str] | None,
+        froms: list[str],
+        tos: list[str],
+    ) -> None:
+        r = c.rule
+        direction: Direction | None = None
+        for note in c.notes:
+            d = _direction(note)
+            self.report.add(Kind.approximated, subject, note.message, r.line, d)
+            direction = d if direction in (None, d) else Direction.both
+        for text in c.rewrites:
+            self.report.add(Kind.rewritten, subject, text, r.line)
+        for text in c.untested:
+            self.report.add(Kind.rewritten, subject, text, r.line)
         pairs = self._pairs(r, froms, tos)
         if len(pairs) > 1:
             self.report.add(
@@ -91,31 +160,76 @@ class Translator:
         desc = f"{self.dev.vendor} rule {r.name!r}{where}" + (
             f": {r.description}" if r.description else ""
         )
-        for f, t, suffix in pairs:
-            out: dict[str, Any] = {"name": self.rule_names.claim(r.name, suffix=suffix)}
-            out["from"], out["to"] = f, t
-            if src is not None:
-                out["source"] = src
-            if dst is not None:
-                out["destination"] = dst
-            if services is not None:
-                out["services"] = services
-            out["action"] = r.action.value
-            out["log"] = r.log
-            if r.disabled:
-                out["disabled"] = True
-            out["description"] = desc + ("; approximated" if notes else "")
-            self.rules.append(out)
+        written: list[str] = []
+        for v_index, variant in enumerate(variants):
+            svc = services if variant.services is None else variant.services
+            if svc == []:
+                continue
+            for f, t, suffix in pairs:
+                tail = suffix + (f".nat{v_index}" if variant.nat else "")
+                out: dict[str, Any] = {"name": self.rule_names.claim(r.name, suffix=tail)}
+                out["from"], out["to"] = f, t
+                if src is not None:
+                    out["source"] = src
+                if variant.destination is not None:
+                    out["destination"] = variant.destination
+                if svc is not None:
+                    out["services"] = svc
+                out["action"] = r.action.value
+                out["log"] = r.log
+                if r.disabled:
+                    out["disabled"] = True
+                out["description"] = desc + ("; approximated" if c.notes else "")
+                self.rules.append(out)
+                written.append(out["name"])
+        if r.disabled:
+            outcome = Outcome.disabled
+        elif not written:
+            self.report.add(Kind.skipped, subject, "never matches an IPv4 flow", r.line)
+            outcome = Outcome.never
+        else:
+            outcome = Outcome.approximated if c.notes else Outcome.exact
+        self.report.rules.append(
+            RuleOutcome(
+                r.name,
+                r.line,
+                outcome,
+                direction if outcome is Outcome.approximated else None,
+                tuple(written),
+                tuple(froms),
+                tuple(tos),
+            )
+        )
 
-    def _zones(self, r: DevRule, refs: list[str]) -> list[str]:
+    def _forwarded_ports(self, c: Ctx, r: DevRule, services: list[str] | None) -> list[str] | None:
+        """Port-forwarding VIPs: only their mapped ports reach the server."""
+        if not c.dest_ports:
+            return services
+        if not all(
+            (vips := self.addrs.vips(ref)) and all(v.vip and v.vip.ports for v in vips)
+            for ref in r.destination
+        ):
+            c.notes.append(
+                Approx(
+                    "a port-forwarding VIP beside other destinations: its "
+                    "server's other ports match too"
+                )
+            )
+            return services
+        both = intersect_ports(self.svcs.twin_ranges(services), c.dest_ports)
+        if not both:
+            raise Never("its services are not the ports its VIPs forward")
+        return [str(x) for x in both]
+
+    def _zones(self, refs: list[str]) -> list[str]:
         if ANY in refs:
             return [ANY]
         out = []
         for ref in refs:
             if ref not in self.zone_map:
-                self._dangling(r, f"unknown zone {ref!r}", "define the zone or fix the rule")
+                raise Skip(f"unknown zone {ref!r}")
             out.append(self.zone_map[ref])
-        return out
+        return list(dict.fromkeys(out))
 
     def _pairs(
         self, r: DevRule, froms: list[str], tos: list[str]
@@ -139,210 +253,30 @@ class Translator:
     # --- addresses -----------------------------------------------------------------------
 
     def _side(
-        self, r: DevRule, refs: list[str], negate: bool, zones: list[str], side: str
+        self, c: Ctx, refs: list[str], negate: bool, zones: list[str], side: str
     ) -> list[str] | None:
-        is_any = any(ref == ANY or self._is_all(ref) for ref in refs)
+        is_any = any(ref == ANY or self.addrs.is_all(ref) for ref in refs)
         if not negate:
-            return None if is_any else [self._address(r, ref) for ref in refs]
+            if is_any:
+                return None
+            return self.addrs.refs(c, refs, side)
         if is_any:
             raise Never(f"negate-{side} of any")
-        nets = [n for ref in refs for n in self._nets(r, ref)]
+        nets = [n for ref in refs for n in self.addrs.nets(ref)]
         universe = [self.zone_nets[z] for z in (self.zone_nets if ANY in zones else zones)]
         rest = exclude(universe, nets)
         if not rest:
             raise Never(f"negate-{side}: its {side} covers every zone it applies to")
-        name = self.names.claim(f"not-{side}.{r.name}")
-        self.addresses[name] = [str(n) for n in rest]
-        self.report.add(
-            Kind.rewritten,
-            f"rule {r.name!r}",
+        name = self.names.claim(f"not-{side}.{c.rule.name}")
+        self.addrs.addresses[name] = [str(n) for n in rest]
+        c.rewrites.append(
             f"negate-{side} written as its exact complement within its zones: address {name!r}"
-            f" ({len(rest)} networks)",
-            r.line,
+            f" ({len(rest)} networks)"
         )
         return [name]
 
-    def _is_all(self, ref: str) -> bool:
-        obj = self.dev.addresses.get(ref)
-        return obj is not None and obj.any
 
-    def _address(self, r: DevRule, ref: str, seen: tuple[str, ...] = ()) -> str:
-        """A vendor address name (registered as a twin address) or a literal → twin ref."""
-        if ref in self.addr_map:
-            return self.addr_map[ref]
-        obj = self.dev.addresses.get(ref)
-        if obj is None:
-            nets = self._literal(r, ref)
-            return str(nets[0]) if len(nets) == 1 else self._literal_group(ref, nets)
-        if obj.unsupported:
-            raise Skip(f"address {ref!r}: {obj.unsupported}")
-        if obj.any:
-            raise Skip(f"address {ref!r} (all) inside a group")
-        if ref in seen:
-            self._dangling(r, f"address group {ref!r} contains itself", " -> ".join(seen))
-        if obj.members is not None:
-            items = [self._address(r, m, (*seen, ref)) for m in obj.members]
-        else:
-            items = [str(n) for n in obj.networks]
-        name = self.names.claim(ref)
-        self.addresses[name] = items
-        self.addr_map[ref] = name
-        return name
-
-    def _literal_group(self, ref: str, nets: list[IPv4Net]) -> str:
-        name = self.names.claim("range-" + ref)
-        self.addresses[name] = [str(n) for n in nets]
-        self.addr_map[ref] = name
-        return name
-
-    def _literal(self, r: DevRule, ref: str) -> list[IPv4Net]:
-        try:
-            if "-" in ref:
-                first, last = ref.split("-", 1)
-                return range_to_nets(first, last)
-            return [ipaddress.IPv4Network(ref, strict=False)]
-        except ValueError:
-            self._dangling(r, f"unknown address {ref!r}", "define the address object")
-        raise AssertionError
-
-    def _nets(self, r: DevRule, ref: str, depth: int = 0) -> list[IPv4Net]:
-        obj = self.dev.addresses.get(ref)
-        if depth > 32:
-            self._dangling(r, f"address group {ref!r} nests too deep (a loop?)", "")
-        if obj is None:
-            return self._literal(r, ref)
-        if obj.unsupported:
-            raise Skip(f"address {ref!r}: {obj.unsupported}")
-        if obj.members is None:
-            return list(obj.networks)
-        return [n for m in obj.members for n in self._nets(r, m, depth + 1)]
-
-    # --- services ------------------------------------------------------------------------
-
-    def _services(self, r: DevRule, notes: list[str]) -> list[str] | None:
-        apps = self._apps(r)
-        svc_any = ANY in r.services
-        app_default = APPLICATION_DEFAULT in r.services
-        if r.negate_service:
-            if svc_any:
-                raise Never("negate-service of any")
-            ranges = complement_ports(self._ranges(r, r.services))
-            notes.append("service negation: other IP protocols (not tcp/udp/icmp) do not match")
-            return [str(x) for x in ranges]
-        if not apps:
-            if app_default:
-                notes.append("application any with service application-default: every port")
-            if svc_any or app_default:
-                return None
-            refs = [self._service(r, s, notes) for s in r.services]
-            return None if any(s in self._svc_any for s in refs) else refs
-        table = applications()
-        unknown = [a for a in apps if a not in table]
-        if unknown:
-            raise Skip(
-                f"application {', '.join(unknown)}: no standard ports in "
-                "twin/vendors/data/applications.yml (add them there to import this rule)"
-            )
-        app_ranges = merge_ranges([x for a in apps for x in table[a].ranges])
-        inexact = [a for a in apps if not table[a].exact]
-        if svc_any or app_default:
-            if inexact:
-                notes.append(
-                    f"application {', '.join(inexact)} enforced at L4 as its standard ports "
-                    f"{', '.join(str(x) for x in app_ranges)}"
-                    + ("; the device allows it on any port" if svc_any else "")
-                )
-            return [str(x) for x in app_ranges]
-        if not inexact:
-            both = intersect_ports(self._ranges(r, r.services), app_ranges)
-            if not both:
-                raise Never("its applications never use its services' ports")
-            return [str(x) for x in both]
-        notes.append(
-            f"application {', '.join(inexact)} not enforced at L4: any traffic on the rule's "
-            "services matches"
-        )
-        return [self._service(r, s, notes) for s in r.services]
-
-    def _apps(self, r: DevRule, refs: list[str] | None = None, depth: int = 0) -> list[str]:
-        out: list[str] = []
-        for a in r.applications if refs is None else refs:
-            if a == ANY:
-                return []
-            if a in self.dev.app_groups and depth < 16:
-                out.extend(self._apps(r, self.dev.app_groups[a], depth + 1))
-            else:
-                out.append(a)
-        return list(dict.fromkeys(out))
-
-    def _service(self, r: DevRule, ref: str, notes: list[str], seen: tuple[str, ...] = ()) -> str:
-        if ref in self.svc_map:
-            name = self.svc_map[ref]
-            approx = self.dev.services[ref].approximated if ref in self.dev.services else ""
-            if approx:
-                notes.append(f"service {ref!r}: {approx}")
-            return name
-        obj = self.dev.services.get(ref)
-        if obj is None:
-            known = predefined_services(self.dev.vendor)
-            if ref not in known:
-                self._dangling(r, f"unknown service {ref!r}", "define the service object")
-            ranges = known[ref]
-            name = self.svc_names.claim(ref)
-            if ranges is None:
-                self._svc_any.add(name)
-                self.services[name] = ["any"]
-            else:
-                self.services[name] = [str(x) for x in ranges]
-            self.svc_map[ref] = name
-            return name
-        if obj.unsupported:
-            raise Skip(f"service {ref!r}: {obj.unsupported}")
-        if ref in seen:
-            self._dangling(r, f"service group {ref!r} contains itself", " -> ".join(seen))
-        if obj.approximated:
-            notes.append(f"service {ref!r}: {obj.approximated}")
-        if obj.any:
-            items = ["any"]
-        elif obj.members is not None:
-            items = [self._service(r, m, notes, (*seen, ref)) for m in obj.members]
-        else:
-            items = [str(x) for x in obj.ranges]
-        name = self.svc_names.claim(ref)
-        if obj.any or any(i in self._svc_any for i in items):
-            self._svc_any.add(name)
-        self.services[name] = items
-        self.svc_map[ref] = name
-        return name
-
-    def _ranges(self, r: DevRule, refs: list[str], depth: int = 0) -> list[PortRange]:
-        out: list[PortRange] = []
-        if depth > 32:
-            self._dangling(r, "service group nests too deep (a loop?)", "")
-        for ref in refs:
-            obj = self.dev.services.get(ref)
-            if obj is None:
-                known = predefined_services(self.dev.vendor)
-                if ref not in known:
-                    self._dangling(r, f"unknown service {ref!r}", "define the service object")
-                ranges = known[ref]
-                if ranges is None:
-                    raise Skip(f"service {ref!r} is any protocol")
-                out.extend(ranges)
-            elif obj.unsupported:
-                raise Skip(f"service {ref!r}: {obj.unsupported}")
-            elif obj.any:
-                raise Skip(f"service {ref!r} is any protocol")
-            elif obj.members is not None:
-                out.extend(self._ranges(r, list(obj.members), depth + 1))
-            else:
-                out.extend(obj.ranges)
-        return out
-
-    def _dangling(self, r: DevRule, message: str, hint: str) -> None:
-        self.problems.append(Problem(self.dev.file, r.line, f"rule {r.name!r}", message, hint))
-        raise _Dangling
-
-
-class _Dangling(Exception):
-    """A broken reference in the vendor file: collected as a Problem, the rule abandoned."""
+def _direction(note: Approx) -> Direction:
+    if note.wider and note.narrower:
+        return Direction.both
+    return Direction.allow_more if note.wider else Direction.block_more

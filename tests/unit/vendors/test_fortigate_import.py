@@ -72,8 +72,9 @@ def test_approximated_and_skipped_are_reported() -> None:
     approx = {n.subject: n.message for n in imp.report.of(Kind.approximated)}
     assert "source ports 1024-65535 not enforced" in approx["rule 'app-to-db'"]
     assert "ICMP type 8 matched as all of ICMP" in approx["rule 'admin-everywhere'"]
-    assert "other IP protocols" in approx["rule 'no-dns-out'"]
-    assert "schedule 'business-hours' ignored" in approx["rule 'web-in'"]
+    rewritten = {n.subject: n.message for n in imp.report.of(Kind.rewritten)}
+    assert "service negation written as its complement" in rewritten["rule 'no-dns-out'"]
+    assert "schedule 'business-hours': the device applies it only then" in approx["rule 'web-in'"]
     skipped = {n.subject: n.message for n in imp.report.of(Kind.skipped)}
     assert "fqdn portal.vendor.example" in skipped["rule 'vendor-access'"]
     assert "geography KP" in skipped["rule 'block-embargo'"]

@@ -11,7 +11,7 @@ from twin.plan import build_plan
 from twin.vendors import panos_export
 from twin.vendors.build import build_policy
 from twin.vendors.exchange import parse
-from twin.vendors.report import Kind
+from twin.vendors.report import Direction, Kind
 from twin.vendors.view import view
 
 from .helpers import decide, imported
@@ -144,16 +144,26 @@ def test_unrepresentable_rules_are_skipped_and_reported() -> None:
     skipped = notes(imp, Kind.skipped)
     assert "fqdn updates.example.com" in skipped["rule 'get-updates'"]
     assert "dynamic address group" in skipped["rule 'block-quarantine'"]
-    assert (
-        "flows it blocked are decided by the rules after it" in skipped["rule 'block-quarantine'"]
-    )
+    assert "flows it blocked go to the rules after it" in skipped["rule 'block-quarantine'"]
     assert "application sap" in skipped["rule 'legacy-app'"]
     assert "source-user known-user" in skipped["rule 'guest-internet'"]
     assert "never matches" in skipped["rule 'dmz-outside-servers'"]
+    assert imp.report.outcomes() == {
+        "read": 13,
+        "exact": 4,
+        "approximated": 3,
+        "skipped": 4,
+        "disabled": 1,
+        "never": 1,
+    }
+    directions = {n.subject: n.direction for n in imp.report.of(Kind.skipped)}
+    assert directions["rule 'get-updates'"] is Direction.block_more  # an allow rule skipped
+    assert directions["rule 'block-quarantine'"] is Direction.allow_more  # a deny rule skipped
     assert imp.report.counts == {
         "zones": 5,
         "rules_in": 13,
         "rules_out": 9,
+        "nat_rules": 0,
         "addresses": 9,
         "services": 7,
     }

@@ -14,24 +14,26 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "vendors"
 CASES = {
     "broken.xml": ("panos", "<config><devices>\n<entry name='x'>\n</devices>", ":3: not valid XML"),
     "bad-set.txt": ("panos", 'set address "web ip-netmask 1.2.3.4\n', ":1: cannot read this set"),
-    "dangling.txt": (
-        "panos",
-        "set zone a network layer3 e1\nset rulebase security rules r1 from a\n"
-        "set rulebase security rules r1 to a\nset rulebase security rules r1 source nowhere\n"
-        "set rulebase security rules r1 action allow\n",
-        ":2: rule 'r1': unknown address 'nowhere'",
-    ),
     "noend.conf": (
         "fortigate",
         "config firewall policy\n    edit 1\n        set action accept\n    next\n",
         ":1: config 'firewall policy' has no 'end'",
     ),
     "badword.conf": ("fortigate", "config firewall policy\nfrobnicate\nend\n", ":2: unknown word"),
-    "bad-port.conf": (
+    "no-policy.conf": (
         "fortigate",
-        "config firewall service custom\n edit s\n  set tcp-portrange 99999\n next\nend\n"
-        "config firewall policy\nend\n",
-        ":2: service 's': bad port range",
+        "config system interface\n edit port1\n  set ip 10.0.0.1 255.255.255.0\n next\nend\n",
+        ": no security policy in this file",
+    ),
+    "wrong-vendor.txt": (
+        "panos",
+        "config firewall policy\n edit 1\n  set action accept\n next\nend\n",
+        ": this is a FortiGate configuration, not PAN-OS (hint: twin import fortigate",
+    ),
+    "unclosed-quote.conf": (
+        "fortigate",
+        'config firewall policy\n edit 1\n  set comments "never closed\n next\nend\n',
+        ":3: a quoted value starts here and is never closed",
     ),
 }
 
@@ -64,8 +66,39 @@ def test_import_writes_a_valid_policy_and_report(tmp_path: Path) -> None:
          "--zone-subnets", "Guest WiFi=10.99.0.0/24"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "13 PAN-OS rules → 9 twin rules" in result.output
+    assert "13 PAN-OS rules read → 9 twin rules, 4 exact, 3 approximated, 4 skipped" in (
+        result.output
+    )
     assert (tmp_path / "prod.import-report.json").exists()
     check = CliRunner().invoke(app, ["validate", str(out)])
     assert check.exit_code == 0, check.output
     assert "10.99.0.0/24" in out.read_text()
+
+
+def test_a_broken_reference_skips_its_rule_and_the_import_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "dangling.txt"
+    path.write_text(
+        "set zone a network layer3 e1\nset rulebase security rules r1 from a\n"
+        "set rulebase security rules r1 to a\nset rulebase security rules r1 source nowhere\n"
+        "set rulebase security rules r1 action allow\n"
+    )
+    result = CliRunner().invoke(app, ["import", "panos", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "skipped: line 2: rule 'r1': unknown address 'nowhere'" in result.output
+    assert "[could block more]" in result.output
+
+
+def test_strict_exits_1_when_a_rule_is_not_exact(tmp_path: Path) -> None:
+    args = ["import", "panos", str(DATA / "panos-running.xml"), "-o", str(tmp_path / "p.yml")]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "--strict"])
+    assert result.exit_code == 1, result.output
+    assert "--strict: 7 rules are not imported exactly" in result.output
+    exact = tmp_path / "exact.txt"
+    exact.write_text(
+        "set zone a network layer3 e1\nset zone b network layer3 e2\n"
+        "set rulebase security rules r1 from a\nset rulebase security rules r1 to b\n"
+        "set rulebase security rules r1 service service-https\n"
+    )
+    result = CliRunner().invoke(app, ["import", "panos", str(exact), "--strict"])
+    assert result.exit_code == 0, result.output
