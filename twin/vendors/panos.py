@@ -153,6 +153,9 @@ class _Reader:
                 ]
             )
         with_rules = [e for e in candidates if e.find(".//security/rules/entry") is not None]
+        parents = {text(e, "parent-dg") for e in c.findall(".//readonly//device-group/entry")}
+        leaves = [e for e in with_rules if e.get("name") not in parents]
+        with_rules = leaves or with_rules  # a child device group inherits its parents' rules
         if len(with_rules) > 1:
             names = ", ".join(e.get("name", "") for e in with_rules)
             self.dev.notes.append(

@@ -116,7 +116,9 @@ class Translator:
         self, r: DevRule, subject: str, why: str, froms: list[str], tos: list[str]
     ) -> None:
         if r.disabled:
-            self.report.add(Kind.skipped, subject, f"disabled on the device; not imported: {why}")
+            self.report.add(
+                Kind.skipped, subject, f"disabled on the device; not imported: {why}", r.line
+            )
             self.report.rules.append(RuleOutcome(r.name, r.line, Outcome.disabled))
             return
         if r.action is Action.allow:
@@ -166,7 +168,8 @@ class Translator:
             if svc == []:
                 continue
             for f, t, suffix in pairs:
-                tail = suffix + (f".nat{v_index}" if variant.nat else "")
+                many = variant.nat and len(variants) > 1
+                tail = suffix + (f".nat{v_index}" if many else "")
                 out: dict[str, Any] = {"name": self.rule_names.claim(r.name, suffix=tail)}
                 out["from"], out["to"] = f, t
                 if src is not None:

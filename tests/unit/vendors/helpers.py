@@ -15,7 +15,9 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "vendors"
 
 def imported(vendor: str, name: str, **kw: object) -> Imported:
     path = DATA / name
-    return build_policy(parse(vendor, path.read_text(), str(path)), "imp", **kw)  # type: ignore[arg-type]
+    vsys = kw.pop("vsys", None) or kw.pop("vdom", None)
+    dev = parse(vendor, path.read_text(), str(path), vsys)  # type: ignore[arg-type]
+    return build_policy(dev, "imp", **kw)  # type: ignore[arg-type]
 
 
 def decide(  # noqa: PLR0917 - a flow between two zones is seven values

@@ -1,0 +1,122 @@
+"""Files as they come off real devices (hand-written fixtures of each construct): multi-line
+quoted values, VDOMs, VIPs, IPv6, internet-service, schedules; PAN-OS's brace format, NAT,
+applications, EDLs; Panorama device groups. Nothing aborts, nothing is widened silently."""
+
+from __future__ import annotations
+
+from twin.model import Action
+from twin.plan import build_plan
+from twin.vendors.build import Imported
+from twin.vendors.report import Direction, Kind, Outcome
+
+from .helpers import decide, imported
+
+
+def outcomes(imp: Imported) -> dict[str, tuple[Outcome, Direction | None]]:
+    return {r.name: (r.outcome, r.direction) for r in imp.report.rules}
+
+
+def test_fortigate_backup_with_vdoms_certificates_and_messages() -> None:
+    imp = imported("fortigate", "fortigate-multivdom.conf")
+    # the quoted PEM (which contains `config firewall policy` / `edit 999`) is one value
+    assert len(imp.report.rules) == 10
+    assert imp.policy.description == "Imported from FortiGate FGT-HQ-02"  # under config global
+    # interfaces under config global, of the chosen VDOM only
+    assert {z: str(v.subnet) for z, v in imp.policy.zones.items()} == {
+        "wan1": "203.0.113.0/29",
+        "srv": "10.50.2.0/24",
+        "inside": "10.50.1.0/24",
+    }
+    assumed = [n.message for n in imp.report.of(Kind.assumed)]
+    assert any("2 VDOMs have policies (root, dmz-vdom)" in m for m in assumed)
+
+
+def test_fortigate_other_vdom() -> None:
+    imp = imported("fortigate", "fortigate-multivdom.conf", vdom="dmz-vdom")
+    assert list(imp.policy.zones) == ["dmz1"]
+    assert str(imp.policy.zones["dmz1"].subnet) == "172.30.0.0/24"
+
+
+def test_fortigate_outcomes_and_directions() -> None:
+    o = outcomes(imported("fortigate", "fortigate-multivdom.conf"))
+    assert o["web-in"] == (Outcome.exact, None)  # a VIP: tested against its server
+    assert o["db-in"] == (Outcome.exact, None)
+    assert o["no-embargo"] == (Outcome.skipped, Direction.allow_more)  # a deny, geography
+    assert o["saas-out"] == (Outcome.skipped, Direction.block_more)  # allow, internet-service
+    assert o["guest-v6"] == (Outcome.skipped, Direction.untested)  # not widened to IPv4 any
+    assert o["lan-to-web"] == (Outcome.approximated, Direction.both)  # schedule + fqdn left out
+    assert o["night-lockdown"] == (Outcome.skipped, Direction.allow_more)  # deny on a schedule
+    assert o["pg-high"] == (Outcome.skipped, Direction.allow_more)  # deny losing source ports
+    assert o["old-test"] == (Outcome.disabled, None)  # a dangling name in a disabled rule
+    assert o["not-guests-to-db"] == (Outcome.approximated, Direction.block_more)  # GRE left out
+
+
+def test_fortigate_vips_translate_to_the_real_server() -> None:
+    imp = imported("fortigate", "fortigate-multivdom.conf")
+    plan = build_plan(imp.policy)
+    web = decide(plan, "wan1", "srv", "203.0.113.3", "10.50.2.10", "tcp", 443)
+    assert web == (Action.allow, "web-in")
+    # port forwarding 15432 → 5432: only the mapped port reaches the server
+    assert decide(plan, "wan1", "srv", "203.0.113.3", "10.50.2.20", "tcp", 5432)[1] == "db-in"
+    assert decide(plan, "wan1", "srv", "203.0.113.3", "10.50.2.20", "tcp", 22)[0] is Action.deny
+    rewritten = [n.message for n in imp.report.of(Kind.rewritten)]
+    assert any("translates 203.0.113.5/32 to 10.50.2.10/32" in m for m in rewritten)
+
+
+def test_panos_brace_format_nat_and_applications() -> None:
+    imp = imported("panos", "panos-braces.txt")
+    assert imp.policy.description == "Imported from PAN-OS pa-braces-01"
+    o = outcomes(imp)
+    assert o["block bad ips"] == (Outcome.skipped, Direction.allow_more)  # an EDL
+    assert o["web in"] == (Outcome.approximated, Direction.allow_more)  # App-ID → ports
+    assert o["app in"] == (Outcome.exact, None)
+    assert o["erp and p2p"][0] is Outcome.approximated
+    assert o["erp and p2p"][1] is Direction.both  # unknown apps left out, erp at L4
+    assert o["no ssh to servers"] == (Outcome.skipped, Direction.allow_more)  # deny + App-ID
+    assert o["v6 clients"] == (Outcome.skipped, Direction.untested)
+    assert o["old rule"] == (Outcome.disabled, None)
+    assert o["not users to servers"] == (Outcome.exact, None)
+    rules = {r.name: r for r in imp.policy.rules}
+    assert rules["users_to_ntp"].action is Action.allow  # no action in the rule: allow
+    assert rules["erp_and_p2p"].services == ["tcp/8200-8202"]  # the custom app's own ports
+    plan = build_plan(imp.policy)
+    # NAT: the rule names the public address; the twin tests the server behind it
+    assert decide(plan, "outside", "servers", "198.51.100.3", "10.60.2.10", "tcp", 443)[1] == (
+        "web_in"
+    )
+    # port translation 8443 → 8080: the security rule's service is the original port
+    assert decide(plan, "outside", "servers", "198.51.100.3", "10.60.2.20", "tcp", 8080)[1] == (
+        "app_in"
+    )
+    assert decide(plan, "outside", "servers", "198.51.100.3", "10.60.2.20", "tcp", 8443)[0] is (
+        Action.reject
+    )
+
+
+def test_panorama_device_group_hierarchy_and_template_zones() -> None:
+    imp = imported("panos", "panorama.xml")  # the leaf device group, with its parent's rules
+    assert [r.name for r in imp.policy.rules] == [
+        "shared-dns",
+        "all-sites-web",
+        "branch-ssh",
+        "branch-no-core",
+        "shared-cleanup",
+    ]
+    assert {z: str(v.subnet) for z, v in imp.policy.zones.items()} == {
+        "branch": "10.70.1.0/24",
+        "core": "10.70.9.0/24",
+    }
+    plan = build_plan(imp.policy)
+    assert decide(plan, "branch", "core", "10.70.1.5", "10.70.9.22", "tcp", 22)[1] == "branch-ssh"
+    assert decide(plan, "branch", "core", "10.70.1.5", "10.70.9.80", "tcp", 443)[1] == (
+        "all-sites-web"
+    )
+    assert decide(plan, "branch", "core", "10.70.1.5", "10.70.9.80", "tcp", 80)[1] == (
+        "branch-no-core"
+    )
+    parent = imported("panos", "panorama.xml", vsys="all-sites")
+    assert [r.name for r in parent.policy.rules] == [
+        "shared-dns",
+        "all-sites-web",
+        "shared-cleanup",
+    ]
