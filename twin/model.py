@@ -207,6 +207,7 @@ class Expect(_Strict):
     service: str
     verdict: Verdict
     name: str | None = None
+    derived: bool = False  # written by `twin import` from the device's own decisions
 
     @field_validator("name")
     @classmethod

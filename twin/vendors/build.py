@@ -20,6 +20,7 @@ from twin.load import validate_policy
 from twin.model import LAB_NAME, Action, Policy
 from twin.objects import IPv4Net
 from twin.vendors.device import DeviceConfig, DevZone
+from twin.vendors.intent import derive
 from twin.vendors.names import Namespace, node_name
 from twin.vendors.report import ImportReport, Kind
 from twin.vendors.translate import Translator
@@ -40,7 +41,9 @@ class Imported:
             f"# Imported by twin from {r.vendor} configuration {r.file}.",
             f"# {r.summary()}.",
             "# Approximated and skipped rules are listed in the import report; approximated",
-            "# rules say so in their description. Hosts are generated (two per zone).",
+            "# rules say so in their description. Hosts are generated (two per zone, and one",
+            "# more where a derived intent line needs it); `derived: true` intent lines are the",
+            "# device's own decision for one sample flow per imported rule.",
         ]
         body = yaml.dump(
             self.data, Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=100
@@ -59,7 +62,10 @@ def lab_name(text: str) -> str:
 
 
 def build_policy(
-    dev: DeviceConfig, name: str, zone_subnets: dict[str, IPv4Net] | None = None
+    dev: DeviceConfig,
+    name: str,
+    zone_subnets: dict[str, IPv4Net] | None = None,
+    intent: bool = True,
 ) -> Imported:
     _refuse_empty(dev)
     report = ImportReport(dev.vendor, dev.file)
@@ -123,6 +129,8 @@ def build_policy(
         raise InputError(
             [Problem(dev.file, None, first.path, f"imported policy is invalid: {first.message}")]
         ) from None
+    if intent:
+        policy = derive(data, policy, report, names, dev.file)
     return Imported(policy, data, report)
 
 

@@ -80,11 +80,11 @@ class Translator:
         froms: list[str] = [ANY]
         tos: list[str] = [ANY]
         try:
+            froms, tos = self._zones(r.from_), self._zones(r.to)
             if r.ipv6_only:
                 raise Ipv6Only(r.ipv6_only)
             if r.unsupported:
                 raise Skip(r.unsupported)
-            froms, tos = self._zones(r.from_), self._zones(r.to)
             src = self._side(c, r.source, r.negate_source, froms, "source")
             services = self.svcs.rule_services(c, r)
             variants = self.nat.destinations(c, r, services)

@@ -166,6 +166,7 @@ def test_unrepresentable_rules_are_skipped_and_reported() -> None:
         "nat_rules": 0,
         "addresses": 9,
         "services": 7,
+        "expect": 6,
     }
 
 

@@ -4,6 +4,12 @@ applications, EDLs; Panorama device groups. Nothing aborts, nothing is widened s
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from twin.cli import app
 from twin.model import Action
 from twin.plan import build_plan
 from twin.vendors.build import Imported
@@ -120,3 +126,38 @@ def test_panorama_device_group_hierarchy_and_template_zones() -> None:
         "all-sites-web",
         "shared-cleanup",
     ]
+
+
+def test_derived_intent_is_the_device_decision_and_shows_an_edit(tmp_path: Path) -> None:
+    imp = imported("panos", "panorama.xml")
+    lines = {e.name: e for e in imp.policy.expect}
+    assert set(lines) == {
+        "derived.shared-dns",
+        "derived.all-sites-web",
+        "derived.branch-ssh",
+        "derived.branch-no-core",
+    }  # shared-cleanup: any → any, its sample is decided by the rules above it
+    assert all(e.derived for e in imp.policy.expect)
+    ssh = lines["derived.branch-ssh"]
+    assert (ssh.service, ssh.verdict.value) == ("tcp/22", "allow")
+    assert lines["derived.branch-no-core"].verdict.value == "block"
+    path = tmp_path / "imported.yml"
+    path.write_text(imp.to_yaml())
+    assert CliRunner().invoke(app, ["validate", str(path)]).exit_code == 0
+    # an edit that drops the ssh rule breaks the line derived from it
+    data = yaml.safe_load(path.read_text())
+    data["rules"] = [r for r in data["rules"] if r["name"] != "branch-ssh"]
+    edited = tmp_path / "edited.yml"
+    edited.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["validate", str(edited)])
+    assert result.exit_code == 1 and "derived.branch-ssh" in result.output, result.output
+
+
+def test_no_derived_line_where_a_skipped_rule_could_decide() -> None:
+    imp = imported("panos", "panos-braces.txt")
+    names = [e.name for e in imp.policy.expect]
+    # 'block bad ips' (an EDL, skipped) covers every flow from outside: no line from there
+    assert not any(n in names for n in ("derived.web_in", "derived.app_in"))
+    assert "derived.erp_and_p2p" in names
+    assumed = [n.message for n in imp.report.of(Kind.assumed)]
+    assert any("sample flows left out of the derived intent" in m for m in assumed)
