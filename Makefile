@@ -6,7 +6,7 @@ RUNTIME ?= auto
 APT_PACKAGES = nftables iproute2 conntrack tcpdump iputils-ping procps util-linux debootstrap openssh-server chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help setup deps test test-unit test-integration lint bench twin-up twin-test twin-down
+.PHONY: help setup deps test test-unit test-integration lint bench vendor-corpus twin-up twin-test twin-down
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ lint: ## ruff (lint + format check) and mypy --strict
 
 bench: ## benchmarks, printed as figures
 	$(PYTHON) bench/run.py
+
+vendor-corpus: ## import every public vendor config in tests/data/vendor-corpus; per-file figures
+	$(PYTHON) -m tests.vendor_corpus
 
 twin-up: ## bring the reference six-zone twin up (RUNTIME=auto|netns|docker|containerlab)
 	$(TWIN) up $(POLICY) --runtime $(RUNTIME)
