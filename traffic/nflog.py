@@ -98,19 +98,24 @@ class NflogReader:
         finally:
             ep.close()
 
-    def drain(self, settle: float = 0.05) -> list[LogRecord]:
-        """What was logged so far, once nothing new arrived for `settle` seconds."""
+    def drain(self, settle: float = 0.05, expect: int = 0, limit: float = 2.0) -> list[LogRecord]:
+        """What was logged so far, once nothing new arrived for `settle` seconds and `expect`
+        records are in (on a busy machine they come late), or `limit` seconds have passed."""
+        deadline = time.monotonic() + limit
         if self._thread is not None:
             while True:
                 seen = len(self._records)
                 time.sleep(settle)
-                if len(self._records) == seen:
+                have = len(self._records)
+                if have == seen and (have >= expect or time.monotonic() > deadline):
                     break
         else:
             ep = select.epoll()
             ep.register(self.sock.fileno(), select.EPOLLIN)
             try:
-                while ep.poll(settle):
+                while ep.poll(settle) or (
+                    len(self._records) < expect and time.monotonic() < deadline
+                ):
                     self._read_available()
             finally:
                 ep.close()

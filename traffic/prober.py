@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import os
 import random
 import select
 import socket
@@ -104,7 +103,7 @@ class _Run:
         self.icmp_wait: dict[tuple[str, int, int], int] = {}  # (dst, id, seq) → probe index
         self.pending: set[int] = set()
         self.sent_at: dict[int, float] = {}
-        self.ident = os.getpid() & 0xFFFF
+        self.ident = _idents(len(probes))
         self.rnd = random.Random()
 
     def main(self) -> None:
@@ -325,6 +324,17 @@ class _Run:
             self.ep.unregister(s.fileno())
             del self.socks[s.fileno()]
             s.close()
+
+
+_ident = [random.randrange(0x10000)]
+
+
+def _idents(n: int) -> int:
+    """The first ICMP echo id of a run; every run of a process gets ids of its own, or a
+    second run's echo would match the first one's conntrack entry and skip the rules."""
+    first = _ident[0]
+    _ident[0] = (first + 1 + (n >> 16)) & 0xFFFF
+    return first
 
 
 def _connected(s: socket.socket) -> bool:

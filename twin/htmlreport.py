@@ -19,14 +19,14 @@ from twin.lab import write_atomic
 from twin.render import INSTALLED_TEMPLATES, PACKAGE_TEMPLATES
 from twin.report import intent_outcomes, service_label, summary_line
 from twin.runs import SavedRun
-from twin.verify import Result
+from twin.verify import INCONCLUSIVE, Result
 
 MAX_ROWS = 500
 
 
 @dataclass(frozen=True)
 class Cell:
-    css: str  # allow | block | mixed | fail | none
+    css: str  # allow | block | mixed | fail | unsure | none
     label: str
     title: str
 
@@ -47,6 +47,8 @@ def render_html(saved: SavedRun) -> str:
         kind=saved.kind,
         when=datetime.datetime.fromtimestamp(saved.time).strftime("%Y-%m-%d %H:%M:%S"),
         ok=run.ok and saved.evidence.ok and not saved.rehearsal.get("disagreements"),
+        unsure=bool(run.inconclusive) and not run.failures and not run.health,
+        inconclusive=[_row(r) for r in run.inconclusive[:MAX_ROWS]],
         summary=summary_line(run),
         health=run.health,
         warnings=run.warnings,
@@ -78,12 +80,16 @@ def _cell(rs: list[Result]) -> Cell:
     if not rs:
         return Cell("none", "·", "not probed")
     allowed = [r for r in rs if r.observed in ("open", "closed")]
-    bad = [r for r in rs if not r.ok]
+    bad = [r for r in rs if not r.ok and r.observed != INCONCLUSIVE]
+    unsure = [r for r in rs if r.observed == INCONCLUSIVE]
     services = sorted({service_label(r.proto, r.port) for r in allowed})
     title = "allowed: " + (", ".join(services) if services else "nothing")
     label = f"{len(allowed)}/{len(rs)}" + (f" ✗{len(bad)}" if bad else "")
+    label += f" ?{len(unsure)}" if unsure else ""
     if bad:
         return Cell("fail", label, title + f"; {len(bad)} differ from policy or intent")
+    if unsure:
+        return Cell("unsure", label, title + f"; {len(unsure)} inconclusive")
     if not allowed:
         return Cell("block", label, title)
     return Cell("allow" if len(allowed) == len(rs) else "mixed", label, title)

@@ -38,7 +38,7 @@ from twin.pipeline import Lab, open_lab
 from twin.plan import Plan, build_plan
 from twin.probes import Flow, PlannedFlow, plan_flows
 from twin.render import FIREWALL_RENDERERS, Templates
-from twin.verify import Verification, save_run, verify
+from twin.verify import INCONCLUSIVE, Verification, save_run, verify
 
 REHEARSAL = "rehearsal"
 LIVE_ACTION = {"open": Action.allow, "closed": Action.allow, "filtered": Action.deny,
@@ -62,6 +62,16 @@ class Rehearsal:
     @property
     def ok(self) -> bool:
         return self.after.ok and not self.disagreements and self.evidence.ok
+
+    @property
+    def exit_code(self) -> int:
+        """1: the candidate breaks intent or the twin disagrees with the model; 3: the machine
+        could not judge (unhealthy, or flows inconclusive before or after); 0: all good."""
+        if self.after.health or self.before.health:
+            return 3
+        if self.after.exit_code == 1 or self.disagreements or not self.evidence.ok:
+            return 1
+        return max(self.after.exit_code, self.before.exit_code)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -174,6 +184,8 @@ def _delta(
     changed: list[dict[str, Any]] = []
     disagree: list[dict[str, Any]] = []
     for b, a in zip(before.results, after.results, strict=True):
+        if INCONCLUSIVE in (b.observed, a.observed):
+            continue  # no verdict to compare (the run says so)
         src, dst = int(plan.by_host[a.src].address), int(plan.by_host[a.dst].address)
         seen = (LIVE_ACTION[b.observed], LIVE_ACTION[a.observed])
         flow = {

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from twin.plan import Plan
-from twin.verify import Result, Verification
+from twin.verify import INCONCLUSIVE, Result, Verification
 
 MAX_FAILURE_ROWS = 40
 
@@ -25,6 +25,11 @@ class IntentOutcome:
     text: str  # the intent line as the user wrote it, in one line
     flows: int
     failures: list[Result]
+    inconclusive: list[Result]  # flows of the line this machine could not judge
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.flows) and not self.failures and not self.inconclusive
 
 
 def intent_outcomes(plan: Plan, run: Verification) -> list[IntentOutcome]:
@@ -38,7 +43,8 @@ def intent_outcomes(plan: Plan, run: Verification) -> list[IntentOutcome]:
         text = f"{exp.from_} -> {exp.to} {exp.service}: {exp.verdict.value}"
         flows = covered.get(name, [])
         bad = [r for r in flows if name in r.violates]
-        out.append(IntentOutcome(i, name, text, len(flows), bad))
+        unsure = [r for r in flows if r.observed == INCONCLUSIVE]
+        out.append(IntentOutcome(i, name, text, len(flows), bad, unsure))
     return out
 
 
@@ -49,21 +55,39 @@ def summary_line(run: Verification) -> str:
         counts[r.observed] += 1
     rate = n / run.seconds if run.seconds else 0.0
     seen = ", ".join(
-        f"{counts[k]} {k}" for k in ("open", "closed", "filtered", "rejected") if counts[k]
+        f"{counts[k]} {k}"
+        for k in ("open", "closed", "filtered", "rejected", INCONCLUSIVE)
+        if counts[k]
     )
-    verdict = "all match" if run.ok else f"{len(run.failures)} FAILED"
-    return f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s): {seen} — {verdict}"
+    return f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s): {seen} — {verdict_words(run)}"
+
+
+def verdict_words(run: Verification) -> str:
+    if run.ok:
+        return "all match"
+    words = [f"{len(run.failures)} FAILED"] if run.failures or not run.inconclusive else []
+    if run.inconclusive:
+        words.append(
+            f"{len(run.inconclusive)} INCONCLUSIVE (prober and firewall log disagreed twice: "
+            "this machine could not judge them)"
+        )
+    return ", ".join(words)
 
 
 def print_report(console: Console, plan: Plan, run: Verification) -> None:
     console.print(_matrix(plan, run))
     intents = intent_outcomes(plan, run)
-    held = sum(1 for o in intents if not o.failures and o.flows)
+    held = sum(1 for o in intents if o.holds)
     console.print(f"intent: {held}/{len(intents)} lines hold")
     for o in intents:
         if o.failures:
             console.print(
                 f"  [red]✗[/] {o.name}: {o.text} — {len(o.failures)} of {o.flows} flows differ"
+            )
+        elif o.inconclusive:
+            console.print(
+                f"  [yellow]?[/] {o.name}: {o.text} — {len(o.inconclusive)} of {o.flows} flows "
+                "inconclusive"
             )
         elif not o.flows:
             console.print(f"  [yellow]?[/] {o.name}: {o.text} — no flow covers it")
@@ -82,6 +106,8 @@ def print_report(console: Console, plan: Plan, run: Verification) -> None:
                 )
     if run.failures:
         console.print(_failures(run.failures))
+    if run.inconclusive:
+        console.print(_failures(run.inconclusive, "flows inconclusive (no verdict: exit 3)"))
     for w in run.warnings:
         console.print(f"[yellow]warning:[/] {w}")
     style = "green" if run.ok else "bold red"
@@ -106,16 +132,20 @@ def _matrix(plan: Plan, run: Verification) -> Table:
                 row.append(Text("·", style="dim"))
                 continue
             allowed = sum(1 for r in rs if r.observed in ("open", "closed"))
-            bad = sum(1 for r in rs if not r.ok)
+            bad = sum(1 for r in rs if not r.ok and r.observed != INCONCLUSIVE)
+            unsure = sum(1 for r in rs if r.observed == INCONCLUSIVE)
             label = f"{allowed}/{len(rs)}" + (f" ✗{bad}" if bad else "")
-            style = "bold red" if bad else ("green" if allowed else "dim")
+            label += f" ?{unsure}" if unsure else ""
+            style = "bold red" if bad else ("yellow" if unsure else "green" if allowed else "dim")
             row.append(Text(label, style=style))
         table.add_row(src, *row)
     return table
 
 
-def _failures(failures: list[Result]) -> Table:
-    table = Table(title=f"{len(failures)} flows differ from the policy or the intent")
+def _failures(
+    failures: list[Result], what: str = "flows differ from the policy or the intent"
+) -> Table:
+    table = Table(title=f"{len(failures)} {what}")
     for col in ("flow", "service", "expected", "observed", "firewall rule", "why"):
         table.add_column(col)
     for r in failures[:MAX_FAILURE_ROWS]:
@@ -144,8 +174,7 @@ def write_json(run: Verification, path: Path) -> None:
 def write_junit(plan: Plan, run: Verification, path: Path) -> None:
     """One test case per intent line, one per zone pair of the matrix."""
     suite = ET.Element("testsuite", name=f"twin.{plan.lab}", time=f"{run.seconds:.3f}")
-    cases = 0
-    failed = 0
+    cases = failed = errors = 0
     for o in intent_outcomes(plan, run):
         case = ET.SubElement(suite, "testcase", classname=f"twin.{plan.lab}.intent", name=o.name)
         cases += 1
@@ -158,6 +187,13 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
             )
             fail = ET.SubElement(case, "failure", message=msg, type="intent")
             fail.text = "\n".join(_flow_line(r) for r in o.failures)
+        elif o.inconclusive:
+            errors += 1
+            error = ET.SubElement(
+                case, "error", type=INCONCLUSIVE,
+                message=f"{o.text}: {len(o.inconclusive)} of {o.flows} flows inconclusive",
+            )  # fmt: skip
+            error.text = "\n".join(_flow_line(r) for r in o.inconclusive)
     pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for r in run.results:
         pairs[(r.src_zone, r.dst_zone)].append(r)
@@ -166,13 +202,21 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
             suite, "testcase", classname=f"twin.{plan.lab}.matrix", name=f"{src} -> {dst}"
         )
         cases += 1
-        bad = [r for r in rs if not r.ok]
+        bad = [r for r in rs if not r.ok and r.observed != INCONCLUSIVE]
+        unsure = [r for r in rs if r.observed == INCONCLUSIVE]
         if bad:
             failed += 1
             fail = ET.SubElement(
                 case, "failure", message=f"{len(bad)} of {len(rs)} flows differ", type="flow"
             )
             fail.text = "\n".join(_flow_line(r) for r in bad)
+        elif unsure:  # JUnit's error: the test could not be judged
+            errors += 1
+            error = ET.SubElement(
+                case, "error", type=INCONCLUSIVE,
+                message=f"{len(unsure)} of {len(rs)} flows inconclusive",
+            )  # fmt: skip
+            error.text = "\n".join(_flow_line(r) for r in unsure)
     if run.crafted:
         case = ET.SubElement(
             suite, "testcase", classname=f"twin.{plan.lab}.stateful", name="crafted packets"
@@ -189,6 +233,7 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
             )
     suite.set("tests", str(cases))
     suite.set("failures", str(failed))
+    suite.set("errors", str(errors))
     suites = ET.Element("testsuites", name="twin")
     suites.append(suite)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,15 @@
 """verify: send every planned flow for real, read the firewall's own account, judge each one.
 
-A flow passes when (a) what came back matches the policy's first-match prediction (allowed or
-blocked, dropped or rejected), (b) the firewall's log names the rule the policy predicts, and
-(c) it agrees with every intent line that covers it. A blocked probe without a log record from
-the firewall is a failure: something else dropped it, and the twin would be lying.
+Two witnesses: the prober (what came back) and the firewall (its NFLOG record of the same
+5-tuple names the rule, hence the action, it applied). A probe where they disagree — the
+firewall logged a reject but nothing came back, it logged an accept but the probe timed out —
+or that left no record is sent again on a fresh 5-tuple with a longer wait; if the witnesses
+still disagree the flow is `inconclusive`: the machine could not judge it (exit 3), and it is
+never reported as a policy failure. Then a flow passes when (a) what came back matches the
+policy's first-match prediction (allowed or blocked, dropped or rejected), (b) the firewall's
+log names the rule the policy predicts, and (c) it agrees with every intent line that covers it.
+A blocked probe without a log record from the firewall is a failure: something else dropped it,
+and the twin would be lying.
 """
 
 from __future__ import annotations
@@ -15,19 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from traffic.nflog import LogRecord, NflogReader
-from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Probe, run_probes
+from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Outcome, Probe, run_probes
 from twin.configure import Snapshot, firewall_snapshot
 from twin.errors import EnvironmentProblem
 from twin.lab import LabState
-from twin.model import Action
-from twin.plan import Plan
+from twin.model import Action, FirewallKind
+from twin.plan import ANTI_SPOOFING, CT_INVALID, Plan
 from twin.probes import PlannedFlow, plan_flows
 from twin.runtime import Runtime
 from twin.stateful import CraftedResult, judge_crafted, plan_crafted, send
 
 DEFAULT_TIMEOUT = 0.2  # seconds per probe; the twin's RTT is ~0.1 ms
+INCONCLUSIVE = "inconclusive"  # the prober and the firewall's log disagreed, twice
 OBSERVED_CLASS = {OPEN: "allow", CLOSED: "allow", FILTERED: "block", REJECTED: "block"}
 EXPECTED_BLOCK = {Action.deny: FILTERED, Action.reject: REJECTED}
+SEEN_IF = {Action.allow: (OPEN, CLOSED), Action.deny: (FILTERED,), Action.reject: (REJECTED,)}
 
 
 @dataclass
@@ -39,7 +47,7 @@ class Result:
     proto: str
     port: int
     expected: str  # allow | block: the intent where a line covers the flow, else the policy
-    observed: str  # open | closed | filtered | rejected
+    observed: str  # open | closed | filtered | rejected | inconclusive
     ok: bool
     rule: str  # the rule the firewall logged for this flow ("" if none)
     predicted: str  # allow | block: the policy's first match
@@ -66,15 +74,31 @@ class Verification:
 
     @property
     def failures(self) -> list[Result]:
-        return [r for r in self.results if not r.ok]
+        """Flows that differ from the policy or the intent, both witnesses agreeing."""
+        return [r for r in self.results if not r.ok and r.observed != INCONCLUSIVE]
+
+    @property
+    def inconclusive(self) -> list[Result]:
+        return [r for r in self.results if r.observed == INCONCLUSIVE]
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.health and all(c.ok for c in self.crafted)
+        return (
+            not self.failures
+            and not self.inconclusive
+            and not self.health
+            and all(c.ok for c in self.crafted)
+        )
 
     @property
     def exit_code(self) -> int:
-        return 3 if self.health else (0 if self.ok else 1)
+        """3: the twin or the machine could not judge (unhealthy, or flows inconclusive and no
+        real failure); 1: a flow or a crafted packet differs from the policy; 0: all good."""
+        if self.health:
+            return 3
+        if self.failures or not all(c.ok for c in self.crafted):
+            return 1
+        return 3 if self.inconclusive else 0
 
     def to_json(self) -> list[dict[str, object]]:
         return [dict(vars(r)) for r in self.results]
@@ -91,9 +115,10 @@ def verify(
     snapshot: Snapshot | bool | None = True,
     stateful: bool = True,
 ) -> Verification:
-    """Probe every planned flow (or `flows`). A flow that disagrees with the policy is probed
-    once more with three times the wait before it is failed, so a slow moment is not reported
-    as a drop. The run is saved in the lab directory (`runs/last.json`) for `twin report`."""
+    """Probe every planned flow (or `flows`). A probe whose firewall record contradicts what
+    came back, or is missing, is sent once more (fresh 5-tuple, three times the wait); still
+    contradicted, the flow is inconclusive. The run is saved in the lab directory
+    (`runs/last.json`) for `twin report`."""
     flows = plan_flows(plan, matrix) if flows is None else flows
     netns = {h.name: runtime.netns(state, h.name) for h in plan.hosts}
     addr = {h.name: str(h.address) for h in plan.hosts}
@@ -117,35 +142,38 @@ def verify(
         reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
     except OSError as exc:
         raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
+    witness = firewall_actions(plan) if plan.firewall_kind is FirewallKind.nftables else None
     with reader.start():
         started = time.monotonic()
         outcomes = run_probes(probes, subnets, timeout=timeout)
         seconds = time.monotonic() - started
-        records = reader.drain(settle=0.01)
+        records = _drain(reader, len(probes))
+        logged = _records_of(probes, outcomes, records)
         again = [
-            i for i, (f, o) in enumerate(zip(flows, outcomes, strict=True))
-            if OBSERVED_CLASS[o.verdict] != f.predicted
+            i for i, f in enumerate(flows) if _doubt(f, outcomes[i], logged[i], witness)
         ]  # fmt: skip
-        if again:
-            second = run_probes([probes[i] for i in again], subnets, timeout=min(0.9, timeout * 3))
-            for i, out in zip(again, second, strict=True):
-                outcomes[i] = out
-            records += reader.drain(settle=0.01)
+        if again:  # once more on fresh 5-tuples, with a longer wait
+            resent = [probes[i] for i in again]
+            second = run_probes(resent, subnets, timeout=min(0.9, timeout * 3))
+            records += _drain(reader, len(again))
+            for i, out, rec in zip(
+                again, second, _records_of(resent, second, records), strict=True
+            ):
+                outcomes[i], logged[i] = out, rec
         if crafted:  # after the matrix, so its timing and counters stay the matrix's own
             send(crafted)
-            extra = reader.drain(settle=0.02)
+            extra = _drain(reader, len(crafted))
             records += extra
     run_after = firewall_snapshot(runtime, state, plan)
     counters = _delta(before, run_after)
-    by_key: dict[tuple[str, str, str, int, int], LogRecord] = {}
-    for rec in records:
-        by_key.setdefault((rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
     results = []
-    for flow, probe, out in zip(flows, probes, outcomes, strict=True):
-        dport = out.seq if probe.proto == "icmp" else probe.port
-        found = by_key.get((probe.src, probe.dst, probe.proto, out.sport, dport))
-        logged = found.prefix if found else ""
-        results.append(judge(flow, out.verdict, logged, out.detail, out.rtt_ms))
+    for flow, out, rec in zip(flows, outcomes, logged, strict=True):
+        rule = rec.prefix if rec else ""
+        said = witness.get(rule) if witness is not None and rec else None
+        if said is not None and out.verdict not in SEEN_IF[said]:  # after the second try
+            results.append(inconclusive(flow, out.verdict, rule, said, out.detail))
+        else:
+            results.append(judge(flow, out.verdict, rule, out.detail, out.rtt_ms))
     run = Verification(plan.lab, results, seconds, counters=counters, reprobed=len(again))
     run.crafted = judge_crafted(crafted, extra) if crafted else []
     run.snapshot = run_after
@@ -159,6 +187,60 @@ def verify(
     run.log_file = str(save_log(state.path, records))
     save_run(state, plan, run)
     return run
+
+
+def firewall_actions(plan: Plan) -> dict[str, Action]:
+    """What the firewall did, by the rule name its log record carries."""
+    return {r.name: r.action for r in plan.rules} | {
+        ANTI_SPOOFING: Action.deny,
+        CT_INVALID: Action.deny,
+    }
+
+
+def _doubt(
+    f: PlannedFlow, out: Outcome, rec: LogRecord | None, witness: dict[str, Action] | None
+) -> bool:
+    """Send it again? When the firewall's record contradicts the prober or is missing; without
+    a log to read (VyOS), when the prober contradicts the policy."""
+    said = witness.get(rec.prefix) if witness is not None and rec is not None else None
+    if said is not None:
+        return out.verdict not in SEEN_IF[said]
+    if witness is not None and rec is None:
+        return True
+    return OBSERVED_CLASS[out.verdict] != f.predicted
+
+
+def _records_of(
+    probes: list[Probe], outcomes: list[Outcome], records: list[LogRecord]
+) -> list[LogRecord | None]:
+    """Each probe's NFLOG record, matched by 5-tuple (ICMP: echo id and sequence)."""
+    by_key: dict[tuple[str, str, str, int, int], LogRecord] = {}
+    for rec in records:
+        by_key.setdefault((rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
+    return [
+        by_key.get((p.src, p.dst, p.proto, o.sport, o.seq if p.proto == "icmp" else p.port))
+        for p, o in zip(probes, outcomes, strict=True)
+    ]
+
+
+def _drain(reader: NflogReader, expect: int) -> list[LogRecord]:
+    try:
+        return reader.drain(settle=0.01, expect=expect)
+    except OSError as exc:
+        raise EnvironmentProblem(f"reading the firewall's log: {exc.strerror or exc}") from None
+
+
+def inconclusive(f: PlannedFlow, seen: str, rule: str, said: Action, detail: str) -> Result:
+    """The prober and the firewall's log disagreed on two 5-tuples: no verdict for this flow."""
+    fl = f.flow
+    why = f"firewall logged {said.value} ({rule}), prober saw {seen}: twice, on fresh 5-tuples"
+    return Result(
+        src=fl.src, dst=fl.dst, src_zone=f.src_zone, dst_zone=f.dst_zone, proto=fl.proto,
+        port=fl.port, expected=f.intents[0][2].value if f.intents else f.predicted,
+        observed=INCONCLUSIVE, ok=False, rule=rule, predicted=f.predicted,
+        predicted_rule=f.rule.name, intent=[n for _, n, _ in f.intents], reason=why,
+        detail=f"prober: {seen}" + (f" ({detail})" if detail else ""),
+    )  # fmt: skip
 
 
 def judge(f: PlannedFlow, observed: str, logged: str, detail: str = "", rtt: float = 0.0) -> Result:

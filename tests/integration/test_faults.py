@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -75,3 +76,38 @@ def test_changed_ruleset_is_reported(make_policy, lab_up) -> None:
     assert rt.exec(st, "fw", ["nft", "add", "rule", "inet", "twin", "web/app", "counter"]).ok
     run = pipeline.test(lab)
     assert any("not the one twin loaded" in w for w in run.warnings)
+
+
+def drop_output(lab, node: str, match: str) -> None:
+    """A table of the test's own in `node`'s namespace dropping what it sends that matches."""
+    hook = "type filter hook output priority 0;"
+    text = f"table ip chaos {{\n chain out {{\n  {hook}\n  {match} drop\n }}\n}}\n"
+    assert lab.runtime.exec(lab.state, node, ["nft", "-f", "-"], stdin=text).ok
+
+
+def test_answers_lost_on_the_way_back_are_inconclusive_not_failures(
+    make_policy, lab_up, tmp_path
+) -> None:
+    """The firewall logs a reject (or an accept) and the prober sees nothing, on two 5-tuples:
+    the environment could not judge those flows — exit 3, never a policy failure (exit 1)."""
+    lab = lab_up(make_policy())
+    drop_output(lab, "fw", "icmp type destination-unreachable")  # rejects never leave it
+    drop_output(lab, "db1", "tcp sport 5432")  # db1's postgres answers never leave it
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-m", "twin", "test", "--lab", lab.state.lab, "--json", "r.json",
+         "--junit", "j.xml"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 3, res.stdout[-3000:] + res.stderr
+    assert "INCONCLUSIVE" in res.stdout and "FAILED" not in res.stdout
+    results = json.loads((tmp_path / "r.json").read_text())
+    unsure = {(r["src"], r["dst"], r["proto"], r["port"]): r for r in results if not r["ok"]}
+    assert all(r["observed"] == "inconclusive" for r in unsure.values())
+    fin = unsure[("web1", "fin1", "tcp", 443)]
+    assert fin["rule"] == "no-lateral-to-finance" and "prober saw filtered" in fin["reason"]
+    assert "firewall logged allow (app-to-db)" in unsure[("app1", "db1", "tcp", 5432)]["reason"]
+    assert ("app1", "db2", "tcp", 5432) not in unsure  # db2 answers
+    assert len([k for k in unsure if k[1] in ("fin1", "fin2")]) == 238  # every finance reject
+    junit = (tmp_path / "j.xml").read_text()
+    assert 'type="inconclusive"' in junit

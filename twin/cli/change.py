@@ -79,7 +79,7 @@ def rehearse(
         if junit:
             write_junit(lab_.plan, run, junit)
         out.print(f"baseline restored on lab {lab_.state.lab}: {summary_line(run)}")
-        raise typer.Exit(0 if run.ok else 1)
+        raise typer.Exit(run.exit_code)
     assert candidate is not None
     done = rehearsal.rehearse(candidate, lab, timeout)
     if junit:
@@ -90,7 +90,7 @@ def rehearse(
     else:
         print_report(out, done.plan, done.after)
         print_rehearsal(out, data)
-    raise typer.Exit(0 if done.ok else 1)
+    raise typer.Exit(done.exit_code)
 
 
 @handle_errors
@@ -112,4 +112,4 @@ def report(
     if not (html or json_path or junit):
         print_report(out, saved.plan, saved.run)
         print_evidence(out, saved.evidence.to_json())
-    raise typer.Exit(0 if saved.run.ok and saved.evidence.ok else 1)
+    raise typer.Exit(saved.run.exit_code or (0 if saved.evidence.ok else 1))
