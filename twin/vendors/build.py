@@ -167,9 +167,14 @@ def _zones_from_rules(dev: DeviceConfig, report: ImportReport) -> None:
                     dev.file,
                     None,
                     "",
-                    "no zones in this file (every rule is any → any)",
-                    "give the zones with --zone-subnets ZONE=CIDR,… is not enough: the twin "
-                    "needs the device's zones (export the full running configuration)",
+                    "no zones in this file"
+                    + (
+                        f": its {len(dev.rules)} rules are all any → any"
+                        if dev.rules
+                        else " and no security rules"
+                    )
+                    + " (a baseline template?)",
+                    "export the full running configuration of a firewall, with its zones",
                 )
             ]
         )
@@ -215,6 +220,17 @@ def _zones(
                 Kind.assumed, f"zone {vname!r}", f"{subnet} widened to {wider} (twin needs a /29)"
             )
             subnet = wider
+        clash = next((z for z, n in subnets.items() if n.overlaps(subnet)), None)
+        if clash is not None and not (given.get(vname) or given.get(twin)):
+            other = subnets[clash]
+            subnet = next(pool)
+            report.add(
+                Kind.assumed,
+                f"zone {vname!r}",
+                f"its interface subnet overlaps zone {clash!r} ({other}) in the twin: twin uses "
+                f"{subnet} (give another with --zone-subnets {twin}=CIDR)",
+                vz.line,
+            )
         zone: dict[str, Any] = {"subnet": str(subnet)}
         gw = next((ip for ip in ips if ip in subnet and ip not in (subnet[0], subnet[-1])), None)
         if gw is not None and gw != subnet[1]:

@@ -53,7 +53,11 @@ def parse(vendor: str, text: str, file: str, vsys: str | None = None) -> DeviceC
         )
     if vendor == "panos":
         return parse_panos(text, file, vsys)
-    return parse_fortigate(text, file, vsys)
+    if vendor == "fortigate":
+        return parse_fortigate(text, file, vsys)
+    raise InputError(
+        [Problem("<command line>", None, "", f"no importer for {vendor!r}", "panos or fortigate")]
+    )
 
 
 def export(target: str, file: str | Path) -> str:

@@ -39,8 +39,11 @@ VENDOR = "FortiGate"
 
 
 def parse_fortigate(text: str, file: str, vdom: str | None = None) -> DeviceConfig:
-    top = parse_fortios(text, file)
+    ignored: list[tuple[int, str]] = []
+    top = parse_fortios(text, file, ignored)
     dev = DeviceConfig(VENDOR, file)
+    for n, what in ignored:
+        dev.notes.append(Note(Kind.assumed, "syntax", f"{what}: ignored (FortiOS refuses it)", n))
     global_blocks = [b for g in find(top, "global") for b in g.settings.blocks.values()]
     blocks, picked = _vdom_blocks(dev, top, file, vdom)
     dev.intrazone = DevDefault(Action.deny)

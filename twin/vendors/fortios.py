@@ -84,8 +84,13 @@ def commands(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
         yield start, words
 
 
-def parse_fortios(text: str, file: str) -> list[Block]:
-    """Top-level blocks in file order."""
+def parse_fortios(
+    text: str, file: str, ignored: list[tuple[int, str]] | None = None
+) -> list[Block]:
+    """Top-level blocks in file order. A line FortiOS itself would refuse inside a block
+    (`cost 10` without `set`, a stray `next`) is ignored, as the CLI ignores it, and listed in
+    `ignored`; a file that cannot be read at all (an unclosed block or quote) is an error."""
+    skipped = ignored if ignored is not None else []
     top: list[Block] = []
     blocks: list[Block] = []  # open config blocks
     entries: list[Entry | None] = []  # the open edit of each block (None: none)
@@ -116,28 +121,58 @@ def parse_fortios(text: str, file: str) -> list[Block]:
             entry = blocks[-1].entries.setdefault(args[0], Entry(args[0], n))
             entries[-1] = entry
         elif verb == "next":
-            if not blocks or entries[-1] is None:
-                raise fail(n, "'next' without 'edit'", "remove it or add the edit")
+            if not blocks:
+                raise fail(n, "'next' outside a config block", "remove it or add the config")
+            if entries[-1] is None:
+                skipped.append((n, "'next' without 'edit'"))
             entries[-1] = None
+        elif verb in ("delete", "purge", "rename", "move", "clone") and blocks:
+            _edit_verb(blocks[-1], verb, args)
         elif verb in ("set", "unset", "append", "select", "unselect"):
             if not blocks or not args:
                 raise fail(n, f"'{verb}' outside a config block", "")
-            owner = entries[-1] or blocks[-1].settings
-            if verb == "unset":
-                owner.settings.pop(args[0], None)
-            elif verb in ("append", "select") and args[0] in owner.settings:
-                owner.settings[args[0]].extend(args[1:])
-            elif verb == "unselect":
-                gone = set(args[1:])
-                owner.settings[args[0]] = [v for v in owner.values(args[0]) if v not in gone]
-            else:
-                owner.settings[args[0]] = args[1:]
+            _setting(entries[-1] or blocks[-1].settings, verb, args)
         elif blocks:
-            raise fail(n, f"unknown word {verb!r}", "a FortiOS config has config/edit/set/next/end")
+            skipped.append((n, f"{' '.join(words)[:60]!r} is not FortiOS configuration syntax"))
         # before the first `config`: a console prompt or banner, not configuration
     if blocks:
         raise fail(blocks[-1].line, f"config {blocks[-1].path!r} has no 'end'", "add 'end'")
     return top
+
+
+def _setting(owner: Entry, verb: str, args: list[str]) -> None:
+    if verb == "unset":
+        owner.settings.pop(args[0], None)
+    elif verb in ("append", "select") and args[0] in owner.settings:
+        owner.settings[args[0]].extend(args[1:])
+    elif verb == "unselect":
+        gone = set(args[1:])
+        owner.settings[args[0]] = [v for v in owner.values(args[0]) if v not in gone]
+    else:
+        owner.settings[args[0]] = args[1:]
+
+
+def _edit_verb(block: Block, verb: str, args: list[str]) -> None:
+    """The table verbs of a CLI script: delete/purge remove entries, rename renames one, move
+    reorders (policies are matched in list order); clone is not followed."""
+    if verb == "purge":
+        block.entries.clear()
+    elif verb == "delete" and args:
+        block.entries.pop(args[0], None)
+    elif verb == "rename" and len(args) >= 3 and args[0] in block.entries:
+        entry = block.entries.pop(args[0])
+        entry.name = args[2]
+        block.entries[args[2]] = entry
+    elif verb == "move" and len(args) >= 3 and {args[0], args[2]} <= set(block.entries):
+        moved = block.entries.pop(args[0])
+        order: list[tuple[str, Entry]] = []
+        for name, entry in block.entries.items():
+            if name == args[2] and args[1] == "before":
+                order.append((args[0], moved))
+            order.append((name, entry))
+            if name == args[2] and args[1] == "after":
+                order.append((args[0], moved))
+        block.entries = dict(order)
 
 
 def find(blocks: list[Block], path: str) -> Iterator[Block]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from twin.cli import app
@@ -19,7 +20,11 @@ CASES = {
         "config firewall policy\n    edit 1\n        set action accept\n    next\n",
         ":1: config 'firewall policy' has no 'end'",
     ),
-    "badword.conf": ("fortigate", "config firewall policy\nfrobnicate\nend\n", ":2: unknown word"),
+    "no-zones.conf": (
+        "fortigate",
+        "config firewall policy\n edit 1\n  set srcaddr all\n next\nend\n",
+        ": no zones in this file: its 1 rules are all any → any",
+    ),
     "no-policy.conf": (
         "fortigate",
         "config system interface\n edit port1\n  set ip 10.0.0.1 255.255.255.0\n next\nend\n",
@@ -102,3 +107,22 @@ def test_strict_exits_1_when_a_rule_is_not_exact(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(app, ["import", "panos", str(exact), "--strict"])
     assert result.exit_code == 0, result.output
+
+
+def test_lines_fortios_would_refuse_are_ignored_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "script.conf"
+    path.write_text(
+        "config firewall policy\n edit 1\n  set srcintf a\n  set dstintf b\n"
+        "  set srcaddr all\n  set dstaddr all\n  cost 10\n next\n next\n"
+        " edit 2\n  set srcintf b\n  set dstintf a\n  set srcaddr all\n  set dstaddr all\n"
+        " next\n edit 3\n next\n delete 3\n move 2 before 1\nend\n"
+    )
+    result = CliRunner().invoke(
+        app, ["import", "fortigate", str(path), "-o", str(tmp_path / "o.yml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "line 7: syntax: 'cost 10' is not FortiOS configuration syntax: ignored" in result.output
+    assert "line 9: syntax: 'next' without 'edit': ignored" in result.output
+    assert "2 FortiGate rules read" in result.output
+    rules = yaml.safe_load((tmp_path / "o.yml").read_text())["rules"]
+    assert [r["name"] for r in rules] == ["policy-2", "policy-1"]
