@@ -126,9 +126,16 @@ def export_cmd(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")
     ] = None,
+    rules_only: Annotated[
+        bool,
+        typer.Option(
+            help="Objects and rules only: no hostname, interface or zone that would overwrite "
+            "a device's own (panos, panos-xml, fortigate)."
+        ),
+    ] = False,
 ) -> None:
     """Export a twin policy as vendor configuration: what was tested is what you apply."""
-    text = exchange.export(target, file)
+    text = exchange.export(target, file, rules_only)
     if output is None:
         out.print(text, markup=False, end="", soft_wrap=True)
     else:

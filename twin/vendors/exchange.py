@@ -60,18 +60,32 @@ def parse(vendor: str, text: str, file: str, vsys: str | None = None) -> DeviceC
     )
 
 
-def export(target: str, file: str | Path) -> str:
+def export(target: str, file: str | Path, rules_only: bool = False) -> str:
     policy = load_policy(file)
-    return export_policy(target, policy, str(file))
+    return export_policy(target, policy, str(file), rules_only)
 
 
-def export_policy(target: str, policy: Policy, source: str = "policy") -> str:
+def export_policy(
+    target: str, policy: Policy, source: str = "policy", rules_only: bool = False
+) -> str:
+    if rules_only and target not in ("panos", "panos-xml", "fortigate"):
+        raise InputError(
+            [
+                Problem(
+                    "<command line>",
+                    None,
+                    "--rules-only",
+                    f"{target} is the twin's own firewall, exported whole",
+                    "--rules-only applies to panos, panos-xml and fortigate",
+                )
+            ]
+        )
     if target == "panos":
-        return panos_export.to_set(view(policy), source)
+        return panos_export.to_set(view(policy), source, rules_only)
     if target == "panos-xml":
-        return panos_export.to_xml(view(policy), source)
+        return panos_export.to_xml(view(policy), source, rules_only)
     if target == "fortigate":
-        return fortigate_export.to_cli(view(policy), source)
+        return fortigate_export.to_cli(view(policy), source, rules_only)
     if target == "vyos":
         return render_vyos(Templates(), build_plan(policy), source)
     if target == "nftables":

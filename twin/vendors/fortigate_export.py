@@ -16,27 +16,13 @@ MAX_POLICY_NAME = 35
 ICMP_SERVICE = "twin-icmp"
 
 
-def to_cli(v: View, source: str) -> str:
+def to_cli(v: View, source: str, rules_only: bool = False) -> str:
+    """The configuration; `rules_only`: objects and policies, no hostname, interface or zone
+    (pasted into a device, it changes its policy and nothing else; the zones must exist)."""
     out = [f"# FortiGate configuration exported by twin from {source}"]
-    out += ["config system global", f"    set hostname {_q(v.lab)}", "end"]
-    out.append("config system interface")
-    for z in v.zones:
-        out += [
-            f"    edit {_q(_port(z.index))}",
-            "        set mode static",
-            f"        set ip {z.gateway} {z.subnet.netmask}",
-            f"        set alias {_q(z.name[:25])}",
-            "    next",
-        ]
-    out += ["end", "config system zone"]
-    for z in v.zones:
-        out += [
-            f"    edit {_q(z.name)}",
-            f"        set interface {_q(_port(z.index))}",
-            "        set intrazone deny",
-            "    next",
-        ]
-    out += ["end", "config firewall address", '    edit "all"', "    next"]
+    if not rules_only:
+        out += _system(v)
+    out += ["config firewall address", '    edit "all"', "    next"]
     for name, net in v.addresses.items():
         out += [f"    edit {_q(name)}", f"        set subnet {net.network_address} {net.netmask}"]
         out.append("    next")
@@ -56,6 +42,29 @@ def to_cli(v: View, source: str) -> str:
         out += [f"    edit {pid}", *_policy(r, taken), "    next"]
     out.append("end")
     return "\n".join(out) + "\n"
+
+
+def _system(v: View) -> list[str]:
+    out = ["config system global", f"    set hostname {_q(v.lab)}", "end"]
+    out.append("config system interface")
+    for z in v.zones:
+        out += [
+            f"    edit {_q(_port(z.index))}",
+            "        set mode static",
+            f"        set ip {z.gateway} {z.subnet.netmask}",
+            f"        set alias {_q(z.name[:25])}",
+            "    next",
+        ]
+    out += ["end", "config system zone"]
+    for z in v.zones:
+        out += [
+            f"    edit {_q(z.name)}",
+            f"        set interface {_q(_port(z.index))}",
+            "        set intrazone deny",
+            "    next",
+        ]
+    out.append("end")
+    return out
 
 
 def _policies(v: View) -> list[XRule]:

@@ -18,16 +18,16 @@ ACTIONS = {Action.allow: "allow", Action.deny: "deny", Action.reject: "reset-bot
 MAX_NAME = 63
 
 
-def to_xml(v: View, source: str) -> str:
-    root = tree(v)
+def to_xml(v: View, source: str, rules_only: bool = False) -> str:
+    root = tree(v, rules_only)
     ET.indent(root, space="  ")
     head = '<?xml version="1.0"?>\n'
     head += f"<!-- PAN-OS configuration exported by twin from {_safe(source)} -->\n"
     return head + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def to_set(v: View, source: str) -> str:
-    root = tree(v)
+def to_set(v: View, source: str, rules_only: bool = False) -> str:
+    root = tree(v, rules_only)
     device = root.find("devices/entry")
     assert device is not None
     lines = [f"# PAN-OS set commands exported by twin from {source} (single vsys)."]
@@ -42,23 +42,28 @@ def to_set(v: View, source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def tree(v: View) -> ET.Element:
+def tree(v: View, rules_only: bool = False) -> ET.Element:
+    """The configuration; `rules_only`: objects and rules, no hostname, interface or zone
+    (loaded into a device, it changes its policy and nothing else; the zones must exist)."""
     config = ET.Element("config", {"version": "10.2.0"})
     device = _sub(ET.SubElement(config, "devices"), "entry", name="localhost.localdomain")
-    system = ET.SubElement(ET.SubElement(device, "deviceconfig"), "system")
-    ET.SubElement(system, "hostname").text = v.lab
-    eth = ET.SubElement(ET.SubElement(ET.SubElement(device, "network"), "interface"), "ethernet")
-    for z in v.zones:
-        iface = _sub(eth, "entry", name=_iface(z.index))
-        ip = ET.SubElement(ET.SubElement(iface, "layer3"), "ip")
-        _sub(ip, "entry", name=f"{z.gateway}/{z.subnet.prefixlen}")
+    if not rules_only:
+        system = ET.SubElement(ET.SubElement(device, "deviceconfig"), "system")
+        ET.SubElement(system, "hostname").text = v.lab
+        net = ET.SubElement(ET.SubElement(device, "network"), "interface")
+        eth = ET.SubElement(net, "ethernet")
+        for z in v.zones:
+            iface = _sub(eth, "entry", name=_iface(z.index))
+            ip = ET.SubElement(ET.SubElement(iface, "layer3"), "ip")
+            _sub(ip, "entry", name=f"{z.gateway}/{z.subnet.prefixlen}")
     vsys = _sub(ET.SubElement(device, "vsys"), "entry", name="vsys1")
-    zones = ET.SubElement(vsys, "zone")
-    for z in v.zones:
-        layer3 = ET.SubElement(
-            ET.SubElement(_sub(zones, "entry", name=z.name), "network"), "layer3"
-        )
-        _members(layer3, [_iface(z.index)])
+    if not rules_only:
+        zones = ET.SubElement(vsys, "zone")
+        for z in v.zones:
+            layer3 = ET.SubElement(
+                ET.SubElement(_sub(zones, "entry", name=z.name), "network"), "layer3"
+            )
+            _members(layer3, [_iface(z.index)])
     if v.addresses:
         addresses = ET.SubElement(vsys, "address")
         for name, net in v.addresses.items():

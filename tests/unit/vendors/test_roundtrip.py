@@ -129,3 +129,19 @@ def policies(draw: st.DrawFn) -> Policy:
 @given(policy=policies(), target=st.sampled_from(sorted(ROUTES)))
 def test_round_trip_of_generated_policies(policy: Policy, target: str) -> None:
     assert_same_decisions(policy, round_trip(policy, target))
+
+
+@pytest.mark.parametrize("target", ROUTES)
+def test_rules_only_exports_change_only_the_policy(target: str) -> None:
+    """--rules-only: no hostname, interface address or zone (they would overwrite a device's
+    own); imported back with the zones' subnets, it decides every flow as the policy does."""
+    policy = load_policy(REFERENCE)
+    text = export_policy(target, policy, "reference", rules_only=True)
+    full = export_policy(target, policy, "reference")
+    for word in ("hostname", "ethernet1/", "port1", "layer3", "system zone", "set ip "):
+        assert word not in text, word
+    assert "hostname" in full and ("ethernet1/1" in full or "port1" in full)
+    subnets = {name: z.subnet for name, z in policy.zones.items()}
+    dev = parse(ROUTES[target], text, f"exported.{target}")
+    back = build_policy(dev, policy.name, subnets, intent=False).policy
+    assert_same_decisions(policy, back)
