@@ -50,8 +50,8 @@ def tree(v: View, rules_only: bool = False) -> ET.Element:
     if not rules_only:
         system = ET.SubElement(ET.SubElement(device, "deviceconfig"), "system")
         ET.SubElement(system, "hostname").text = v.lab
-        net = ET.SubElement(ET.SubElement(device, "network"), "interface")
-        eth = ET.SubElement(net, "ethernet")
+        interfaces = ET.SubElement(ET.SubElement(device, "network"), "interface")
+        eth = ET.SubElement(interfaces, "ethernet")
         for z in v.zones:
             iface = _sub(eth, "entry", name=_iface(z.index))
             ip = ET.SubElement(ET.SubElement(iface, "layer3"), "ip")
