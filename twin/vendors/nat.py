@@ -5,7 +5,8 @@ and the *post-NAT* zone; the packet is translated on its way out. The twin has n
 addresses: its hosts are the real servers. So each destination of a security rule that a
 destination NAT rule translates becomes, in the twin, the translated server (and port), in a
 twin rule of its own; what the NAT rule adds as a condition (source zones, source addresses)
-is reported. (A FortiGate VIP is an address object: `addrs` resolves it to its mapped server.)
+narrows the twin rule too (its source zones and addresses). (A FortiGate VIP is an address
+object: `addrs` resolves it to its mapped server.)
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Variant:
     destination: list[str] | None
     services: list[str] | None
     nat: bool = False
+    source: list[str] | None = None  # the NAT rule's own sources, when narrower than the rule's
+    from_: list[str] | None = None  # the NAT rule's own source zones, when narrower
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,19 @@ class NatRewriter:
                 if not hit:
                     continue
                 hit_any = True
-                rest = exclude(rest, hit)
                 v = self._variant(c, r, d, hit, services)
                 if v is not None:
                     variants.append(v)
+                if self._whole(d.rule, r):
+                    rest = exclude(rest, hit)  # every flow of the rule to it is translated
+                elif v is not None:  # other sources still reach the original address
+                    c.notes.append(
+                        Approx(
+                            f"NAT rule {d.rule.name!r}'s own sources reach "
+                            f"{', '.join(map(str, hit))} too in the twin (the device translates "
+                            "their flows)"
+                        )
+                    )
             if not hit_any:
                 plain.append(ref)
             else:
@@ -93,6 +105,14 @@ class NatRewriter:
             return None
         out = [Variant(self.addrs.refs(c, plain, "destination"), None)] if plain else []
         return out + variants
+
+    def _whole(self, n: DevNat, r: DevRule) -> bool:
+        """Does the NAT rule translate every flow of the security rule to its address?"""
+        if ANY not in n.source:
+            return False
+        if ANY in n.from_:
+            return True
+        return ANY not in r.from_ and set(r.from_) <= set(n.from_)
 
     def _variant(
         self,
@@ -129,16 +149,27 @@ class NatRewriter:
             + (f" port {n.translated_port}" if n.translated_port else "")
             + ": the twin tests that server"
         )
-        froms = [self.zone_map.get(z, z) for z in n.from_]
-        rule_froms = [self.zone_map.get(z, z) for z in r.from_]
-        if ANY not in froms and (ANY in rule_froms or not set(rule_froms) <= set(froms)):
-            c.notes.append(
-                Approx(f"NAT rule {n.name!r} translates only from zones {', '.join(n.from_)}")
-            )
-        if ANY not in n.source:
-            c.notes.append(
-                Approx(f"NAT rule {n.name!r} translates only sources {', '.join(n.source)}")
-            )
         if new == []:
             return None
-        return Variant(dst, new, nat=True)
+        from_: list[str] | None = None
+        if ANY not in n.from_:  # only flows from the NAT rule's zones reach the server
+            nat_zones = [self.zone_map[z] for z in n.from_ if z in self.zone_map]
+            rule_zones = [self.zone_map.get(z, z) for z in r.from_]
+            from_ = nat_zones if ANY in rule_zones else [z for z in rule_zones if z in nat_zones]
+            if not from_:
+                return None
+        source: list[str] | None = None
+        if ANY not in n.source:  # … and only from its sources
+            if r.negate_source:
+                c.notes.append(Approx(f"NAT rule {n.name!r} translates only some sources"))
+            elif ANY in r.source:
+                source = self.addrs.refs(c, n.source, "source")
+            else:
+                both = intersect_nets(
+                    [x for ref in r.source for x in self.addrs.nets(ref)],
+                    [x for ref in n.source for x in self.addrs.nets(ref)],
+                )
+                if not both:
+                    return None
+                source = [str(x) for x in both]
+        return Variant(dst, new, nat=True, source=source, from_=from_)

@@ -167,13 +167,17 @@ class Translator:
             svc = services if variant.services is None else variant.services
             if svc == []:
                 continue
-            for f, t, suffix in pairs:
+            for f0, t, suffix in pairs:
+                f = f0 if variant.from_ is None else _within(f0, variant.from_)
+                if not f:
+                    continue
                 many = variant.nat and len(variants) > 1
                 tail = suffix + (f".nat{v_index}" if many else "")
                 out: dict[str, Any] = {"name": self.rule_names.claim(r.name, suffix=tail)}
                 out["from"], out["to"] = f, t
-                if src is not None:
-                    out["source"] = src
+                vsrc = src if variant.source is None else variant.source
+                if vsrc is not None:
+                    out["source"] = vsrc
                 if variant.destination is not None:
                     out["destination"] = variant.destination
                 if svc is not None:
@@ -277,6 +281,10 @@ class Translator:
             f" ({len(rest)} networks)"
         )
         return [name]
+
+
+def _within(zones: list[str], allowed: list[str]) -> list[str]:
+    return list(allowed) if ANY in zones else [z for z in zones if z in allowed]
 
 
 def _direction(note: Approx) -> Direction:
