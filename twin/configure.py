@@ -15,11 +15,13 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from traffic.netns import write_sysctls
 from traffic.prober import OPEN, Probe, run_probes
+from twin import tamper
 from twin.errors import EnvironmentProblem
 from twin.lab import LabState
 from twin.model import FirewallKind
@@ -58,14 +60,44 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
 
 
 def load_firewall(runtime: Runtime, state: LabState, plan: Plan, ruleset: str) -> None:
-    """Load an nftables ruleset atomically (one `nft -f` transaction) and remember its hash."""
+    """Load an nftables ruleset atomically (one `nft -f` transaction) and remember it."""
     _check(
         runtime.exec(state, plan.firewall, ["nft", "-f", "-"], stdin=ruleset),
         plan.firewall,
         "nft -f",
     )
-    state.ruleset_sha256 = ruleset_hash(runtime, state, plan)
+    remember_loaded(runtime, state, plan)
+
+
+def remember_loaded(runtime: Runtime, state: LabState, plan: Plan) -> None:
+    """The table as the kernel holds it now is the one twin loaded: its hash in the state, its
+    fingerprint in the lab directory (to name what changed, should it change)."""
+    snap = firewall_snapshot(runtime, state, plan)
+    state.ruleset_sha256 = snap.sha256 if snap else ""
+    if snap is not None:
+        tamper.save_loaded(state.path, tamper.fingerprint(snap.items))
     state.save()
+
+
+def ruleset_change(runtime: Runtime, state: LabState, plan: Plan, snap: Snapshot) -> str:
+    """What differs between the table twin loaded and `snap`, in words."""
+    handles = tamper.handles(snap.items)
+    listed: dict[str, dict[int, str]] = {}
+
+    def rule_text(chain: str, canon: str) -> str:
+        if chain not in listed:
+            res = runtime.exec(
+                state, plan.firewall, ["nft", "-a", "-s", "list", "chain", "inet", "twin", chain]
+            )
+            listed[chain] = {}
+            for line in res.stdout.splitlines() if res.ok else []:
+                text, sep, handle = line.strip().rpartition(" # handle ")
+                if sep and handle.isdigit():
+                    listed[chain][int(handle)] = text
+        return listed[chain].get(handles.get(canon, -1), "?")
+
+    loaded = tamper.read_loaded(state.path)
+    return tamper.describe(loaded, tamper.fingerprint(snap.items), rule_text)
 
 
 @dataclass(frozen=True)
@@ -74,6 +106,7 @@ class Snapshot:
 
     sha256: str
     counters: dict[str, int]  # rule name (nft comment) → packets, summed over its nft rules
+    items: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
 
 def firewall_snapshot(runtime: Runtime, state: LabState, plan: Plan) -> Snapshot | None:
@@ -92,12 +125,7 @@ def firewall_snapshot(runtime: Runtime, state: LabState, plan: Plan) -> Snapshot
                     counters[name] = counters.get(name, 0) + expr["counter"]["packets"]
                 expr["counter"] = {}  # the hash is of the rules, not of the traffic
     digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
-    return Snapshot(digest, counters)
-
-
-def ruleset_hash(runtime: Runtime, state: LabState, plan: Plan) -> str:
-    snap = firewall_snapshot(runtime, state, plan)
-    return snap.sha256 if snap else ""
+    return Snapshot(digest, counters, items)
 
 
 def read_sysctls(path: Path) -> dict[str, str]:

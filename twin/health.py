@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from traffic.netns import Namespaces, in_thread
 from traffic.prober import OPEN, Probe, run_probes
-from twin.configure import Snapshot, firewall_snapshot, responder_alive
+from twin.configure import Snapshot, firewall_snapshot, responder_alive, ruleset_change
 from twin.lab import LabState
 from twin.plan import Plan
 from twin.runtime import Runtime
@@ -76,11 +76,14 @@ def check_health(
     snap = firewall_snapshot(runtime, state, plan) if snapshot is True else snapshot
     health.snapshot = snap if isinstance(snap, Snapshot) else None
     loaded = health.snapshot.sha256 if health.snapshot else ""
-    if not loaded:
-        health.warnings.append("the firewall holds no twin ruleset (table inet twin is gone)")
-    elif state.ruleset_sha256 and loaded != state.ruleset_sha256:
-        health.warnings.append(
-            "the firewall's ruleset is not the one twin loaded (changed by hand?)"
+    if state.ruleset_sha256 and not loaded:
+        health.problems.append(
+            "the firewall holds no twin ruleset (table inet twin is gone): it enforces nothing"
+        )
+    elif state.ruleset_sha256 and health.snapshot and loaded != state.ruleset_sha256:
+        change = ruleset_change(runtime, state, plan, health.snapshot)
+        health.problems.append(
+            f"the firewall's ruleset is not the one twin loaded (changed by hand?): {change}"
         )
     if responders:
         _check_responders(runtime, state, plan, health)

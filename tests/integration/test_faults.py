@@ -70,12 +70,26 @@ def test_responder_stopped_mid_run_is_exit_3(make_policy, lab_up) -> None:
     assert run.exit_code == 3 and not run.ok
 
 
-def test_changed_ruleset_is_reported(make_policy, lab_up) -> None:
+def test_a_ruleset_changed_by_hand_is_exit_3_naming_the_change(make_policy, lab_up, tmp_path):
+    """Not the ruleset twin loaded: an unhealthy twin (exit 3), whatever the probes would say,
+    with what changed named (a source-port hole, here)."""
     lab = lab_up(make_policy())
     rt, st = lab.runtime, lab.state
-    assert rt.exec(st, "fw", ["nft", "add", "rule", "inet", "twin", "web/app", "counter"]).ok
-    run = pipeline.test(lab)
-    assert any("not the one twin loaded" in w for w in run.warnings)
+    hole = ["nft", "insert", "rule", "inet", "twin", "forward", "tcp", "sport", "1-1023", "accept"]
+    assert rt.exec(st, "fw", hole).ok
+    res = twin_test(st.lab, tmp_path)
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "not the one twin loaded" in res.stderr
+    assert "rule added to chain forward: `tcp sport 1-1023 accept`" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert rt.exec(st, "fw", ["nft", "flush", "chain", "inet", "twin", "ct-invalid"]).ok
+    with pytest.raises(
+        EnvironmentProblem, match="rule removed from chain ct-invalid: `ct-invalid`"
+    ):
+        pipeline.test(lab)
+    assert rt.exec(st, "fw", ["nft", "delete", "table", "inet", "twin"]).ok
+    with pytest.raises(EnvironmentProblem, match="table inet twin is gone"):
+        pipeline.test(lab)
 
 
 def drop_output(lab, node: str, match: str) -> None:

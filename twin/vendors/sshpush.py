@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from traffic.netns import entered
-from twin.configure import ruleset_hash
+from twin.configure import remember_loaded
 from twin.errors import EnvironmentProblem
 from twin.lab import LabState
 from twin.model import FirewallKind
@@ -75,7 +75,7 @@ def push_firewall(runtime: Runtime, state: LabState, plan: Plan, config: str) ->
         shutil.rmtree(keys, ignore_errors=True)
         state.save()
     if kind == "linux":
-        state.ruleset_sha256 = ruleset_hash(runtime, state, plan)
+        remember_loaded(runtime, state, plan)
     state.extra["firewall_loaded_via"] = "ssh"
     state.save()
     return Pushed(kind, MGMT_FW, commands, time.monotonic() - started)
