@@ -35,6 +35,7 @@ def test_hand_checked_flows_hold_statically(path: Path) -> None:
         rule = plan.decide(src, dst, proto, int(port or 0))
         got = "allow" if rule.action.value == "allow" else "block"
         assert got == f.verdict, (
-            f"{f.src} -> {f.dst} {f.service}: twin {got} by {rule.name}, device {f.verdict} ({f.why})"
+            f"{f.src} -> {f.dst} {f.service}: twin {got} by {rule.name}, "
+            f"device {f.verdict} ({f.why})"
         )
     assert static_violations(plan_flows(plan)) == {}
