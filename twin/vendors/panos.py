@@ -81,9 +81,14 @@ class _Reader:
     def read(self, vsys: str | None) -> DeviceConfig:
         scope = self._scope(vsys)
         shared = self.config.find("shared")
-        pushed = self.config.find(".//panorama")
-        if pushed is not None and pushed.find(".//security/rules/entry") is None:
-            pushed = None
+        pushed = next(  # Panorama-pushed rules (show config pushed-shared-policy / merged)
+            (
+                p
+                for p in self.config.iter("panorama")
+                if p.find("pre-rulebase") is not None or p.find("post-rulebase") is not None
+            ),
+            None,
+        )
         chain = self._ancestors(scope)
         scopes = [s for s in (shared, pushed, *chain, scope) if s is not None]
         for s in dict.fromkeys(scopes):  # shared first: a closer object of the same name wins

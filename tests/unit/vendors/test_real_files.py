@@ -4,6 +4,7 @@ applications, EDLs; Panorama device groups. Nothing aborts, nothing is widened s
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import yaml
@@ -12,7 +13,8 @@ from typer.testing import CliRunner
 from twin.cli import app
 from twin.model import Action
 from twin.plan import build_plan
-from twin.vendors.build import Imported
+from twin.vendors.build import Imported, build_policy
+from twin.vendors.exchange import parse
 from twin.vendors.report import Direction, Kind, Outcome
 
 from .helpers import decide, imported
@@ -161,3 +163,35 @@ def test_no_derived_line_where_a_skipped_rule_could_decide() -> None:
     assert "derived.erp_and_p2p" in names
     assumed = [n.message for n in imp.report.of(Kind.assumed)]
     assert any("sample flows left out of the derived intent" in m for m in assumed)
+
+
+PUSHED = """<policy>
+  <panorama>
+    <address><entry name="dc"><ip-netmask>10.9.0.0/24</ip-netmask></entry></address>
+    <pre-rulebase><security><rules>
+      <entry name="pushed-allow"><from><member>users</member></from><to><member>dc</member></to>
+        <source><member>any</member></source><destination><member>dc</member></destination>
+        <application><member>any</member></application><service><member>service-https</member>
+        </service><action>allow</action></entry>
+    </rules></security></pre-rulebase>
+    <post-rulebase><security><rules>
+      <entry name="pushed-deny"><from><member>any</member></from><to><member>any</member></to>
+        <source><member>any</member></source><destination><member>any</member></destination>
+        <application><member>any</member></application><service><member>any</member></service>
+        <action>deny</action></entry>
+    </rules></security></post-rulebase>
+  </panorama>
+</policy>
+"""
+
+
+def test_panorama_pushed_policy_of_a_firewall() -> None:
+    """`show config pushed-shared-policy`: the rules Panorama pushed, with their objects; the
+    zones come from the rules (the template holds them), with assumed subnets, reported."""
+    dev = parse("panos", PUSHED, "pushed.xml")
+    imp = build_policy(dev, "pushed", {"dc": IPv4Network("10.9.0.0/24")})
+    assert [r.name for r in imp.policy.rules] == ["pushed-allow", "pushed-deny"]
+    assert list(imp.policy.zones) == ["users", "dc"]
+    assert imp.report.outcomes()["exact"] == 2
+    assumed = [n.subject for n in imp.report.of(Kind.assumed)]
+    assert "zone 'users'" in assumed
