@@ -48,10 +48,7 @@ REFUSALS = (
 HANGS = "hangs"
 MEMORY = 4 << 30  # bytes of address space for `make vendor-corpus` (a runaway reader fails)
 TIMEOUT = 30.0  # seconds per file: a reader that loops on a real file is a failure, not a wait
-_ASA = "ASA reader (issue 12, branch v2: lands next)"
-EXPECTED_FAILURES: dict[str, str] = {
-    **{f"asa/{p.name}": _ASA for p in sorted((CORPUS / "asa").glob("*"))},
-}
+EXPECTED_FAILURES: dict[str, str] = {}  # every reader imports (or refuses) every corpus file
 
 
 @dataclass

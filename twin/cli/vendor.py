@@ -16,7 +16,7 @@ from twin.lab import write_atomic
 from twin.vendors import exchange, fetch
 from twin.vendors.build import build_policy, lab_name
 
-VENDORS = ("panos", "fortigate")
+VENDORS = ("panos", "fortigate", "asa")
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def import_cmd(
-    vendor: Annotated[str | None, typer.Argument(help="panos | fortigate")] = None,
+    vendor: Annotated[str | None, typer.Argument(help="panos | fortigate | asa")] = None,
     file: Annotated[Path | None, typer.Argument(help="Running config (XML, set, or text).")] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Policy file to write.")
@@ -57,7 +57,7 @@ def import_cmd(
         typer.Option(help="Exit 1 when a rule is skipped or approximated (for CI)."),
     ] = False,
 ) -> None:
-    """Import a PAN-OS or FortiGate policy as a twin policy file, with a report of approximations.
+    """Import a PAN-OS, FortiGate or Cisco ASA/FTD policy as a twin policy file, with a report.
 
     The password for --device comes from $TWIN_DEVICE_PASSWORD (never a command-line option)."""
     if device is not None:

@@ -11,6 +11,7 @@ from twin.model import Policy
 from twin.plan import build_plan
 from twin.render import Templates, render_nftables
 from twin.vendors import fortigate_export, panos_export
+from twin.vendors.asa import parse_asa
 from twin.vendors.device import DeviceConfig
 from twin.vendors.fortigate import parse_fortigate
 from twin.vendors.panos import parse_panos
@@ -55,8 +56,14 @@ def parse(vendor: str, text: str, file: str, vsys: str | None = None) -> DeviceC
         return parse_panos(text, file, vsys)
     if vendor == "fortigate":
         return parse_fortigate(text, file, vsys)
+    if vendor == "asa":
+        return parse_asa(text, file)
     raise InputError(
-        [Problem("<command line>", None, "", f"no importer for {vendor!r}", "panos or fortigate")]
+        [
+            Problem(
+                "<command line>", None, "", f"no importer for {vendor!r}", "panos, fortigate or asa"
+            )
+        ]
     )
 
 
