@@ -110,6 +110,8 @@ def intent_lines(plan: Plan, space: FlowSpace | None = None) -> list[Intent]:
     zones = {z.name: z.subnet for z in plan.zones}
     out: list[Intent] = []
     for i, exp in enumerate(plan.policy.expect):
+        if not exp.flow:
+            continue  # an unreachable line is about paths, not flow classes
         ends = [_end(plan, ref) for ref in (exp.from_, exp.to)]
         if space is not None and any(z not in space.zones for z, _ in ends):
             continue  # its zones are gone from the other policy

@@ -1,7 +1,8 @@
 """The HTML report: one self-contained file (inline CSS, no script, nothing fetched), for people.
 
 Failures first, then the zone×zone matrix coloured by verdict, the rehearsal (before → after,
-static diff, disagreements), the intent lines, and the log evidence. This module prepares every
+static diff, disagreements), the intent lines, the zone graph with the attack paths (static,
+`twin.graph`), and the log evidence. This module prepares every
 value; the template (`templates/report/report.html.j2`) only loops and prints, autoescaped.
 """
 
@@ -14,8 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
+from twin.blast import Blast, check_unreachable, path_line
+from twin.graph import zone_svg
 from twin.lab import write_atomic
+from twin.plan import Plan
+from twin.reach import Reach
 from twin.render import INSTALLED_TEMPLATES, PACKAGE_TEMPLATES
 from twin.report import intent_outcomes, service_label, summary_line
 from twin.runs import SavedRun
@@ -62,11 +68,27 @@ def render_html(saved: SavedRun) -> str:
         evidence_problems=saved.evidence.problems,
         unlogged=[_row(r) for r in saved.evidence.unlogged[:MAX_ROWS]],
         max_rows=MAX_ROWS,
+        breach=_breach(plan),
     )
 
 
 def write_html(saved: SavedRun, path: Path) -> None:
     write_atomic(path, render_html(saved))
+
+
+def _breach(plan: Plan) -> dict[str, Any]:
+    """The zone graph (static, exact) and the `unreachable` intent lines, checked."""
+    reach = Reach(plan)
+    blast = Blast(reach)
+    drawn = zone_svg(blast, inline=True)
+    return {
+        "svg": Markup(drawn.svg),  # every text in it is escaped by twin.graph
+        "foothold": drawn.foothold,
+        "unreachable": [
+            {"name": c.name, "text": c.text, "holds": c.holds, "path": path_line(c.path or ())}
+            for c in check_unreachable(reach, blast)
+        ],
+    }
 
 
 def _pairs(results: list[Result]) -> dict[tuple[str, str], list[Result]]:

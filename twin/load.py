@@ -642,7 +642,22 @@ def _check_expect(policy: Policy) -> Iterator[Found]:
                 yield ((*base, key), f"unknown zone or host {ref!r}", known)
         if exp.from_ == exp.to and exp.from_ in hosts:
             yield ((*base, "to"), "a host cannot be probed from itself", "pick another host")
+        elif not exp.flow and _overlap(exp.from_, exp.to, hosts):
+            what = "is 'from' itself" if exp.to == exp.from_ else f"is inside {exp.from_!r}"
+            yield (
+                (*base, "to"),
+                f"{exp.to!r} {what}: it cannot be unreachable from it",
+                "name a zone or host outside the 'from' side",
+            )
+        if exp.flow and "service" not in exp.model_fields_set:
+            yield (base, "missing key 'service'", "add service: tcp/443 (or any)")
         try:
             resolve_service(policy, exp.service)
         except Unresolved as exc:
             yield ((*base, "service"), exc.message, exc.hint)
+
+
+def _overlap(a: str, b: str, hosts: dict[str, tuple[str, ipaddress.IPv4Address]]) -> bool:
+    """Do two intent ends (zone or host names) share a host?"""
+    zone_a, zone_b = (hosts[x][0] if x in hosts else x for x in (a, b))
+    return a == b or (zone_a == zone_b and (a not in hosts or b not in hosts))

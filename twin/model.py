@@ -40,10 +40,12 @@ class Action(enum.StrEnum):
 
 
 class Verdict(enum.StrEnum):
-    """What the intent says about a flow."""
+    """What the intent says: about a flow (allow, block), or about every path of any length
+    through hosts an attacker can take over (unreachable: see `twin.blast`)."""
 
     allow = "allow"
     block = "block"
+    unreachable = "unreachable"
 
 
 class FirewallKind(enum.StrEnum):
@@ -164,6 +166,7 @@ class Defaults(_Strict):
 class Host(_Strict):
     name: str
     address: IPv4 | None = None
+    sensitive: bool = False  # a crown jewel (blast-radius analysis)
 
     @field_validator("name")
     @classmethod
@@ -176,6 +179,7 @@ class Zone(_Strict):
     hosts: Annotated[list[Annotated[Host, BeforeValidator(_host_entry)]], Field(min_length=1)]
     gateway: IPv4 | None = None
     description: str = ""
+    sensitive: bool = False  # its hosts are crown jewels (blast-radius analysis)
 
     @field_validator("subnet", mode="before")
     @classmethod
@@ -204,10 +208,15 @@ class Rule(_Strict):
 class Expect(_Strict):
     from_: Annotated[str, Field(alias="from")]
     to: str
-    service: str
+    service: str = "any"  # required for allow/block (checked in `load`)
     verdict: Verdict
     name: str | None = None
     derived: bool = False  # written by `twin import` from the device's own decisions
+
+    @property
+    def flow(self) -> bool:
+        """An allow/block line speaks of single flows; an unreachable line of paths."""
+        return self.verdict is not Verdict.unreachable
 
     @field_validator("name")
     @classmethod

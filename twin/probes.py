@@ -59,7 +59,7 @@ def probe_ports(plan: Plan) -> list[tuple[str, int]]:
     """Every (proto, port) the policy names, plus the lateral-movement set."""
     policy = plan.policy
     named: set[tuple[str, int]] = set(LATERAL)
-    refs = [*policy.services, *(e.service for e in policy.expect)]
+    refs = [*policy.services, *(e.service for e in policy.expect if e.flow)]
     refs += [s for r in policy.rules for s in (r.services or [])]
     for ref in refs:
         named.update(_concrete(resolve_service(policy, ref), []))
@@ -109,6 +109,8 @@ def plan_flows(plan: Plan, mode: str = "auto") -> list[PlannedFlow]:
                 for proto, port in ports:
                     add(a, b, proto, port)
     for index, exp in enumerate(plan.policy.expect):
+        if not exp.flow:
+            continue  # an unreachable line is about paths (twin blast), not one flow
         name = exp.name or f"expect[{index}]"
         targets = _concrete(resolve_service(plan.policy, exp.service), ports)
         srcs, dsts = hosts_of(plan, exp.from_), hosts_of(plan, exp.to)

@@ -6,7 +6,7 @@ import signal
 
 import typer
 
-from twin.cli import change, images, lab, vendor
+from twin.cli import breach, change, images, lab, vendor
 from twin.errors import Terminated
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ lab.register(app)
 vendor.register(app)
 images.register(app)
 change.register(app)
+breach.register(app)
 
 
 def main() -> None:

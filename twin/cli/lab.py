@@ -10,9 +10,11 @@ import typer
 from rich.table import Table
 
 from twin import pipeline
+from twin.blast import check_unreachable, path_line
 from twin.cli.common import err, handle_errors, out
 from twin.lab import broken_entries, entries, find_entry, load_state, write_atomic
 from twin.probes import plan_flows, static_violations
+from twin.reach import Reach
 from twin.report import print_report, summary_line, write_json, write_junit
 from twin.runtime import get_runtime
 from twin.runtime.docker import labelled_entries
@@ -51,7 +53,11 @@ def validate(file: Annotated[Path, typer.Argument(help="Policy file.")]) -> None
             f"{f.flow.src} → {f.flow.dst} {f.flow.proto}/{f.flow.port} (rule {f.rule.name})"
             + (f" and {len(fs) - 1} more flows" if len(fs) > 1 else "")
         )
-    if bad:
+    paths = [e for e in p.expect if not e.flow]  # unreachable lines: every path, any length
+    broken = [c for c in check_unreachable(Reach(prep.plan)) if not c.holds] if paths else []
+    for c in broken:
+        out.print(f"[red]✗[/] intent {c.name}: {c.text} — a path: " + path_line(c.path or ()))
+    if bad or broken:
         raise typer.Exit(1)
     out.print(f"intent: the rules satisfy all {len(p.expect)} lines (static check)")
 

@@ -1,0 +1,104 @@
+"""Assume-breach commands: blast (what a compromised host can reach), graph (the zone graph)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twin.blast import VIA, Blast
+from twin.blastreport import blast_data, print_blast
+from twin.cli.common import handle_errors, out
+from twin.errors import UsageError
+from twin.graph import zone_svg
+from twin.lab import write_atomic
+from twin.load import load_policy
+from twin.plan import build_plan
+from twin.reach import Reach
+
+FileArg = Annotated[Path, typer.Argument(help="Policy file.")]
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", help="Foothold: a host, or a zone (all its hosts compromised)."),
+]
+ViaOpt = Annotated[
+    str,
+    typer.Option(
+        help="What reaching a host means: any (every allowed tcp/udp port or icmp) or ports "
+        "(tcp/udp ports only)."
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(blast)
+    app.command()(graph)
+
+
+def _reach(file: Path, via: str, foothold: str | None) -> Reach:
+    if via not in VIA:
+        raise UsageError(f"--via must be one of {', '.join(VIA)}, not {via!r}")
+    reach = Reach(build_plan(load_policy(file)))
+    if foothold is not None and not reach.hosts_of(foothold):
+        zones = ", ".join(reach.members)
+        raise UsageError(
+            f"--from {foothold!r}: no such zone or host in {file} (zones: {zones}; or a host name)"
+        )
+    return reach
+
+
+def _write(path: Path, text: str) -> None:
+    """`-` is stdout; else an atomic write, a failure being one line (exit 2)."""
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@handle_errors
+def blast(
+    file: FileArg,
+    foothold: FromOpt = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the analysis as JSON (- for stdout).")
+    ] = None,
+    via: ViaOpt = "any",
+) -> None:
+    """Assume breach: what each compromised host or zone can reach, hop after hop, exactly.
+
+    Every host reached on an allowed service becomes a new foothold, to a fixed point; the
+    shortest path to each crown jewel (`sensitive: true`) is shown hop by hop with the rule
+    that allows each hop. Exit 1 when an `unreachable` intent line does not hold."""
+    reach = _reach(file, via, foothold)
+    data = blast_data(Blast(reach, via), str(file), foothold)
+    if json_path is not None:
+        _write(json_path, json.dumps(data, indent=1) + "\n")
+    if json_path is None or str(json_path) != "-":
+        print_blast(out, data)
+    raise typer.Exit(0 if data["ok"] else 1)
+
+
+@handle_errors
+def graph(
+    file: FileArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="SVG file (- for stdout).")],
+    foothold: FromOpt = None,
+    via: ViaOpt = "any",
+) -> None:
+    """The zone graph as SVG: zones, allowed services between them, crown jewels, and the
+    attack paths from a foothold (default: the first zone that is not a crown jewel)."""
+    reach = _reach(file, via, foothold)
+    drawn = zone_svg(Blast(reach, via), foothold)
+    _write(output, drawn.svg)
+    if str(output) != "-":
+        out.print(
+            f"{output}: {drawn.zones} zones, {drawn.edges} zone-to-zone edges, "
+            + (f"attack paths from {drawn.foothold}" if drawn.foothold else "no foothold"),
+            markup=False,
+        )
