@@ -155,6 +155,11 @@ def test_cli_rehearse_report_html_in_chromium(make_policy, lab_up, tmp_path: Pat
     assert '<td class="fail"' in matrix and '<td class="allow"' in matrix
     assert "Rehearsal of" in dom and "breaks web-reaches-app" in dom
     assert "Log evidence" in dom
+    breach = dom[dom.index('id="breach"') : dom.index('id="evidence"')]  # the zone graph, inline
+    # of the candidate (the last run): web reaches db in one hop, by web-db-temp
+    assert 'class="zone-graph"' in breach and breach.count('<g class="attack">') == 1
+    assert "tcp/5432 · web-db-temp" in breach
+    assert "web-never-reaches-finance" in breach and "no path of any length" in breach
     xml = junit.read_text()  # one case per intent line, one per zone pair
     assert xml.count(f'classname="twin.{name}.intent"') == 17
     assert xml.count(f'classname="twin.{name}.matrix"') == 36
