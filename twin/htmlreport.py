@@ -56,6 +56,7 @@ def render_html(saved: SavedRun) -> str:
         unsure=bool(run.inconclusive) and not run.failures and not run.health,
         inconclusive=[_row(r) for r in run.inconclusive[:MAX_ROWS]],
         summary=summary_line(run),
+        source=run.source,
         health=run.health,
         warnings=run.warnings,
         failures=failures,

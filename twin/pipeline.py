@@ -24,7 +24,7 @@ from twin.configure import (
     stop_responders,
     wait_ready,
 )
-from twin.errors import EnvironmentProblem, TwinError
+from twin.errors import EnvironmentProblem, TwinError, UsageError
 from twin.health import check_health
 from twin.hostlimits import check_neighbour_table
 from twin.lab import Entry, LabState, claim, find_entry, home, load_state, release, write_atomic
@@ -32,6 +32,13 @@ from twin.load import load_policy
 from twin.model import LAB_NAME, Policy
 from twin.plan import Plan, build_plan
 from twin.probes import probe_ports
+from twin.provenance import (
+    Provenance,
+    differences,
+    file_sha256,
+    mismatch_message,
+    running_candidate,
+)
 from twin.render import render_lab
 from twin.runtime import RUNTIMES, Runtime, get_runtime, register
 from twin.verify import DEFAULT_TIMEOUT, Verification, verify
@@ -127,6 +134,7 @@ class Lab:
     state: LabState
     runtime: Runtime
     plan: Plan
+    policy_file: str = ""  # the file whose intent `test` judges ("": the lab's own copy)
 
 
 def open_lab(lab: str | None = None, file: str | Path | None = None) -> Lab:
@@ -137,6 +145,33 @@ def open_lab(lab: str | None = None, file: str | Path | None = None) -> Lab:
     runtime = get_runtime(state.runtime)
     plan = build_plan(load_policy(state.path / "policy.yml"))
     return Lab(state, runtime, plan)
+
+
+def open_to_test(lab: str | None = None, file: str | Path | None = None) -> Lab:
+    """The lab and the plan to judge it by: FILE's, intent included, when its zones, hosts and
+    rules are what the lab enforces now (else UsageError naming what differs); without FILE,
+    the policy the lab enforces."""
+    if file is None:
+        return open_lab(lab)
+    given = load_policy(file)
+    opened = open_lab(lab or given.name)
+    differ = differences(given, opened.plan.policy)
+    if differ:
+        candidate = running_candidate(opened.state.path)
+        raise UsageError(mismatch_message(str(file), opened.state.lab, differ, candidate))
+    if given.name != opened.state.lab:
+        given = given.model_copy(update={"name": opened.state.lab})
+    return Lab(opened.state, opened.runtime, build_plan(given), str(file))
+
+
+def provenance(lab: Lab) -> Provenance:
+    """The policy file judged (its sha256), the ruleset enforced, a rehearsal candidate."""
+    candidate = running_candidate(lab.state.path)
+    if lab.policy_file:
+        file, sha = lab.policy_file, file_sha256(lab.policy_file)
+    else:
+        file, sha = candidate or lab.state.policy, file_sha256(lab.state.path / "policy.yml")
+    return Provenance(file, sha, lab.state.ruleset_sha256, candidate)
 
 
 def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto") -> Verification:
@@ -151,8 +186,10 @@ def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto") -> Ve
             f"lab {lab.state.lab} is not healthy, so no verdict would be true: "
             + "; ".join(before.problems)
         )
-    snap = before.snapshot
-    run = verify(lab.runtime, lab.state, lab.plan, timeout=timeout, matrix=matrix, snapshot=snap)
+    snap, source = before.snapshot, provenance(lab)
+    run = verify(
+        lab.runtime, lab.state, lab.plan, timeout, matrix, snapshot=snap, provenance=source
+    )
     after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
     run.health = [f"during the run: {p}" for p in after.problems]
     run.warnings = list(dict.fromkeys([*before.warnings, *after.warnings, *run.warnings]))

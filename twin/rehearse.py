@@ -34,9 +34,10 @@ from twin.intervals import service_key
 from twin.lab import entries, write_atomic
 from twin.load import load_policy
 from twin.model import Action, FirewallKind
-from twin.pipeline import Lab, open_lab
+from twin.pipeline import Lab, open_lab, provenance
 from twin.plan import Plan, build_plan
 from twin.probes import Flow, PlannedFlow, plan_flows
+from twin.provenance import Provenance, file_sha256, rehearsal_state
 from twin.render import FIREWALL_RENDERERS, Templates
 from twin.verify import INCONCLUSIVE, Verification, save_run, verify
 
@@ -77,6 +78,7 @@ class Rehearsal:
         return {
             "lab": self.lab,
             "candidate": self.candidate,
+            **self.after.source,
             "ok": self.ok,
             "swap_seconds": round(self.swap_seconds, 4),
             "probe_seconds": round(self.after.seconds, 4),
@@ -103,14 +105,22 @@ def rehearse(candidate: str | Path, lab: str | None = None, timeout: float = 0.2
     keys = list(dict.fromkeys(f.flow for p in (old, new) for f in plan_flows(p)))
     static = diff_plans(old, new)
     _healthy(lab_)
-    before = verify(lab_.runtime, lab_.state, old, timeout, flows=planned(old, old, keys))
+    before = verify(
+        lab_.runtime, lab_.state, old, timeout, flows=planned(old, old, keys),
+        provenance=provenance(lab_),
+    )  # fmt: skip
     write_atomic(folder / "candidate.yml", Path(candidate).read_text())
     write_atomic(folder / "candidate.nft", ruleset)
     _set_active(folder, "candidate", str(candidate))
     started = time.monotonic()
     swap = swap_ruleset(lab_, new, ruleset)
     _adopt(lab_, new, ruleset, None if renamed else Path(candidate))
-    after = verify(lab_.runtime, lab_.state, new, timeout, flows=planned(old, new, keys))
+    source = Provenance(
+        str(candidate), file_sha256(candidate), lab_.state.ruleset_sha256, str(candidate)
+    )
+    after = verify(
+        lab_.runtime, lab_.state, new, timeout, flows=planned(old, new, keys), provenance=source
+    )
     seconds = time.monotonic() - started
     changed, disagree = _delta(static.comparison.old, static.comparison.new, before, after, new)
     done = Rehearsal(
@@ -134,7 +144,10 @@ def roll_back(lab: str | None = None, timeout: float = 0.2) -> tuple[Lab, Verifi
     _adopt(lab_, base, ruleset, policy_file=folder / "baseline.yml")
     _set_active(folder, "baseline", "")
     _healthy(lab_)
-    run = verify(lab_.runtime, lab_.state, base, timeout)
+    source = Provenance(
+        lab_.state.policy, file_sha256(folder / "baseline.yml"), lab_.state.ruleset_sha256
+    )
+    run = verify(lab_.runtime, lab_.state, base, timeout, provenance=source)
     save_run(lab_.state, base, run, kind="rollback")
     return Lab(lab_.state, lab_.runtime, base), run
 
@@ -265,10 +278,7 @@ def _adopt(lab: Lab, plan: Plan, ruleset: str, policy_file: Path | None = None) 
 
 
 def _active(folder: Path) -> str:
-    try:
-        return str(json.loads((folder / "state.json").read_text()).get("active", "baseline"))
-    except (OSError, ValueError):
-        return "baseline"
+    return str(rehearsal_state(folder.parent).get("active", "baseline"))
 
 
 def _set_active(folder: Path, active: str, candidate: str) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from twin.plan import Plan
+from twin.provenance import from_json
 from twin.verify import INCONCLUSIVE, Result, Verification
 
 MAX_FAILURE_ROWS = 40
@@ -77,6 +78,9 @@ def verdict_words(run: Verification) -> str:
 
 
 def print_report(console: Console, plan: Plan, run: Verification) -> None:
+    source = from_json(run.source)
+    if source is not None:
+        console.print(source.line(), style="yellow" if source.candidate else "")
     console.print(_matrix(plan, run))
     intents = intent_outcomes(plan, run)
     held = sum(1 for o in intents if o.holds)
@@ -168,14 +172,33 @@ def service_label(proto: str, port: int) -> str:
     return "icmp" if proto == "icmp" else f"{proto}/{port}"
 
 
+def run_json(run: Verification) -> dict[str, object]:
+    """The JSON report: what was judged (policy file and sha256, ruleset sha256, baseline or
+    rehearsal candidate), the outcome, and one object per flow."""
+    return {
+        "lab": run.lab,
+        **run.source,
+        "exit_code": run.exit_code,
+        "summary": summary_line(run),
+        "failures": len(run.failures),
+        "inconclusive": len(run.inconclusive),
+        "health": run.health,
+        "results": run.to_json(),
+    }
+
+
 def write_json(run: Verification, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run.to_json(), indent=1) + "\n")
+    path.write_text(json.dumps(run_json(run), indent=1) + "\n")
 
 
 def write_junit(plan: Plan, run: Verification, path: Path) -> None:
     """One test case per intent line, one per zone pair of the matrix."""
     suite = ET.Element("testsuite", name=f"twin.{plan.lab}", time=f"{run.seconds:.3f}")
+    if run.source:
+        props = ET.SubElement(suite, "properties")
+        for key, value in run.source.items():
+            ET.SubElement(props, "property", name=key, value=value)
     cases = failed = errors = 0
     for o in intent_outcomes(plan, run):
         case = ET.SubElement(suite, "testcase", classname=f"twin.{plan.lab}.intent", name=o.name)

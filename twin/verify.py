@@ -28,6 +28,7 @@ from twin.lab import LabState
 from twin.model import Action, FirewallKind
 from twin.plan import ANTI_SPOOFING, CT_INVALID, Plan
 from twin.probes import PlannedFlow, plan_flows
+from twin.provenance import Provenance
 from twin.runtime import Runtime
 from twin.stateful import CraftedResult, judge_crafted, plan_crafted, send
 
@@ -71,6 +72,7 @@ class Verification:
     snapshot: Snapshot | None = field(default=None, repr=False)  # the firewall after the run
     crafted: list[CraftedResult] = field(default_factory=list)  # stateful/anti-spoofing checks
     log_file: str = ""
+    source: dict[str, str] = field(default_factory=dict)  # Provenance.to_json(): what was judged
 
     @property
     def failures(self) -> list[Result]:
@@ -101,6 +103,7 @@ class Verification:
         return 3 if self.inconclusive else 0
 
     def to_json(self) -> list[dict[str, object]]:
+        """The results, one object per flow."""
         return [dict(vars(r)) for r in self.results]
 
 
@@ -114,6 +117,7 @@ def verify(
     flows: list[PlannedFlow] | None = None,
     snapshot: Snapshot | bool | None = True,
     stateful: bool = True,
+    provenance: Provenance | None = None,
 ) -> Verification:
     """Probe every planned flow (or `flows`). A probe whose firewall record contradicts what
     came back, or is missing, is sent once more (fresh 5-tuple, three times the wait); still
@@ -185,6 +189,7 @@ def verify(
     else:
         run.warnings.extend(_counter_warnings(counters, records))
     run.log_file = str(save_log(state.path, records))
+    run.source = provenance.to_json() if provenance else {}
     save_run(state, plan, run)
     return run
 

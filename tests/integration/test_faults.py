@@ -115,7 +115,7 @@ def test_answers_lost_on_the_way_back_are_inconclusive_not_failures(
     )  # fmt: skip
     assert res.returncode == 3, res.stdout[-3000:] + res.stderr
     assert "INCONCLUSIVE" in res.stdout and "FAILED" not in res.stdout
-    results = json.loads((tmp_path / "r.json").read_text())
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
     unsure = {(r["src"], r["dst"], r["proto"], r["port"]): r for r in results if not r["ok"]}
     assert all(r["observed"] == "inconclusive" for r in unsure.values())
     fin = unsure[("web1", "fin1", "tcp", 443)]

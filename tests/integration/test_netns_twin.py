@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT, netns_list
 from twin import pipeline
@@ -126,7 +128,11 @@ def test_cli_up_test_status_down(make_policy, tmp_path, no_leftovers) -> None:
         res = twin("test", "--json", "r.json", "--junit", "j.xml", cwd=tmp_path, env=env)
         assert res.returncode == 0, res.stdout + res.stderr
         assert "all match" in res.stdout
-        results = json.loads((tmp_path / "r.json").read_text())
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["policy_file"] == str(policy.resolve()) and report["exit_code"] == 0
+        assert report["policy_sha256"] == hashlib.sha256(policy.read_bytes()).hexdigest()
+        assert len(report["ruleset_sha256"]) == 64 and report["enforcing"] == "baseline"
+        results = report["results"]
         keys = {
             "src",
             "dst",
@@ -143,6 +149,9 @@ def test_cli_up_test_status_down(make_policy, tmp_path, no_leftovers) -> None:
         assert all(r["ok"] for r in results)
         junit = (tmp_path / "j.xml").read_text()
         assert 'name="web-never-db"' in junit and 'failures="0"' in junit
+        assert f'<property name="ruleset_sha256" value="{report["ruleset_sha256"]}"' in junit
+        assert f'<property name="policy_sha256" value="{report["policy_sha256"]}"' in junit
+        assert "ruleset sha256" in res.stdout and str(policy.resolve()) in res.stdout
         res = twin("status", cwd=tmp_path, env=env)
         assert lab in res.stdout and "13/13 running" in res.stdout
     finally:
@@ -245,3 +254,41 @@ def test_stateless_or_spoofable_firewall_is_caught(make_policy, lab_up) -> None:
     bad = [c for c in run.crafted if not c.ok]
     assert {c.kind for c in bad} == {"stray-ack", "spoofed-syn"}
     assert all(c.rule != c.expected_rule for c in bad)
+
+
+def variant(policy: Path, name: str, edit: Any) -> Path:
+    data = yaml.safe_load(policy.read_text())
+    edit(data)
+    path = policy.with_name(name)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_twin_test_file_judges_that_files_intent(make_policy, lab_up, tmp_path) -> None:
+    """`twin test FILE` judges FILE's intent on the running twin; a FILE whose zones, hosts or
+    rules are not what the lab enforces is refused (exit 2, one line, the two ways on)."""
+    policy = make_policy()
+    lab = lab_up(policy).state.lab
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    wanted = {"name": "web-db-wanted", "from": "web", "to": "db", "service": "postgres",
+              "verdict": "allow"}  # fmt: skip
+    edited = variant(policy, "edited.yml", lambda d: d["expect"].append(wanted))
+    res = twin("test", str(edited), "--json", "r.json", "-q", cwd=tmp_path, env=env)
+    assert res.returncode == 1, res.stdout + res.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["policy_file"] == str(edited)
+    bad = {r["port"] for r in report["results"] if "web-db-wanted" in r["violates"]}
+    assert bad == {5432}
+    assert twin("test", str(policy), "-q", cwd=tmp_path, env=env).returncode == 0
+
+    def open_web_db(d: dict) -> None:
+        d["rules"][0]["services"] = ["app-api", "postgres"]
+        del d["zones"]["dev"]["hosts"][1]
+
+    changed = variant(policy, "changed.yml", open_web_db)
+    res = twin("test", str(changed), cwd=tmp_path, env=env)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert f"is not what lab {lab} enforces now" in res.stderr
+    assert "hosts of zone dev, rule web-to-app changed differ" in res.stderr
+    assert f"twin rehearse {changed}" in res.stderr and f"twin up {changed}" in res.stderr

@@ -163,8 +163,18 @@ def test_cli_rehearse_report_html_in_chromium(make_policy, lab_up, tmp_path: Pat
     xml = junit.read_text()  # one case per intent line, one per zone pair
     assert xml.count(f'classname="twin.{name}.intent"') == 17
     assert xml.count(f'classname="twin.{name}.matrix"') == 36
+    # the baseline file is not what the lab enforces now: refused, naming the candidate
+    res = run("test", str(base))
+    assert res.returncode == 2 and f"the lab runs the rehearsal candidate {cand}" in res.stderr
+    res = run("test", "--lab", name, "--json", str(tmp_path / "r.json"), "-q")
+    assert res.returncode == 1  # the candidate breaks intent
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["enforcing"] == f"rehearsal candidate {cand}"
+    assert f"rehearsal candidate {cand}" in dom
+    assert "rehearsal candidate" in junit.read_text()
     res = run("rehearse", "--rollback", "--lab", name)
     assert res.returncode == 0, res.stdout + res.stderr
+    assert run("test", str(base), "-q").returncode == 0
     res = run("rehearse", "--rollback", "--lab", name)
     assert res.returncode == 2 and "nothing to roll back" in res.stderr
 

@@ -133,14 +133,17 @@ def test_cmd(
         str, typer.Option(help="full: every host pair; zones: one host pair per zone pair; auto.")
     ] = "auto",
 ) -> None:
-    """Send every flow for real and judge it against the policy and the intent."""
+    """Send every flow for real and judge it against the policy and the intent.
+
+    With FILE, FILE's intent is judged; its zones, hosts and rules must be what the lab enforces
+    now (else exit 2: `twin rehearse FILE`, or `twin down` then `twin up FILE`)."""
     if matrix not in ("auto", "full", "zones"):
         err.print("error: --matrix must be auto, full or zones")
         raise typer.Exit(2)
     if not 0 < timeout < 1:
         err.print("error: --timeout must be between 0 and 1 s (TCP resends a SYN at 1 s)")
         raise typer.Exit(2)
-    lab_ = pipeline.open_lab(lab, file)
+    lab_ = pipeline.open_to_test(lab, file)
     run = pipeline.test(lab_, timeout, matrix)
     if json_path:
         write_json(run, json_path)
