@@ -136,7 +136,7 @@ def build_policy(
 
 def _refuse_empty(dev: DeviceConfig) -> None:
     """A file with nothing to test is refused in one line that says why."""
-    if not dev.has_policy:
+    if not dev.has_policy and not dev.rules:
         what = "no security policy in this file"
         hint = (
             "export the running configuration of a firewall (with its rules); a template or "

@@ -282,7 +282,10 @@ def _service(e: Entry) -> DevService:
         approx = f"ICMP type {t} matched as all of ICMP" if t else ""
         return DevService(e.name, e.line, (PortRange("icmp"),), approximated=approx)
     if proto == "IP":
-        number = int(e.get("protocol-number", "0"))
+        raw = e.get("protocol-number", "0")
+        if not raw.isdigit():
+            return DevService(e.name, e.line, unsupported=f"IP protocol {raw!r}")
+        number = int(raw)
         known = {
             1: PortRange("icmp"),
             6: PortRange("tcp", 1, 65535),
