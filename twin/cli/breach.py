@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +53,18 @@ def _reach(file: Path, via: str, foothold: str | None) -> Reach:
     return reach
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Loading and analysing a big policy allocate millions of small objects and free few: the
+    cyclic collector's passes over them took ~40% of the 10,000-rule analysis (bench/blast.py),
+    reclaiming nothing. The command is short-lived; collection resumes after it."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _write(path: Path, text: str) -> None:
     """`-` is stdout; else an atomic write, a failure being one line (exit 2)."""
     if str(path) == "-":
@@ -75,8 +90,9 @@ def blast(
     Every host reached on an allowed service becomes a new foothold, to a fixed point; the
     shortest path to each crown jewel (`sensitive: true`) is shown hop by hop with the rule
     that allows each hop. Exit 1 when an `unreachable` intent line does not hold."""
-    reach = _reach(file, via, foothold)
-    data = blast_data(Blast(reach, via), str(file), foothold)
+    with _no_gc():
+        reach = _reach(file, via, foothold)
+        data = blast_data(Blast(reach, via), str(file), foothold)
     if json_path is not None:
         _write(json_path, json.dumps(data, indent=1) + "\n")
     if json_path is None or str(json_path) != "-":
@@ -93,8 +109,9 @@ def graph(
 ) -> None:
     """The zone graph as SVG: zones, allowed services between them, crown jewels, and the
     attack paths from a foothold (default: the first zone that is not a crown jewel)."""
-    reach = _reach(file, via, foothold)
-    drawn = zone_svg(Blast(reach, via), foothold)
+    with _no_gc():
+        reach = _reach(file, via, foothold)
+        drawn = zone_svg(Blast(reach, via), foothold)
     _write(output, drawn.svg)
     if str(output) != "-":
         out.print(

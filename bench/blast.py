@@ -1,0 +1,124 @@
+"""Blast radius (`twin blast`): the six-zone reference, and 100 zones x 10 hosts, 10,000 rules.
+
+The large policy is bench/scale.py's (the one `make bench` also deploys), with five zones
+marked sensitive and three `unreachable` intent lines. Figures: `twin blast FILE --json` as a
+user runs it (a fresh process: load, plan, exact reachability, every host's fixed point, the
+shortest path from each zone to each crown jewel, the intent, JSON written); then its stages in
+one process. Floor: the bare fixed point of every host (Tarjan + closure over the host graph
+already built), measured in the same run. Target (2 cores): the large analysis under 10 s.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.common import REFERENCE, Clock, figure
+from bench.scale import scale_policy
+from twin.blast import Blast, check_unreachable
+from twin.blastreport import blast_data
+from twin.load import load_policy
+from twin.plan import build_plan
+from twin.reach import Reach
+
+ROOT = Path(__file__).resolve().parent.parent
+SENSITIVE = ("z007", "z031", "z050", "z077", "z099")
+
+
+def big_policy(path: Path) -> Path:
+    data = scale_policy(100)
+    for z in SENSITIVE:
+        data["zones"][z]["sensitive"] = True
+    data["expect"] = [
+        {"name": f"{a}-never-{b}", "from": a, "to": b, "verdict": "unreachable"}
+        for a, b in (("z000", "z050"), ("z010", "z099"), ("z020", "z007h3"))
+    ]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def run_blast(policy: Path, out: Path) -> tuple[float, float, dict[str, Any]]:
+    """Wall-clock and CPU seconds of `twin blast FILE --json OUT`, and what it wrote."""
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    res = subprocess.run(
+        [sys.executable, "-m", "twin", "blast", str(policy), "--json", str(out)],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if res.returncode not in (0, 1):
+        raise SystemExit(f"twin blast failed ({res.returncode}): {res.stderr.strip()[-300:]}")
+    used = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    return took, used, json.loads(out.read_text())
+
+
+def stages(policy: Path) -> dict[str, float]:
+    """The command's stages in this process, the collector paused as the command does."""
+    gc.disable()
+    clock = Clock()
+    loaded = load_policy(policy)
+    out = {"load": clock.lap()}
+    plan = build_plan(loaded)
+    out["plan"] = clock.lap()
+    reach = Reach(plan)
+    out["exact host reachability (reach)"] = clock.lap()
+    blast = Blast(reach)
+    blast.closures()
+    out["fixed point of every host"] = clock.lap()
+    for j in blast.jewels:
+        blast.toward(j.hosts)
+    out["shortest paths to the crown jewels"] = clock.lap()
+    check_unreachable(reach, blast)
+    out["unreachable intent"] = clock.lap()
+    blast_data(blast, str(policy))
+    out["whole report (blast_data, again)"] = clock.lap()
+    gc.enable()
+    floor = min(_floor(blast) for _ in range(3))
+    out["floor"] = floor
+    out["edges"] = len(reach.edges)
+    return out
+
+
+def _floor(blast: Blast) -> float:
+    started = time.perf_counter()
+    blast.closures()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="twin-bench-blast-") as tmp:
+        took, _, data = run_blast(REFERENCE, Path(tmp) / "ref.json")
+        web = next(z for z in data["zones"] if z["zone"] == "web")
+        figure("twin blast, six-zone reference (process)", took)
+        print(f"    web reaches {web['reached']} hosts beyond its own; intent ok: {data['ok']}")
+        policy = big_policy(Path(tmp) / "big.yml")
+        took, cpu, data = run_blast(policy, Path(tmp) / "big.json")
+        inner = stages(policy)
+        floor = inner.pop("floor")
+        edges = int(inner.pop("edges"))
+        figure("twin blast, 100 zones x 10 hosts, 10,000 rules", took, floor=floor,
+               target="< 10 s")  # fmt: skip
+        figure("  of which CPU time (the rest: waiting for a core)", cpu)
+        print(f"    ratio {took / floor:,.0f}x the floor (the bare fixed point of 1,000 hosts "
+              f"over {edges:,} host-group edges)")  # fmt: skip
+        reached = [h["reached"] for h in data["hosts"]]
+        broken = [i["name"] for i in data["intent"] if not i["holds"]]
+        print(f"    hosts reached per foothold: min {min(reached)}, max {max(reached)}; "
+              f"{len(data['zones'])} zones x {len(data['crown_jewels'])} crown jewels of "
+              f"paths; unreachable lines broken: {', '.join(broken) or 'none'}")  # fmt: skip
+        for name, value in inner.items():
+            figure(f"  {name}", value)
+
+
+if __name__ == "__main__":
+    main()
