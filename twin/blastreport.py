@@ -186,9 +186,12 @@ def print_blast(console: Console, data: dict[str, Any]) -> None:
 
 def _print_zones(console: Console, data: dict[str, Any]) -> None:
     names = [j["name"] for j in data["crown_jewels"]]
-    table = Table(title="per foothold zone (every host of it compromised)")
-    for col in ("foothold", "hosts", "1 hop", "fixed point", "zones reached"):
-        table.add_column(col, justify="left" if col in ("foothold", "zones reached") else "right")
+    table = Table(
+        title="per foothold zone (all its hosts compromised): hosts reached in one hop and at "
+        "the fixed point, the zones they are in, hops to each crown jewel"
+    )
+    for col in ("foothold", "hosts", "1 hop", "fixed point", "zones"):
+        table.add_column(col, justify="left" if col in ("foothold", "zones") else "right")
     for name in names:
         table.add_column(f"→ {name}", justify="center")
     total = len(data["zones"])

@@ -208,3 +208,12 @@ def test_policy_file_fields_reach_the_analysis(tmp_path: Path) -> None:
     assert dev["jewels"]["web2"] is None
     web = next(z for z in out["zones"] if z["zone"] == "web")
     assert web["jewels"]["web2"] == []  # inside: web2 is one of web's own hosts
+
+
+def test_the_readme_picture_is_what_twin_graph_draws_today(tmp_path: Path) -> None:
+    out = tmp_path / "graph.svg"
+    assert twin("graph", str(REFERENCE), "-o", str(out)).returncode == 0
+    docs = ROOT / "docs" / "zt6-graph.svg"
+    assert out.read_text() == docs.read_text(), (
+        "redraw it: twin graph topologies/zero-trust-6zone.yml -o docs/zt6-graph.svg"
+    )
