@@ -33,6 +33,7 @@ from twin.intervals import (
     service_label,
     service_ranges,
 )
+from twin.model import Policy
 from twin.objects import resolve_service
 from twin.probes import LATERAL
 from twin.reach import Reach
@@ -287,6 +288,30 @@ def _jewels(reach: Reach) -> tuple[Jewel, ...]:
 
 
 @dataclass(frozen=True)
+class PathIntent:
+    """An `unreachable` line, resolved against the policy that wrote it."""
+
+    name: str
+    text: str
+    src: str  # zone or host
+    dst: str
+    last: Ranges  # the services the last hop may not use
+
+
+def path_intents(policy: Policy) -> list[PathIntent]:
+    out: list[PathIntent] = []
+    for i, exp in enumerate(policy.expect):
+        if exp.flow:
+            continue
+        last = service_ranges(resolve_service(policy, exp.service))
+        text = f"{exp.from_} -> {exp.to}" + (f" {exp.service}" * (exp.service != "any"))
+        out.append(
+            PathIntent(exp.name or f"expect[{i}]", f"{text}: unreachable", exp.from_, exp.to, last)
+        )
+    return out
+
+
+@dataclass(frozen=True)
 class Unreachable:
     """One `unreachable` intent line, checked: `path` is a way in when it does not hold."""
 
@@ -299,18 +324,17 @@ class Unreachable:
         return self.path is None
 
 
-def check_unreachable(reach: Reach, worst: Blast | None = None) -> list[Unreachable]:
-    """Every `unreachable` line of the policy, with a shortest path that breaks it."""
+def check_unreachable(
+    reach: Reach, worst: Blast | None = None, lines: list[PathIntent] | None = None
+) -> list[Unreachable]:
+    """Each `unreachable` line (default: the policy's own), with a shortest path that breaks
+    it. A line whose ends this policy does not have is left out."""
     blast = worst if worst is not None and worst.via == "any" else Blast(reach, "any")
-    policy = reach.plan.policy
     out: list[Unreachable] = []
-    for i, exp in enumerate(policy.expect):
-        if exp.flow:
-            continue
-        last = service_ranges(resolve_service(policy, exp.service))
-        text = f"{exp.from_} -> {exp.to}" + (f" {exp.service}" * (exp.service != "any"))
-        path = way_in(blast, reach.hosts_of(exp.from_), reach.hosts_of(exp.to), last)
-        out.append(Unreachable(exp.name or f"expect[{i}]", f"{text}: unreachable", path))
+    for line in path_intents(reach.plan.policy) if lines is None else lines:
+        srcs, dsts = reach.hosts_of(line.src), reach.hosts_of(line.dst)
+        if srcs and dsts:
+            out.append(Unreachable(line.name, line.text, way_in(blast, srcs, dsts, line.last)))
     return out
 
 

@@ -21,6 +21,11 @@ def print_diff(console: Console, data: dict[str, Any]) -> None:
                 intent=True,
             )
         )
+    for item in data["paths_opened"]:
+        console.print(
+            f"[bold red]intent {item['intent']} ({item['text']}) is broken by a new path:[/] "
+            + item["path"]
+        )
     for key, title in (
         ("newly_blocked", "newly blocked"),
         ("newly_allowed", "newly allowed"),
@@ -66,6 +71,7 @@ def diff_summary(data: dict[str, Any]) -> str:
         counts += f"; zones not compared: {', '.join(data['zones_changed'])}"
     if data["violates_intent"]:
         broken = data["intent_violations"] + data["violated_on_changed_zones"]
+        broken += data["paths_opened"]
         names = sorted({v["intent"] for v in broken})
         return f"{counts} — the change VIOLATES intent: {', '.join(names)}"
     if not (data["newly_blocked"] or data["newly_allowed"] or data["block_changed"]):

@@ -3,20 +3,24 @@
 `diff_plans(old, new)` → every flow class whose decision changes (newly blocked, newly allowed,
 blocked differently), each with its old and new deciding rule; the intent lines the change
 breaks (first in every report); intent lines broken before the change already; the rules of
-the new policy that can never match or change nothing. The intent is that of both files, so a
-change cannot slip through by deleting the line it breaks.
+the new policy that can never match or change nothing; the `unreachable` lines a new path of
+any length breaks (`blast`). The intent is that of both files, so a change cannot slip through
+by deleting the line it breaks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from twin.blast import Unreachable, check_unreachable, path_intents, path_line
 from twin.flowspace import Box, Change, Comparison, FlowSpace, box_and, compare
 from twin.intervals import Ranges, nets_ranges, range_nets, service_label, service_ranges
 from twin.model import Action, Policy, Verdict
 from twin.objects import resolve_service
 from twin.plan import Plan
+from twin.reach import Reach
 from twin.rulecheck import RuleFindings, check_rules, placements, rule_status
 
 DECISION = {Action.allow: Verdict.allow, Action.deny: Verdict.block, Action.reject: Verdict.block}
@@ -49,10 +53,12 @@ class DiffResult:
     unmatched: tuple[Intent, ...]  # intent broken on zones the change adds or re-addresses
     findings: RuleFindings  # of the new policy
     known: frozenset[str]  # findings the old policy had already
+    paths_opened: tuple[Unreachable, ...] = ()  # unreachable lines a path of the new policy breaks
+    paths_open: tuple[Unreachable, ...] = ()  # unreachable lines the old policy broke already
 
     @property
     def violates_intent(self) -> bool:
-        return bool(self.breaches or self.unmatched)
+        return bool(self.breaches or self.unmatched or self.paths_opened)
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -81,9 +87,31 @@ def diff_plans(old: Plan, new: Plan) -> DiffResult:
             zones = {intent.src_zone, intent.dst_zone}
             (unmatched if zones & moved else already).append(intent)
     findings = check_rules(b)
+    opened, open_before = _paths(old, new)
     return DiffResult(
-        comparison, tuple(breaches), tuple(already), tuple(unmatched), findings, _known(a, findings)
-    )
+        comparison, tuple(breaches), tuple(already), tuple(unmatched), findings,
+        _known(a, findings), opened, open_before,
+    )  # fmt: skip
+
+
+def _paths(old: Plan, new: Plan) -> tuple[tuple[Unreachable, ...], tuple[Unreachable, ...]]:
+    """The `unreachable` lines of both files that the new policy breaks: by the change, or
+    already before it. Reachability is computed only when such lines exist."""
+    lines = path_intents(new.policy)
+    seen = {(x.src, x.dst, x.last) for x in lines}
+    lines += [x for x in path_intents(old.policy) if (x.src, x.dst, x.last) not in seen]
+    broken = [c for c in check_unreachable(Reach(new), lines=lines) if not c.holds] if lines else []
+    if not broken:
+        return (), ()
+    names = {(c.name, c.text) for c in broken}
+    before = {
+        (c.name, c.text): c.holds
+        for c in check_unreachable(
+            Reach(old), lines=[x for x in lines if (x.name, x.text) in names]
+        )
+    }
+    opened = tuple(c for c in broken if before.get((c.name, c.text), True))
+    return opened, tuple(c for c in broken if c not in opened)
 
 
 def _known(old: FlowSpace, findings: RuleFindings) -> frozenset[str]:
@@ -198,7 +226,9 @@ def diff_json(
             | change_json(new, b.change, b.box)
             for b in result.breaches
         ],
-        "already_violated": [{"intent": i.name, "text": i.text} for i in result.already_broken],
+        "paths_opened": [_path_json(u) for u in result.paths_opened],
+        "already_violated": [{"intent": i.name, "text": i.text} for i in result.already_broken]
+        + [_path_json(u) for u in result.paths_open],
         "violated_on_changed_zones": [{"intent": i.name, "text": i.text} for i in result.unmatched],
         "newly_blocked": [change_json(new, c) for c in by_kind["newly-blocked"]],
         "newly_allowed": [change_json(new, c) for c in by_kind["newly-allowed"]],
@@ -217,6 +247,16 @@ def diff_json(
             }
             for r in f.redundant
         ],
+    }
+
+
+def _path_json(u: Unreachable) -> dict[str, Any]:
+    path = u.path or ()
+    return {
+        "intent": u.name,
+        "text": u.text,
+        "path": path_line(path),
+        "hops": [dataclasses.asdict(h) for h in path],
     }
 
 

@@ -217,3 +217,50 @@ def test_the_readme_picture_is_what_twin_graph_draws_today(tmp_path: Path) -> No
     assert out.read_text() == docs.read_text(), (
         "redraw it: twin graph topologies/zero-trust-6zone.yml -o docs/zt6-graph.svg"
     )
+
+
+def test_diff_exits_1_when_a_change_opens_a_path_even_if_the_line_is_deleted(
+    make_policy: Callable[..., Path],
+) -> None:
+    def drop_line(data: dict) -> None:
+        pivot_to_finance(data)
+        data["expect"] = [e for e in data["expect"] if e.get("name") != "web-never-reaches-finance"]
+
+    base = make_policy()
+    for edit in (pivot_to_finance, drop_line):
+        res = twin("diff", str(base), str(make_policy(edit)), "--json")
+        assert res.returncode == 1, res.stderr
+        data = json.loads(res.stdout)
+        opened = {p["intent"]: p["path"] for p in data["paths_opened"]}
+        assert opened["web-never-reaches-finance"] == (
+            "web1 → app1 tcp/8080 (web-to-app) → fin1 tcp/443 (app-to-finance)"
+        )
+        assert data["intent_violations"] == []  # no single flow class breaks a flow line
+    res = twin("diff", str(base), str(make_policy(pivot_to_finance)))
+    assert (
+        "intent web-never-reaches-finance (web -> finance: unreachable) is broken by a new path"
+        in (res.stdout)
+    )
+    assert "the change VIOLATES intent: dev-never-reaches-finance, web-never-reaches-finance" in (
+        res.stdout
+    )
+
+
+def test_diff_of_a_policy_already_broken_by_a_path_does_not_blame_the_change(
+    make_policy: Callable[..., Path],
+) -> None:
+    broken = make_policy(pivot_to_finance)
+
+    def also_dev_to_db(data: dict) -> None:
+        pivot_to_finance(data)
+        data["rules"].insert(0, {"name": "dev-to-db", "from": "dev", "to": "db",
+                                 "services": ["postgres"], "action": "allow"})  # fmt: skip
+        data["expect"] = [e for e in data["expect"] if e.get("name") != "dev-cannot-touch-db"]
+
+    res = twin("diff", str(broken), str(make_policy(also_dev_to_db)), "--json")
+    data = json.loads(res.stdout)
+    assert res.returncode == 1  # dev-cannot-touch-db (an old flow line) is broken by the change
+    assert data["paths_opened"] == []
+    assert {v["intent"] for v in data["already_violated"]} == {
+        "web-never-reaches-finance", "dev-never-reaches-finance"
+    }  # fmt: skip

@@ -40,8 +40,8 @@ def test_intent_breach_is_listed_first_and_exits_1(make_policy) -> None:
     code, text = twin_diff("--json", str(REFERENCE), str(make_policy(edit)))
     assert code == 1
     data = json.loads(text)
-    assert list(data)[:5] == ["old", "new", "violates_intent", "intent_violations",
-                              "already_violated"]  # fmt: skip
+    assert list(data)[:6] == ["old", "new", "violates_intent", "intent_violations",
+                              "paths_opened", "already_violated"]  # fmt: skip
     (breach,) = data["intent_violations"]
     assert (breach["intent"], breach["services"]) == ("web-never-db", "tcp/5432")
     assert (breach["old_rule"], breach["new_rule"]) == ("interzone-default", "web-db-temp")
