@@ -56,6 +56,10 @@ def import_cmd(
         bool,
         typer.Option(help="Exit 1 when a rule is skipped or approximated (for CI)."),
     ] = False,
+    intent: Annotated[
+        bool,
+        typer.Option(help="Write derived intent: one sample flow per imported rule."),
+    ] = True,
 ) -> None:
     """Import a PAN-OS, FortiGate or Cisco ASA/FTD policy as a twin policy file, with a report.
 
@@ -92,7 +96,7 @@ def import_cmd(
     dev = exchange.parse(vendor, text, source, vsys)
     subnets = _zone_subnets(zone_subnets)
     lab = name or lab_name(Path(source).stem if device is None else (host or "device"))
-    imported = build_policy(dev, lab, subnets)
+    imported = build_policy(dev, lab, subnets, intent=intent)
     body = imported.to_yaml()
     if output is None:
         out.print(body, markup=False, end="")

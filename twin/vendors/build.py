@@ -42,9 +42,13 @@ class Imported:
             f"# {r.summary()}.",
             "# Approximated and skipped rules are listed in the import report; approximated",
             "# rules say so in their description. Hosts are generated (two per zone, and one",
-            "# more where a derived intent line needs it); `derived: true` intent lines are the",
-            "# device's own decision for one sample flow per imported rule.",
+            "# more where a derived intent line needs it).",
         ]
+        if self.data.get("expect"):
+            head.append(
+                "# `derived: true` intent lines: the device's own decision for one sample flow "
+                "per imported rule."
+            )
         body = yaml.dump(
             self.data, Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=100
         )

@@ -126,3 +126,12 @@ def test_lines_fortios_would_refuse_are_ignored_and_reported(tmp_path: Path) -> 
     assert "2 FortiGate rules read" in result.output
     rules = yaml.safe_load((tmp_path / "o.yml").read_text())["rules"]
     assert [r["name"] for r in rules] == ["policy-2", "policy-1"]
+
+
+def test_no_intent_writes_no_expect_lines(tmp_path: Path) -> None:
+    out = tmp_path / "p.yml"
+    args = ["import", "panos", str(DATA / "panorama.xml"), "-o", str(out)]
+    assert CliRunner().invoke(app, [*args, "--no-intent"]).exit_code == 0
+    assert "expect" not in yaml.safe_load(out.read_text())
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert all(e["derived"] for e in yaml.safe_load(out.read_text())["expect"])
