@@ -38,8 +38,15 @@ def print_diff(console: Console, data: dict[str, Any]) -> None:
             f"[bold red]intent {item['intent']} ({item['text']}) is broken by the new policy[/] "
             "on a zone it adds or re-addresses"
         )
+    for r in data.get("zones_renamed", []):
+        console.print(f"zone {r['old']} is renamed {r['new']} (same subnet): compared as such")
     for z in data["zones_changed"]:
         console.print(f"[yellow]zone {z} was added, removed or re-addressed: not compared[/]")
+    for u in data.get("intent_unverifiable", []):
+        console.print(
+            f"[bold red]intent {u['intent']} ({u['text']}) of the old policy cannot be "
+            f"verified:[/] {u['why']}"
+        )
     for item in data["already_violated"]:
         console.print(
             f"[yellow]intent {item['intent']} ({item['text']}) is broken already, "
@@ -58,7 +65,8 @@ def print_diff(console: Console, data: dict[str, Any]) -> None:
     hidden = max(0, len(shadowed) - MAX_ROWS) + max(0, len(redundant) - MAX_ROWS)
     if hidden:
         console.print(f"… and {hidden} more shadowed or redundant rules (see --json)")
-    console.print(diff_summary(data), style="bold red" if data["violates_intent"] else "green")
+    failing = data["violates_intent"] or data.get("intent_unverifiable")
+    console.print(diff_summary(data), style="bold red" if failing else "green")
 
 
 def diff_summary(data: dict[str, Any]) -> str:
@@ -67,13 +75,20 @@ def diff_summary(data: dict[str, Any]) -> str:
         f"{len(data['block_changed'])} blocked differently (flow classes); "
         f"{len(data['shadowed'])} shadowed, {len(data['redundant'])} redundant rules"
     )
+    renamed = data.get("zones_renamed", [])
+    if renamed:
+        counts += "; zones renamed: " + ", ".join(f"{r['old']} → {r['new']}" for r in renamed)
     if data["zones_changed"]:
         counts += f"; zones not compared: {', '.join(data['zones_changed'])}"
+    lost = sorted({u["intent"] for u in data.get("intent_unverifiable", [])})
+    if lost and not data["violates_intent"]:
+        return f"{counts} — intent CANNOT BE VERIFIED: {', '.join(lost)}"
     if data["violates_intent"]:
         broken = data["intent_violations"] + data["violated_on_changed_zones"]
         broken += data["paths_opened"]
         names = sorted({v["intent"] for v in broken})
-        return f"{counts} — the change VIOLATES intent: {', '.join(names)}"
+        unverified = f"; cannot verify {', '.join(lost)}" if lost else ""
+        return f"{counts} — the change VIOLATES intent: {', '.join(names)}{unverified}"
     if not (data["newly_blocked"] or data["newly_allowed"] or data["block_changed"]):
         return f"{counts} — no flow changes its verdict"
     return f"{counts} — intent holds"

@@ -15,8 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from twin.blast import Unreachable, check_unreachable, path_intents, path_line
-from twin.flowspace import Box, Change, Comparison, FlowSpace, box_and, compare
-from twin.intervals import Ranges, nets_ranges, range_nets, service_label, service_ranges
+from twin.flowspace import Box, Change, Comparison, FlowSpace, box_and, compare, zone_match
+from twin.intervals import (
+    Ranges,
+    intersect,
+    nets_ranges,
+    normalize,
+    range_nets,
+    service_label,
+    service_ranges,
+    subtract,
+)
 from twin.model import Action, Policy, Verdict
 from twin.objects import resolve_service
 from twin.plan import Plan
@@ -34,6 +43,16 @@ class Intent:
     dst_zone: str
     box: Box
     verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Unverifiable:
+    """An intent line of the old policy naming what the new one lacks, whose addresses no one
+    zone of the new policy holds: it cannot be checked, and the diff fails (exit 1)."""
+
+    name: str
+    text: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -55,10 +74,16 @@ class DiffResult:
     known: frozenset[str]  # findings the old policy had already
     paths_opened: tuple[Unreachable, ...] = ()  # unreachable lines a path of the new policy breaks
     paths_open: tuple[Unreachable, ...] = ()  # unreachable lines the old policy broke already
+    unverifiable: tuple[Unverifiable, ...] = ()  # old intent the new policy cannot be checked on
 
     @property
     def violates_intent(self) -> bool:
         return bool(self.breaches or self.unmatched or self.paths_opened)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the change breaks intent or leaves intent unverifiable, else 0."""
+        return 1 if self.violates_intent or self.unverifiable else 0
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -68,7 +93,8 @@ class DiffResult:
 def diff_plans(old: Plan, new: Plan) -> DiffResult:
     a, b = FlowSpace(old), FlowSpace(new)
     comparison = compare(a, b)
-    intents = merged_intents(old, new, b)
+    lost: list[Unverifiable] = []
+    intents = merged_intents(old, new, b, lost)
     breaches: list[Breach] = []
     already: list[Intent] = []
     unmatched: list[Intent] = []
@@ -90,7 +116,7 @@ def diff_plans(old: Plan, new: Plan) -> DiffResult:
     opened, open_before = _paths(old, new)
     return DiffResult(
         comparison, tuple(breaches), tuple(already), tuple(unmatched), findings,
-        _known(a, findings), opened, open_before,
+        _known(a, findings), opened, open_before, tuple(lost),
     )  # fmt: skip
 
 
@@ -121,38 +147,76 @@ def _known(old: FlowSpace, findings: RuleFindings) -> frozenset[str]:
     return frozenset(n for n in findings.names if rule_status(old, n, where) is not None)
 
 
-def merged_intents(old: Plan, new: Plan, new_space: FlowSpace) -> list[Intent]:
+def merged_intents(
+    old: Plan, new: Plan, new_space: FlowSpace, unverifiable: list[Unverifiable] | None = None
+) -> list[Intent]:
     """The new policy's intent, plus the old lines it lost: deleting the line a change breaks
-    does not hide the breach."""
+    does not hide the breach. Old lines are placed in the new policy by address (a renamed
+    zone or a removed host is still checked); those that cannot be go to `unverifiable`."""
     intents = intent_lines(new)
     seen = {(i.src_zone, i.dst_zone, i.box, i.verdict) for i in intents}
     return intents + [
         i
-        for i in intent_lines(old, new_space)
+        for i in intent_lines(old, new_space, unverifiable)
         if (i.src_zone, i.dst_zone, i.box, i.verdict) not in seen
     ]
 
 
-def intent_lines(plan: Plan, space: FlowSpace | None = None) -> list[Intent]:
-    """The plan's `expect:` lines as boxes; `space` (another plan's zones) must contain them."""
-    zones = {z.name: z.subnet for z in plan.zones}
+def intent_lines(
+    plan: Plan, space: FlowSpace | None = None, unverifiable: list[Unverifiable] | None = None
+) -> list[Intent]:
+    """The plan's `expect:` lines as boxes; with `space` (another plan), placed in its zones by
+    address. A line on a zone re-addressed under the same name is left out (that zone is not
+    compared); one naming a zone or host the other plan lacks, whose addresses no one of its
+    zones holds, is unverifiable."""
+    match = zone_match({z.name: nets_ranges([z.subnet]) for z in plan.zones}, space.zones) if (
+        space is not None
+    ) else {}  # fmt: skip
     out: list[Intent] = []
     for i, exp in enumerate(plan.policy.expect):
         if not exp.flow:
             continue  # an unreachable line is about paths, not flow classes
-        ends = [_end(plan, ref) for ref in (exp.from_, exp.to)]
-        if space is not None and any(z not in space.zones for z, _ in ends):
-            continue  # its zones are gone from the other policy
-        (sz, src), (dz, dst) = ends
-        if space is not None and (
-            nets_ranges([zones[sz]]) != space.zones[sz]
-            or nets_ranges([zones[dz]]) != space.zones[dz]
-        ):
-            continue
-        svc = service_ranges(resolve_service(plan.policy, exp.service))
+        name = exp.name or f"expect[{i}]"
         text = f"{exp.from_} -> {exp.to} {exp.service}: {exp.verdict.value}"
-        out.append(Intent(exp.name or f"expect[{i}]", text, sz, dz, (src, dst, svc), exp.verdict))
+        ends = [_end(plan, ref) for ref in (exp.from_, exp.to)]
+        svc = service_ranges(resolve_service(plan.policy, exp.service))
+        if space is None:
+            (sz, src), (dz, dst) = ends
+            out.append(Intent(name, text, sz, dz, (src, dst, svc), exp.verdict))
+            continue
+        placed = [_place_end(ref, z, r, match, space) for ref, (z, r) in
+                  zip((exp.from_, exp.to), ends, strict=True)]  # fmt: skip
+        if any(p is None for p in placed):
+            continue
+        why = [p for p in placed if isinstance(p, str)]
+        if why:
+            if unverifiable is not None:
+                unverifiable.append(Unverifiable(name, text, "; ".join(why)))
+            continue
+        srcs, dsts = (p for p in placed if isinstance(p, list))
+        for sz, src in srcs:  # one line per zone pair its addresses now span
+            for dz, dst in dsts:
+                out.append(Intent(name, text, sz, dz, (src, dst, svc), exp.verdict))
     return out
+
+
+def _place_end(
+    ref: str, zone: str, ranges: Ranges, match: dict[str, str], space: FlowSpace
+) -> list[tuple[str, Ranges]] | str | None:
+    """One end of an old intent line in the new policy, by address: the (zone, addresses) it
+    spans there; None when its zone was re-addressed under the same name; why, when some of its
+    addresses are in no zone of the new policy."""
+    if zone in match:
+        return [(match[zone], ranges)]
+    if zone in space.zones:
+        return None
+    pieces = [(name, cut) for name, held in space.zones.items() if (cut := intersect(ranges, held))]
+    left = subtract(ranges, normalize(tuple(r for _, cut in pieces for r in cut)))
+    if not left:
+        return pieces
+    where = ", ".join(str(n) for n in range_nets(left))
+    what = f"zone {ref}" if ref == zone else f"host {ref} (zone {zone})"
+    return f"{what} is gone and no zone of the new policy holds {where}"
 
 
 def _end(plan: Plan, ref: str) -> tuple[str, Ranges]:
@@ -234,6 +298,10 @@ def diff_json(
         "newly_allowed": [change_json(new, c) for c in by_kind["newly-allowed"]],
         "block_changed": [change_json(new, c) for c in result.comparison.of_kind("block-changed")],
         "zones_changed": list(result.comparison.zones_changed),
+        "zones_renamed": [{"old": a, "new": b} for a, b in result.comparison.renamed],
+        "intent_unverifiable": [
+            {"intent": u.name, "text": u.text, "why": u.why} for u in result.unverifiable
+        ],
         "shadowed": [
             {"rule": s.rule, "by": list(s.by), "new": s.rule not in result.known}
             for s in f.shadowed

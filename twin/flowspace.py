@@ -241,8 +241,9 @@ class Change(Region):
 class Comparison:
     old: FlowSpace
     new: FlowSpace
-    changes: tuple[Change, ...]
+    changes: tuple[Change, ...]  # zones named as in the new policy
     zones_changed: tuple[str, ...]  # added, removed or re-addressed: their pairs are not compared
+    renamed: tuple[tuple[str, str], ...] = ()  # (old, new) zone names with the same subnet
 
     def of_kind(self, kind: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -256,13 +257,29 @@ def compare(old: Plan | FlowSpace, new: Plan | FlowSpace) -> Comparison:
     """Every class of flow whose decision changes from `old` to `new`, with both rules."""
     a = old if isinstance(old, FlowSpace) else FlowSpace(old)
     b = new if isinstance(new, FlowSpace) else FlowSpace(new)
-    same = {z for z in a.zones if b.zones.get(z) == a.zones[z]}
-    changed = tuple(sorted(set(a.zones) ^ set(b.zones) | (set(a.zones) & set(b.zones)) - same))
+    match = zone_match(a.zones, b.zones)
+    changed = tuple(sorted((set(a.zones) - set(match)) | (set(b.zones) - set(match.values()))))
     out: list[Change] = []
     for s, d in a.pairs():
-        if s in same and d in same and _signature(a, s, d) != _signature(b, s, d):
-            out.extend(_pair_changes(a.classes(s, d), b.classes(s, d)))
-    return Comparison(a, b, tuple(out), changed)
+        if s in match and d in match:
+            ns, nd = match[s], match[d]
+            if _signature(a, s, d) != _signature(b, ns, nd):
+                out.extend(_pair_changes(a.classes(s, d), b.classes(ns, nd)))
+    renamed = tuple((z, n) for z, n in sorted(match.items()) if z != n)
+    return Comparison(a, b, tuple(out), changed, renamed)
+
+
+def zone_match(old: dict[str, Ranges], new: dict[str, Ranges]) -> dict[str, str]:
+    """Old zone → the new zone holding exactly its addresses: itself, or its new name when it
+    was renamed (zones never overlap, so the match is one to one)."""
+    by_range = {r: name for name, r in new.items()}
+    out = {}
+    for name, r in old.items():
+        if new.get(name) == r:
+            out[name] = name
+        elif r in by_range:
+            out[name] = by_range[r]
+    return out
 
 
 def _signature(space: FlowSpace, s: str, d: str) -> tuple[tuple[Action, Box], ...]:
@@ -275,7 +292,7 @@ def _pair_changes(old: tuple[FlowClass, ...], new: tuple[FlowClass, ...]) -> lis
         for y in new:
             if x.action != y.action and (cut := box_and(x.box, y.box)) is not None:
                 keyed.setdefault((x.rule, x.action, y.rule, y.action), []).append(cut)
-    src, dst = old[0].src_zone, old[0].dst_zone
+    src, dst = new[0].src_zone, new[0].dst_zone
     return [
         Change(src, dst, s, d, p, old_rule, old_action, new_rule, new_action)
         for (old_rule, old_action, new_rule, new_action), boxes in keyed.items()

@@ -140,3 +140,64 @@ def test_intent_broken_on_a_readdressed_zone_still_fails(make_policy) -> None:
     assert code == 1
     assert data["zones_changed"] == ["db"]
     assert [v["intent"] for v in data["violated_on_changed_zones"]] == ["db-no-egress"]
+
+
+def rename_finance(data: dict, new: str = "fin") -> None:
+    data["zones"][new] = data["zones"].pop("finance")
+    for rule in data["rules"]:
+        for key in ("from", "to"):
+            value = rule[key]
+            values = value if isinstance(value, list) else [value]
+            rule[key] = [new if v == "finance" else v for v in values]
+    data["expect"] = [e for e in data["expect"] if "finance" not in (e["from"], e["to"])]
+
+
+def test_a_renamed_zone_is_compared_and_its_old_intent_still_counts(make_policy) -> None:
+    """finance renamed fin, its reject turned into allow, its intent lines dropped: the old
+    lines are placed by address (same subnet) and the change is caught."""
+
+    def edit(data: dict) -> None:
+        rename_finance(data)
+        next(r for r in data["rules"] if r["name"] == "no-lateral-to-finance")["action"] = "allow"
+
+    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(edit)))
+    assert code == 1
+    data = json.loads(text)
+    assert data["zones_renamed"] == [{"old": "finance", "new": "fin"}]
+    assert data["zones_changed"] == []
+    broken = {b["intent"] for b in data["intent_violations"]}
+    assert broken == {"web-never-finance", "dev-never-finance"}
+    assert {(c["src_zone"], c["dst_zone"]) for c in data["newly_allowed"]} >= {("web", "fin")}
+    code, text = twin_diff(str(REFERENCE), str(make_policy(rename_finance)))
+    assert code == 0 and "zone finance is renamed fin" in text
+    assert "no flow changes its verdict" in text
+
+
+def split_finance(hole: bool) -> object:
+    def edit(data: dict) -> None:
+        del data["zones"]["finance"]
+        data["zones"]["fina"] = {"subnet": "192.168.60.0/25", "hosts": ["fin1"]}
+        data["zones"]["finb"] = {"subnet": "192.168.61.0/24" if hole else "192.168.60.128/25",
+                                 "hosts": ["fin2"]}  # fmt: skip
+        for rule in data["rules"]:
+            for key in ("from", "to"):
+                if rule[key] == "finance":
+                    rule[key] = ["fina", "finb"]
+        data["expect"] = [e for e in data["expect"] if "finance" not in (e["from"], e["to"])]
+
+    return edit
+
+
+def test_a_split_zone_is_checked_by_address_or_unverifiable(make_policy) -> None:
+    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(split_finance(False))))
+    assert code == 0, text  # the old finance lines hold on fina and finb, address by address
+    assert json.loads(text)["intent_unverifiable"] == []
+    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(split_finance(True))))
+    assert code == 1
+    lost = {u["intent"]: u["why"] for u in json.loads(text)["intent_unverifiable"]}
+    assert "web-never-finance" in lost
+    assert lost["web-never-finance"] == (
+        "zone finance is gone and no zone of the new policy holds 192.168.60.128/25"
+    )
+    code, text = twin_diff(str(REFERENCE), str(make_policy(split_finance(True))))
+    assert "intent CANNOT BE VERIFIED" in text

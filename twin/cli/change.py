@@ -38,7 +38,8 @@ def diff(
 ) -> None:
     """What a change would do, exactly, before anything is deployed (no lab needed).
 
-    Exit 1 when the change breaks an intent line (of either file), else 0."""
+    Exit 1 when the change breaks an intent line (of either file), or leaves an old line that
+    names a zone or host the new file lacks unverifiable, else 0."""
     old_plan, new_plan = build_plan(load_policy(old)), build_plan(load_policy(new))
     result = diff_plans(old_plan, new_plan)
     data = diff_json(result, new_plan, str(old), str(new))
@@ -46,7 +47,7 @@ def diff(
         typer.echo(json.dumps(data, indent=1))
     else:
         print_diff(out, data)
-    raise typer.Exit(1 if result.violates_intent else 0)
+    raise typer.Exit(result.exit_code)
 
 
 @handle_errors
