@@ -92,7 +92,7 @@ def load_state(lab_dir: Path) -> LabState:
 
 def _corrupt(path: Path, lab_dir: Path, reason: str) -> EnvironmentProblem:
     lab = lab_dir.name
-    how = f"`twin down --lab {lab}`" if LAB_NAME.match(lab) else "`twin down --all`"
+    how = f"`twin down --lab {lab}`" if LAB_NAME.fullmatch(lab) else "`twin down --all`"
     return EnvironmentProblem(
         f"{path}: state file is corrupt ({_printable(reason)}); {how} still removes the lab "
         "(it finds the lab's nodes by name)"
@@ -134,7 +134,7 @@ def _state_problem(data: Any, lab_dir: Path) -> str:
     for kind, names in data.get("resources", {}).items():
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             return f"resources[{kind!r}] is not a list of names"
-    if not LAB_NAME.match(data["lab"]):
+    if not LAB_NAME.fullmatch(data["lab"]):
         return f"lab name {data['lab']!r} is not one twin makes"
     if data["lab"] != lab_dir.name or Path(data["dir"]).resolve() != lab_dir.resolve():
         return f"it belongs to lab {data['lab']!r} in {data['dir']!r}, not to {str(lab_dir)!r}"
@@ -192,7 +192,7 @@ def read_entry(path: Path) -> Entry | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Entry(data["lab"], data["dir"], data["runtime"], path)
     lab = path.name.removesuffix(".json")
-    if not LAB_NAME.match(lab):
+    if not LAB_NAME.fullmatch(lab):
         return None
     try:
         state = load_state(home() / lab)
@@ -214,7 +214,7 @@ def entry_problem(path: Path) -> str:
     lab, where, runtime = data.get("lab"), data.get("dir"), data.get("runtime")
     if not isinstance(lab, str) or lab != path.name.removesuffix(".json"):
         return "its lab is not the one its file is named after"
-    if not LAB_NAME.match(lab):
+    if not LAB_NAME.fullmatch(lab):
         return "its lab name is not one twin makes"
     if not isinstance(where, str) or not Path(where).is_absolute() or Path(where).name != lab:
         return f"its lab directory is not an absolute path ending in /{lab}"

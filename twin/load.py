@@ -43,7 +43,7 @@ PLAIN_TAGS = {
 # Plain scalar keys are taken as written: `no:` is the zone "no", not False (YAML 1.1).
 KEY_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "bool", "int", "float", "null", "timestamp")}
 
-PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+PLAIN_KEY = re.compile(r"\A[A-Za-z0-9_.-]+\Z")
 
 Path_ = tuple[str | int, ...]
 
@@ -309,7 +309,7 @@ def dotted(path: Path_) -> str:
     `zones['a b\\n']`, so a message stays one line and says exactly what the key is."""
     out = ""
     for part in path:
-        if isinstance(part, int) or not PLAIN_KEY.match(part):
+        if isinstance(part, int) or not PLAIN_KEY.fullmatch(part):
             out += f"[{part!a}]" if isinstance(part, str) else f"[{part}]"
         else:
             out += f".{part}" if out else part

@@ -16,13 +16,18 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 # Names end up in interface names, nft comments and NFLOG prefixes, container and namespace
 # names. They are checked here and never escaped later: what passes cannot inject anything.
-LAB_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$")
-NODE_NAME = re.compile(r"^[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?$")
-OBJECT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62})$")
-SERVICE_LITERAL = re.compile(r"^(tcp|udp)(?:/(\d{1,5})(?:-(\d{1,5}))?)?$|^(icmp|any)$")
+# Anchored with \A and \Z, never ^ and $: `$` also matches before a final newline, and
+# "web1\n" would pass (and split an `ip -batch` line). Callers use fullmatch.
+# A lab name has no '-': nodes are named clab-<lab>-<node>, node names may hold '-', and with
+# a '-' in lab names too, clab-a-b-fw would be node b-fw of lab a and node fw of lab a-b. So the
+# prefix clab-<lab>- names one lab's nodes and no other's (teardown relies on it).
+LAB_NAME = re.compile(r"\A[a-z0-9]{1,20}\Z")
+NODE_NAME = re.compile(r"\A[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?\Z")
+OBJECT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+SERVICE_LITERAL = re.compile(r"\A(?:(tcp|udp)(?:/([0-9]{1,5})(?:-([0-9]{1,5}))?)?|(icmp|any))\Z")
 # A container image reference (registry[:port]/path[:tag][@digest]): it is written into the
 # topology YAML and handed to Docker, so nothing that could end a YAML scalar or a word.
-IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")
+IMAGE_REF = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
 
 
 class Invalid(ValueError):
@@ -73,7 +78,7 @@ Members = Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 def _check(pattern: re.Pattern[str], what: str, value: str) -> str:
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         # ascii(): a homoglyph or an invisible character shows as the escape it is
         raise Invalid(f"{what} {value!a} is not allowed", f"use {_describe(pattern)}")
     return value
@@ -127,7 +132,7 @@ IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_ipv4)]
 
 def _describe(pattern: re.Pattern[str]) -> str:
     return {
-        LAB_NAME.pattern: "1-20 of a-z 0-9 '-', starting and ending with a letter or digit",
+        LAB_NAME.pattern: "1-20 of a-z 0-9, no '-': nodes are named clab-<lab>-<node>",
         NODE_NAME.pattern: "1-32 of a-z 0-9 '-' '_', starting with a letter",
         OBJECT_NAME.pattern: "1-63 of A-Z a-z 0-9 '_' '.' '-', starting with a letter or digit",
     }[pattern.pattern]
@@ -150,7 +155,7 @@ class Firewall(_Strict):
     @field_validator("image")
     @classmethod
     def _image(cls, v: str | None) -> str | None:
-        if v is not None and not IMAGE_REF.match(v):
+        if v is not None and not IMAGE_REF.fullmatch(v):
             raise Invalid(
                 f"image {v!r} is not an image reference",
                 "write it like twin-node:latest or registry.example:5000/team/node:1.2",

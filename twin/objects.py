@@ -55,7 +55,7 @@ ANY_SERVICE: tuple[PortRange, ...] = (
 def parse_service_literal(text: str) -> tuple[PortRange, ...] | None:
     """`tcp/80`, `udp/9000-9010`, `tcp`, `icmp`, `any` → ranges; None if not a literal;
     Unresolved if it looks like one but is out of range."""
-    m = SERVICE_LITERAL.match(text)
+    m = SERVICE_LITERAL.fullmatch(text)
     if not m:
         return None
     proto_text, lo, hi, word = m.groups()

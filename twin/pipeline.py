@@ -217,7 +217,7 @@ def down(entry: Entry) -> list[str]:
 def down_lost(lab: str) -> list[str]:
     """A lab whose registry entry and state file are both unreadable: what every runtime finds
     by its name is removed, then its responders, then its directory under TWIN_HOME."""
-    if not LAB_NAME.match(lab):
+    if not LAB_NAME.fullmatch(lab):
         return [f"registry entry {lab}.json (not a lab name; remove it by hand)"]
     lab_dir = home() / lab
     left: list[str] = []

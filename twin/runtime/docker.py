@@ -315,7 +315,7 @@ def labelled_entries(known: set[str]) -> list[Entry]:
     for line in res.stdout.splitlines():
         lab, _, topo = line.partition("\t")
         where = Path(topo).parent if topo else Path()
-        sound = LAB_NAME.match(lab) and where.is_absolute() and where.name == lab
+        sound = LAB_NAME.fullmatch(lab) and where.is_absolute() and where.name == lab
         if lab and lab not in known:  # a label is anyone's to write: trust no other directory
             found.setdefault(lab, str(where) if sound else "")
     return [Entry(lab, d, "docker", run_dir() / f"{lab}.json") for lab, d in sorted(found.items())]

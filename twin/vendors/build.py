@@ -61,8 +61,8 @@ class _Dumper(yaml.SafeDumper):
 
 
 def lab_name(text: str) -> str:
-    name = node_name(text, 20).replace("_", "-").strip("-")
-    return name if LAB_NAME.match(name) else "imported"
+    name = node_name(text, 64).replace("_", "").replace("-", "")[:20]  # lab names have no '-'
+    return name if LAB_NAME.fullmatch(name) else "imported"
 
 
 def build_policy(
