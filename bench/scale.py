@@ -46,7 +46,7 @@ def scale_policy(zones: int, hosts: int = 10, seed: int = 7) -> dict[str, Any]:
         rule["action"] = rnd.choices(["allow", "deny", "reject"], [0.6, 0.3, 0.1])[0]
         rules.append(rule)
     return {
-        "name": f"scale{zones}-{os.getpid() % 1000}",
+        "name": f"scale{zones}x{os.getpid() % 1000}",
         "defaults": {"interzone": "deny", "intrazone": "allow"},
         "zones": {
             z: {"subnet": f"{subnet[z]}.0/24", "hosts": [f"{z}h{j}" for j in range(hosts)]}
