@@ -92,7 +92,7 @@ class NatRewriter:
                 elif v is not None:  # other sources still reach the original address
                     c.notes.append(
                         Approx(
-                            f"NAT rule {d.rule.name!r}'s own sources reach "
+                            f"the sources of NAT rule {d.rule.name!r} reach "
                             f"{', '.join(map(str, hit))} too in the twin (the device translates "
                             "their flows)"
                         )
