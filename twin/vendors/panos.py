@@ -18,21 +18,18 @@ import xml.etree.ElementTree as ET
 
 from twin.errors import InputError, Problem
 from twin.model import Action
-from twin.objects import PortRange
 from twin.vendors.device import (
     ANY,
     Approx,
-    DevAddress,
     DevDefault,
     DeviceConfig,
     DevInterface,
     DevNat,
     DevRule,
-    DevService,
     DevZone,
 )
-from twin.vendors.netsets import range_to_nets
 from twin.vendors.panos_brace import looks_like_braces, parse_braces
+from twin.vendors.panos_objects import read_objects
 from twin.vendors.panos_set import parse_set
 from twin.vendors.report import Kind, Note
 from twin.vendors.xmltree import line, members, parse_xml, text
@@ -92,7 +89,7 @@ class _Reader:
         chain = self._ancestors(scope)
         scopes = [s for s in (shared, pushed, *chain, scope) if s is not None]
         for s in dict.fromkeys(scopes):  # shared first: a closer object of the same name wins
-            self._objects(s)
+            read_objects(self.dev, s)
         self._interfaces()
         self._zones(scope)
         order: list[tuple[ET.Element | None, str]] = [
@@ -213,102 +210,6 @@ class _Reader:
 
     # --- objects ---------------------------------------------------------------------------
 
-    def _objects(self, s: ET.Element) -> None:
-        for a in s.findall("address/entry"):
-            self.dev.addresses[a.get("name", "")] = self._address(a)
-        for r in s.findall("region/entry"):
-            name = r.get("name", "")
-            self.dev.addresses[name] = self._nets_object(name, line(r), members(r, "address"))
-        for e in s.findall("external-list/entry"):
-            name = e.get("name", "")
-            self.dev.addresses[name] = DevAddress(
-                name, line(e), unsupported="external dynamic list (its content changes)"
-            )
-        for g in s.findall("address-group/entry"):
-            name = g.get("name", "")
-            if g.find("static") is not None:
-                self.dev.addresses[name] = DevAddress(
-                    name, line(g), members=tuple(members(g, "static"))
-                )
-            else:
-                self.dev.addresses[name] = DevAddress(
-                    name, line(g), unsupported="dynamic address group (tag match at run time)"
-                )
-        for sv in s.findall("service/entry"):
-            self.dev.services[sv.get("name", "")] = self._service(sv)
-        for g in s.findall("service-group/entry"):
-            name = g.get("name", "")
-            self.dev.services[name] = DevService(
-                name, line(g), members=tuple(members(g, "members"))
-            )
-        for g in s.findall("application-group/entry"):
-            self.dev.app_groups[g.get("name", "")] = members(g, "members") or members(g, ".")
-        for f in s.findall("application-filter/entry"):
-            self.dev.app_filters.add(f.get("name", ""))
-        for a in s.findall("application/entry"):
-            ports = self._app_ports(members(a, "default/port"))
-            if ports:
-                self.dev.applications[a.get("name", "")] = ports
-
-    def _app_ports(self, specs: list[str]) -> tuple[PortRange, ...]:
-        out: list[PortRange] = []
-        for spec in specs:  # tcp/80,8080 or udp/dynamic
-            proto, _, ports = spec.partition("/")
-            if proto not in ("tcp", "udp"):
-                continue
-            try:
-                out.extend(_ports(proto, ports))
-            except ValueError:
-                continue
-        return tuple(out)
-
-    def _nets_object(self, name: str, n: int | None, values: list[str]) -> DevAddress:
-        nets: list[ipaddress.IPv4Network] = []
-        v6: list[str] = []
-        try:
-            for v in values:
-                if ":" in v:
-                    v6.append(v)
-                elif "-" in v:
-                    first, _, last = v.partition("-")
-                    nets.extend(range_to_nets(first.strip(), last.strip()))
-                else:
-                    nets.append(ipaddress.IPv4Network(v, strict=False))
-        except ValueError as exc:
-            return DevAddress(name, n, unsupported=f"a value the twin cannot read ({exc})")
-        if not nets and not v6:
-            return DevAddress(name, n, unsupported="no addresses")
-        return DevAddress(name, n, tuple(nets), ipv6=tuple(v6))
-
-    def _address(self, a: ET.Element) -> DevAddress:
-        name, n = a.get("name", ""), line(a)
-        for kind in ("ip-netmask", "ip-range"):
-            if a.find(kind) is not None:
-                return self._nets_object(name, n, [text(a, kind)])
-        for kind in ("fqdn", "ip-wildcard"):
-            if a.find(kind) is not None:
-                value = text(a, kind)
-                return DevAddress(name, n, unsupported=f"{kind} {value} has no fixed L3 meaning")
-        return DevAddress(name, n, unsupported="no ip-netmask or ip-range")
-
-    def _service(self, sv: ET.Element) -> DevService:
-        name, n = sv.get("name", ""), line(sv)
-        for proto in ("tcp", "udp"):
-            p = sv.find(f"protocol/{proto}")
-            if p is None:
-                continue
-            ports = text(p, "port")
-            try:
-                ranges = tuple(_ports(proto, ports))
-            except ValueError as exc:
-                return DevService(name, n, unsupported=f"bad port {ports!r}: {exc}")
-            src = text(p, "source-port")
-            approx = f"source port {src} not enforced by the twin" if src else ""
-            return DevService(name, n, ranges, approximated=approx)
-        if sv.find("protocol/sctp") is not None:
-            return DevService(name, n, unsupported="SCTP (the twin probes tcp, udp, icmp)")
-        return DevService(name, n, unsupported="no tcp or udp protocol")
-
     def _interfaces(self) -> None:
         for iface in self.config.iter("interface"):
             for e in iface.iter("entry"):
@@ -411,14 +312,3 @@ def text_of_object(config: ET.Element, name: str) -> str:
         if a.get("name") == name and a.find("ip-netmask") is not None:
             return text(a, "ip-netmask")
     return ""
-
-
-def _ports(proto: str, spec: str) -> list[PortRange]:
-    out = []
-    for part in spec.replace(" ", "").split(","):
-        lo, _, hi = part.partition("-")
-        first, last = int(lo), int(hi or lo)
-        if not (1 <= first <= last <= 65535):
-            raise ValueError("ports are 1-65535, low-high")
-        out.append(PortRange(proto, first, last))  # type: ignore[arg-type]
-    return out
