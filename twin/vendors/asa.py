@@ -95,17 +95,18 @@ def _pre83(text: str, statics: list[Static]) -> bool:
 
 
 def _interface(cmd: Cmd, dev: DeviceConfig, b: Bindings, objs: AsaObjects) -> None:
-    nameif, level, addrs, off = "", None, [], ""
+    nameif, level, off = "", None, ""
+    addrs: list[ipaddress.IPv4Interface] = []
     for sub in cmd.children:
         w = sub.words
         if w[0] == "nameif" and len(w) > 1:
             nameif = w[1]
         elif w[0] == "security-level" and len(w) > 1 and w[1].isdigit():
             level = int(w[1])
-        elif w[:2] == ["ip", "address"] and len(w) > 3:
+        elif w[:2] == ["ip", "address"] and len(w) > 3 and w[3].count(".") == 3:
             ip = objs.alias(w[2])
-            with contextlib.suppress(ValueError):
-                addrs.append(ipaddress.IPv4Interface(f"{ip}/{w[3]}"))
+            with contextlib.suppress(ValueError):  # a later `ip address` replaces it
+                addrs = [ipaddress.IPv4Interface(f"{ip}/{w[3]}")]
         elif w[0] in ("shutdown", "management-only"):
             off = "shut down" if w[0] == "shutdown" else "management-only"
     if not nameif:

@@ -16,6 +16,7 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "vendors"
 FILES = {
     "fortigate": ["fortigate-backup.conf", "fortigate-multivdom.conf"],
     "panos": ["panos-running.xml", "panos-set.txt", "panos-braces.txt", "panorama.xml"],
+    "asa": [f"asa/{n}.cfg" for n in ("objects", "approx", "outbound", "nat-pre83", "ftd")],
 }
 CASES = [(v, (DATA / f).read_text()) for v, names in FILES.items() for f in names]
 
