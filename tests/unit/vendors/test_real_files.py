@@ -195,3 +195,29 @@ def test_panorama_pushed_policy_of_a_firewall() -> None:
     assert imp.report.outcomes()["exact"] == 2
     assumed = [n.subject for n in imp.report.of(Kind.assumed)]
     assert "zone 'users'" in assumed
+
+
+MULTI_VSYS = """set vsys vsys1 zone a network layer3 ethernet1/1
+set vsys vsys1 zone b network layer3 ethernet1/2
+set vsys vsys1 rulebase security rules v1-rule from a
+set vsys vsys1 rulebase security rules v1-rule to b
+set vsys vsys1 rulebase security rules v1-rule action allow
+set vsys vsys2 zone c network layer3 ethernet1/3
+set vsys vsys2 zone d network layer3 ethernet1/4
+set vsys vsys2 rulebase security rules v2-rule from c
+set vsys vsys2 rulebase security rules v2-rule to d
+set vsys vsys2 rulebase security rules v2-rule action deny
+set network interface ethernet ethernet1/1 layer3 ip 10.81.1.1/24
+set network interface ethernet ethernet1/3 layer3 ip 10.82.1.1/24
+"""
+
+
+def test_several_vsys_import_one_and_say_so() -> None:
+    first = build_policy(parse("panos", MULTI_VSYS, "multi.set"), "multi")
+    assert [r.name for r in first.policy.rules] == ["v1-rule"]
+    assert any("--vsys" in n.message for n in first.report.of(Kind.assumed))
+    second = build_policy(parse("panos", MULTI_VSYS, "multi.set", "vsys2"), "multi")
+    assert [(r.name, r.from_, r.to, r.action.value) for r in second.policy.rules] == [
+        ("v2-rule", ["c"], ["d"], "deny")
+    ]
+    assert str(second.policy.zones["c"].subnet) == "10.82.1.0/24"
