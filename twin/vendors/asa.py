@@ -27,7 +27,7 @@ from twin.vendors.device import DevDefault, DeviceConfig, DevInterface, DevZone
 from twin.vendors.report import Kind, Note
 
 VERSION = re.compile(r"^(?:ASA|PIX) Version (\d+)\.(\d+)", re.M)
-FTD = re.compile(r"^NGFW VERSION|^Cisco Firepower Threat Defense|CSM_FW_ACL_", re.M)
+FTD = re.compile(r"^NGFW Version|^Cisco Firepower Threat Defense|CSM_FW_ACL_", re.M | re.I)
 
 
 def parse_asa(text: str, file: str) -> DeviceConfig:

@@ -27,7 +27,9 @@ _SIGNS = {
         re.M | re.S,
     ),
     "fortigate": re.compile(r"^#config-version=F|^config (system|firewall|vdom|global)\b", re.M),
-    "asa": re.compile(r"^: Saved|^ASA Version|^access-list \S+ extended|^nameif ", re.M),
+    "asa": re.compile(
+        r"^: Saved|^(ASA|NGFW) Version|^access-list \S+ (extended|advanced)|^nameif ", re.M | re.I
+    ),
 }
 
 
