@@ -58,10 +58,10 @@ class LabState:
         write_atomic(self.path / STATE, json.dumps(asdict(self), indent=2, sort_keys=True))
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(text.encode() if isinstance(text, str) else text)
     os.replace(tmp, path)
 
 

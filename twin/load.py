@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from twin.errors import InputError, Problem
+from twin.files import read_regular
 from twin.model import Invalid, Policy
 from twin.objects import (
     Unresolved,
@@ -50,6 +51,11 @@ Path_ = tuple[str | int, ...]
 
 def load_policy(path: str | Path) -> Policy:
     """Read and validate a policy file. Raises InputError listing every problem."""
+    return parse_policy(read_policy_file(path), str(path))
+
+
+def read_policy_file(path: str | Path) -> bytes:
+    """A policy file's bytes: a regular file of at most MAX_BYTES, with a printable name."""
     file = str(path)
     if not file.isprintable():
         # the name is printed in every message and rendered into comments of generated files
@@ -57,11 +63,7 @@ def load_policy(path: str | Path) -> Policy:
         raise InputError(
             [Problem(shown, None, "", "file name has control characters", "rename it")]
         )
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError([Problem(file, None, "", f"cannot read: {exc.strerror}")]) from None
-    return parse_policy(raw, file)
+    return read_regular(file, MAX_BYTES)
 
 
 def parse_policy(raw: bytes | str, file: str = "<policy>") -> Policy:

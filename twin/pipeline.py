@@ -28,7 +28,7 @@ from twin.errors import EnvironmentProblem, TwinError, UsageError
 from twin.health import check_health
 from twin.hostlimits import check_neighbour_table
 from twin.lab import Entry, LabState, claim, find_entry, home, load_state, release, write_atomic
-from twin.load import load_policy
+from twin.load import load_policy, parse_policy, read_policy_file
 from twin.model import LAB_NAME, Policy
 from twin.plan import Plan, build_plan
 from twin.probes import probe_ports
@@ -54,17 +54,19 @@ class Prepared:
     policy: Policy
     plan: Plan
     files: dict[str, str]
+    source: bytes = b""  # the policy file as read (the lab keeps this copy, not a re-read)
 
 
 def prepare(
     file: str | Path, template_dir: Path | None = None, firewall_image: str | None = None
 ) -> Prepared:
     """load → plan → render, nothing touched. `firewall_image` overrides the policy's."""
-    policy = load_policy(file)
+    raw = read_policy_file(file)
+    policy = parse_policy(raw, str(file))
     plan = build_plan(policy)
     if firewall_image:
         plan = dataclasses.replace(plan, image=firewall_image)
-    return Prepared(str(file), policy, plan, render_lab(plan, str(file), template_dir))
+    return Prepared(str(file), policy, plan, render_lab(plan, str(file), template_dir), raw)
 
 
 def write_lab(prep: Prepared, lab_dir: Path) -> None:
@@ -72,7 +74,7 @@ def write_lab(prep: Prepared, lab_dir: Path) -> None:
         shutil.rmtree(lab_dir / "configs", ignore_errors=True)
     for rel, text in prep.files.items():
         write_atomic(lab_dir / rel, text)
-    shutil.copyfile(prep.file, lab_dir / "policy.yml")
+    write_atomic(lab_dir / "policy.yml", prep.source)
 
 
 def up(

@@ -16,6 +16,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
+SHOWN_PROBLEMS = 20  # a file with 60,000 bad zones printed 60,000 lines over ~8 s
 
 
 def handle_errors(fn: F) -> F:
@@ -27,8 +28,13 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except InputError as exc:
-            for problem in exc.problems:
+            for problem in exc.problems[:SHOWN_PROBLEMS]:
                 err.print(f"error: {problem}", markup=False, soft_wrap=True)
+            more = len(exc.problems) - SHOWN_PROBLEMS
+            if more > 0:
+                err.print(
+                    f"error: and {more:,} more problems (the first {SHOWN_PROBLEMS} are shown)"
+                )
             raise typer.Exit(exc.exit_code) from None
         except TwinError as exc:
             err.print(f"error: {exc}", markup=False, soft_wrap=True)
