@@ -23,7 +23,7 @@ from traffic.netns import write_sysctls
 from traffic.prober import OPEN, Probe, run_probes
 from twin import tamper
 from twin.errors import EnvironmentProblem
-from twin.lab import LabState
+from twin.lab import LabState, write_atomic
 from twin.model import FirewallKind
 from twin.plan import Plan
 from twin.runtime import ExecResult, Runtime
@@ -196,10 +196,11 @@ def start_responders(
     """Start the responder process (detached: it outlives `twin up`); return its pid."""
     stop_responders(state)
     spec_path = state.path / "responders.json"
-    spec_path.write_text(json.dumps(spec, indent=1))
+    write_atomic(spec_path, json.dumps(spec, indent=1))
     ready = Path(str(spec["ready"]))
     ready.unlink(missing_ok=True)
-    with open(state.path / "responder.log", "ab") as log:
+    log_flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    with os.fdopen(os.open(state.path / "responder.log", log_flags, 0o644), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "traffic.responder", str(spec_path)],
             cwd=TRAFFIC_ROOT,
@@ -229,12 +230,13 @@ def _is_responder(pid: int, lab_dir: Path | None = None) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    mine = b"traffic.responder" in cmdline
-    return mine and (lab_dir is None or str(lab_dir / "responders.json").encode() in cmdline)
+    args = cmdline.split(b"\0")  # whole arguments: /a/adv1 must not match /b/a/adv1 or adv10
+    mine = b"traffic.responder" in args
+    return mine and (lab_dir is None or str(lab_dir / "responders.json").encode() in args)
 
 
 def responder_alive(state: LabState) -> bool:
-    return bool(state.responder_pid) and _is_responder(state.responder_pid)
+    return bool(state.responder_pid) and _is_responder(state.responder_pid, state.path)
 
 
 def find_responders(lab_dir: Path) -> list[int]:
@@ -246,9 +248,10 @@ def find_responders(lab_dir: Path) -> list[int]:
     ]
 
 
-def stop_process(pid: int) -> None:
-    """SIGTERM a responder, SIGKILL it if it lingers; anything else is left alone."""
-    if not _is_responder(pid):
+def stop_process(pid: int, lab_dir: Path | None = None) -> None:
+    """SIGTERM a responder (of the lab in `lab_dir`), SIGKILL it if it lingers; anything else
+    is left alone (a state file may name any pid)."""
+    if not _is_responder(pid, lab_dir):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
@@ -262,4 +265,4 @@ def stop_process(pid: int) -> None:
 
 def stop_responders(state: LabState) -> None:
     if state.responder_pid:
-        stop_process(state.responder_pid)
+        stop_process(state.responder_pid, state.path)

@@ -59,16 +59,37 @@ class LabState:
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write a file whole or not at all. Never through a link: the temporary file is created
+    fresh (a link planted under its name is removed), and the rename replaces a link at `path`
+    itself, not what it points to."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(text.encode() if isinstance(text, str) else text)
+    tmp.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with os.fdopen(os.open(tmp, flags, 0o644), "wb") as f:
+        f.write(text.encode() if isinstance(text, str) else text)
     os.replace(tmp, path)
+
+
+def lab_subdir(lab_dir: Path, name: str) -> Path:
+    """A folder of a lab directory that twin writes into (runs, logs, rehearsal): a link there
+    is removed, never followed."""
+    path = lab_dir / name
+    if path.is_symlink():
+        path.unlink()
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def load_state(lab_dir: Path) -> LabState:
     """The state file of the lab in `lab_dir`, checked field by field: `down` removes what it
     names and deletes its `dir`, so a damaged or foreign file must never be trusted."""
     path = lab_dir / STATE
+    if lab_dir.is_symlink():
+        raise EnvironmentProblem(
+            f"{lab_dir} is a symbolic link, not a lab directory (twin never follows it); "
+            f"`twin down --lab {lab_dir.name}` removes the lab and the link, not its target"
+        )
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -159,11 +180,11 @@ class Entry:
 def claim(lab: str, lab_dir: Path, runtime: str) -> Entry:
     """Register a lab as up; refuse if it already is (the lock against a second `up`)."""
     rd = run_dir()
-    rd.mkdir(parents=True, exist_ok=True)
     path = rd / f"{lab}.json"
     body = json.dumps({"lab": lab, "dir": str(lab_dir), "runtime": runtime, "pid": os.getpid()})
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        rd.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     except FileExistsError:
         other = read_entry(path)
         if other is None:
@@ -173,6 +194,10 @@ def claim(lab: str, lab_dir: Path, runtime: str) -> Entry:
             ) from None
         raise UsageError(
             f"lab {lab!r} is already up from {other.dir}; run `twin down --lab {lab}` first"
+        ) from None
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"twin registry {rd}: {exc.strerror} (set TWIN_RUN_DIR to a writable directory)"
         ) from None
     with os.fdopen(fd, "w") as f:
         f.write(body)

@@ -6,14 +6,10 @@ load_policy → build_plan → render_lab  |  deploy → configure → verify �
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from signal import SIGINT, SIGTERM
 
 from twin.configure import (
     configure,
@@ -24,12 +20,12 @@ from twin.configure import (
     stop_responders,
     wait_ready,
 )
-from twin.errors import EnvironmentProblem, TwinError, UsageError
+from twin.errors import EnvironmentProblem, UsageError
 from twin.health import check_health
 from twin.hostlimits import check_neighbour_table
-from twin.lab import Entry, LabState, claim, find_entry, home, load_state, release, write_atomic
+from twin.lab import LabState, claim, find_entry, home, load_state, release, write_atomic
 from twin.load import load_policy, parse_policy, read_policy_file
-from twin.model import LAB_NAME, Policy
+from twin.model import Policy
 from twin.plan import Plan, build_plan
 from twin.probes import probe_ports
 from twin.provenance import (
@@ -40,10 +36,14 @@ from twin.provenance import (
     running_candidate,
 )
 from twin.render import render_lab
-from twin.runtime import RUNTIMES, Runtime, get_runtime, register
+from twin.runtime import Runtime, get_runtime
+from twin.teardown import down, down_lost, signals_deferred
 from twin.verify import DEFAULT_TIMEOUT, Verification, verify
 
-__all__ = ["Verification", "down", "load_policy", "open_lab", "prepare", "test", "up"]
+__all__ = [
+    "Verification", "down", "down_lost", "load_policy", "open_lab", "prepare", "signals_deferred",
+    "test", "up",
+]  # fmt: skip
 
 PURE_STAGES = (load_policy, build_plan, render_lab)
 
@@ -70,8 +70,12 @@ def prepare(
 
 
 def write_lab(prep: Prepared, lab_dir: Path) -> None:
-    if lab_dir.exists():
-        shutil.rmtree(lab_dir / "configs", ignore_errors=True)
+    """Into a real directory (`up` refused a link); a link inside is removed, never followed."""
+    lab_dir.mkdir(exist_ok=True)
+    for entry in lab_dir.iterdir():
+        if entry.is_symlink():
+            entry.unlink()
+    shutil.rmtree(lab_dir / "configs", ignore_errors=True)
     for rel, text in prep.files.items():
         write_atomic(lab_dir / rel, text)
     write_atomic(lab_dir / "policy.yml", prep.source)
@@ -88,7 +92,7 @@ def up(
     prep = prepare(file, template_dir, firewall_image)
     runtime = get_runtime(runtime_name)
     tuned = check_neighbour_table(prep.plan, tune_host)
-    lab_dir = home() / prep.plan.lab
+    lab_dir = lab_home(prep.plan.lab)
     claim(prep.plan.lab, lab_dir, runtime.name)
     state = LabState(prep.plan.lab, runtime.name, str(lab_dir), str(Path(file).resolve()))
     if tuned:
@@ -111,6 +115,40 @@ def up(
                 release(prep.plan.lab)
         raise
     return state
+
+
+def lab_home(lab: str) -> Path:
+    """Where `up` keeps the lab's files, checked before anything is claimed: a twin home that
+    can be written, and no symbolic link (nor anything else) where the lab directory goes."""
+    where = home()
+    if where.exists():
+        if not where.is_dir():
+            raise UsageError(f"twin home {where} is not a directory (set TWIN_HOME to one)")
+    elif not where.parent.is_dir():
+        raise UsageError(
+            f"twin home {where}: {where.parent} does not exist (set TWIN_HOME to a directory)"
+        )
+    else:
+        try:
+            where.mkdir()  # TWIN_HOME itself, never its parents
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"twin home {where} cannot be created ({exc.strerror}); "
+                "set TWIN_HOME to a writable directory"
+            ) from None
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise EnvironmentProblem(
+            f"twin home {where} cannot be written (set TWIN_HOME to a writable directory)"
+        )
+    lab_dir = where / lab
+    if lab_dir.is_symlink():
+        raise UsageError(
+            f"{lab_dir} is a symbolic link: twin keeps a lab's files in a real directory and "
+            "never writes through a link; remove the link (or set TWIN_HOME elsewhere)"
+        )
+    if lab_dir.exists() and not lab_dir.is_dir():
+        raise UsageError(f"{lab_dir} is not a directory; move it away first")
+    return lab_dir
 
 
 def check_configured(runtime: Runtime, state: LabState, plan: Plan) -> None:
@@ -198,70 +236,10 @@ def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto") -> Ve
     return run
 
 
-def down(entry: Entry) -> list[str]:
-    """Remove a lab completely; returns what is left (empty when all went)."""
-    try:
-        state = load_state(Path(entry.dir))
-    except TwinError:  # lost in a crash before it was written, or corrupt: find by name
-        state = LabState(entry.lab, entry.runtime, entry.dir, "", status="lost")
-        state.resources = get_runtime(entry.runtime).discover(entry.lab)
-        state.add("pid", *(str(p) for p in find_responders(Path(entry.dir))))
-    runtime = get_runtime(state.runtime)
-    with signals_deferred():
-        left = _teardown(runtime, state)
-        if not left:
-            release(entry.lab)
-            if state.path.is_absolute() and state.path.name == entry.lab:
-                shutil.rmtree(state.path, ignore_errors=True)
-    return left
-
-
-def down_lost(lab: str) -> list[str]:
-    """A lab whose registry entry and state file are both unreadable: what every runtime finds
-    by its name is removed, then its responders, then its directory under TWIN_HOME."""
-    if not LAB_NAME.fullmatch(lab):
-        return [f"registry entry {lab}.json (not a lab name; remove it by hand)"]
-    lab_dir = home() / lab
-    left: list[str] = []
-    register()
-    with signals_deferred():
-        for name, make in RUNTIMES.items():
-            runtime = make()
-            if runtime.unavailable() is not None:
-                continue
-            found = runtime.discover(lab)
-            if any(found.values()):
-                state = LabState(lab, name, str(lab_dir), "", status="lost", resources=found)
-                left += runtime.destroy(state)
-        for pid in find_responders(lab_dir):
-            stop_process(pid)
-        if not left:
-            release(lab)
-            if (lab_dir / "topology.clab.yml").exists() or (lab_dir / "state.json").exists():
-                shutil.rmtree(lab_dir, ignore_errors=True)
-    return left
-
-
-@contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Clean-up must finish: hold Ctrl-C and SIGTERM until it has (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    old = {s: signal.signal(s, lambda n, _f: caught.append(n)) for s in (SIGINT, SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        if caught:
-            signal.raise_signal(caught[0])
-
-
 def _teardown(runtime: Runtime, state: LabState) -> list[str]:
+    """Undo a failed `up`: what this process recorded (runtimes remove only the lab's own)."""
     stop_responders(state)
-    found = find_responders(state.path) if state.path.is_absolute() else []
+    found = find_responders(state.path)
     for pid in {*state.resources.get("pid", []), *map(str, found)}:  # also one the state
-        stop_process(int(pid))  # never recorded (killed between its start and the save)
+        stop_process(int(pid), state.path)  # never recorded (killed between start and save)
     return runtime.destroy(state)

@@ -31,7 +31,7 @@ from twin.evidence import Evidence, log_evidence
 from twin.flowspace import FlowSpace
 from twin.health import check_health
 from twin.intervals import service_key
-from twin.lab import entries, write_atomic
+from twin.lab import entries, lab_subdir, write_atomic
 from twin.load import load_policy
 from twin.model import Action, FirewallKind
 from twin.pipeline import Lab, open_lab, provenance
@@ -258,8 +258,7 @@ def _healthy(lab: Lab) -> None:
 
 
 def _remember_baseline(lab: Lab) -> Path:
-    folder = lab.state.path / REHEARSAL
-    folder.mkdir(exist_ok=True)
+    folder = lab_subdir(lab.state.path, REHEARSAL)
     if _active(folder) != "candidate":
         shutil.copyfile(lab.state.path / "policy.yml", folder / "baseline.yml")
         fw = lab.state.path / "configs" / f"{lab.plan.firewall}.nft"

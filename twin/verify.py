@@ -15,6 +15,7 @@ and the twin would be lying.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from traffic.nflog import LogRecord, NflogReader
 from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Outcome, Probe, run_probes
 from twin.configure import Snapshot, firewall_snapshot
 from twin.errors import EnvironmentProblem
-from twin.lab import LabState
+from twin.lab import LabState, lab_subdir, write_atomic
 from twin.model import Action, FirewallKind
 from twin.plan import ANTI_SPOOFING, CT_INVALID, Plan
 from twin.probes import PlannedFlow, plan_flows
@@ -294,14 +295,13 @@ def _counter_warnings(counters: dict[str, int], records: list[LogRecord]) -> lis
 
 
 def save_log(lab_dir: Path, records: list[LogRecord]) -> Path:
-    logs = lab_dir / "logs"
-    logs.mkdir(exist_ok=True)
+    logs = lab_subdir(lab_dir, "logs")
     stamp = time.strftime("nflog-%Y%m%dT%H%M%S")
     path, n = logs / f"{stamp}.jsonl", 1
     while path.exists():  # two runs in one second (a rehearsal's before and after): keep both
         n += 1
         path = logs / f"{stamp}-{n}.jsonl"
-    with path.open("w") as f:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW), "w") as f:
         for rec in records:
             f.write(json.dumps(vars(rec)) + "\n")
     return path
@@ -309,8 +309,7 @@ def save_log(lab_dir: Path, records: list[LogRecord]) -> Path:
 
 def save_run(state: LabState, plan: Plan, run: Verification, **extra: object) -> Path:
     """The run and the policy it was judged against, as `twin report` reads them back."""
-    path = state.path / "runs" / "last.json"
-    path.parent.mkdir(exist_ok=True)
+    path = lab_subdir(state.path, "runs") / "last.json"
     body = {
         "lab": plan.lab,
         "time": time.time(),
@@ -323,7 +322,5 @@ def save_run(state: LabState, plan: Plan, run: Verification, **extra: object) ->
         },
         **extra,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=1 if len(run.results) < 10_000 else None))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(body, indent=1 if len(run.results) < 10_000 else None))
     return path

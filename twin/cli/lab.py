@@ -9,15 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from twin import pipeline
+from twin import pipeline, teardown
 from twin.blast import check_unreachable, path_line
 from twin.cli.common import err, handle_errors, out
-from twin.lab import broken_entries, entries, find_entry, load_state, write_atomic
+from twin.errors import UsageError
+from twin.lab import entries, load_state, write_atomic
 from twin.probes import plan_flows, static_violations
 from twin.reach import Reach
 from twin.report import print_report, summary_line, write_json, write_junit
 from twin.runtime import get_runtime
-from twin.runtime.docker import labelled_entries
 from twin.vendors.sshpush import push_lab
 from twin.verify import DEFAULT_TIMEOUT
 
@@ -196,29 +196,23 @@ def down(
         bool, typer.Option("--all", help="Remove every twin lab on this machine.")
     ] = False,
 ) -> None:
-    """Remove a lab completely: nodes, links, processes, files."""
-    if all_labs:
-        targets = entries()
-        targets += labelled_entries({e.lab for e in targets})  # docker labs the registry lost
-    else:
-        if file is not None:
-            lab = pipeline.load_policy(file).name
-        targets = [find_entry(lab)]
+    """Remove a lab completely: nodes, links, processes, files (only what is provably its)."""
+    if file is not None:
+        lab = pipeline.load_policy(file).name
+    todo = teardown.targets(lab, all_labs)
     failed = False
-    for entry in targets:
-        left = pipeline.down(entry)
-        if left:
+    for target in todo:
+        done = teardown.remove_lab(target.lab, target.dir, target.runtime)
+        if target.must_exist and not done.found:
+            names = ", ".join(e.lab for e in entries()) or "none"
+            raise UsageError(f"lab {target.lab!r} is not up (labs up: {names})")
+        if done.left:
             failed = True
-            err.print(f"error: lab {entry.lab}: could not remove {', '.join(left)}")
-        else:
-            out.print(f"lab {entry.lab} is down")
-    for path, problem in broken_entries() if all_labs else []:
-        left = pipeline.down_lost(path.stem)
-        if left:
-            failed = True
-            err.print(f"error: lab {path.stem}: could not remove {', '.join(left)}")
-        else:
-            out.print(f"lab {path.stem} is down (its registry entry was damaged: {problem})")
-    if not targets and not (all_labs and broken_entries()):
+            err.print(f"error: lab {target.lab}: could not remove {', '.join(done.left)}")
+            continue
+        out.print(f"lab {target.lab} is down{target.note if done.found else ''}")
+        if done.kept:
+            err.print(f"note: lab {target.lab}: kept {done.kept}", markup=False)
+    if not todo:
         out.print("no lab is up")
     raise typer.Exit(3 if failed else 0)

@@ -15,11 +15,15 @@ the same names (`clab-<lab>-<node>`) and labels.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from twin.lab import LabState
 from twin.proc import run
 from twin.render import TOPOLOGY
+from twin.render import read_topology as read_topology_file
 from twin.runtime.docker import (
     CONTAINER,
     ROLE_LABEL,
@@ -73,12 +77,22 @@ class ContainerlabRuntime(DockerRuntime):
         state.save()
 
     def destroy(self, state: LabState) -> list[str]:
+        """`containerlab destroy` of the lab's own topology file (only if it names this lab:
+        containerlab destroys the lab the file names), then whatever carries its labels."""
         topo = state.path / TOPOLOGY
-        if shutil.which(CLI) is not None and topo.exists():
+        if shutil.which(CLI) is not None and _names_lab(topo, state.lab):
             run([CLI, "destroy", "--topo", str(topo), "--cleanup"], check=False, timeout=300)
-        names = set(state.resources.get(CONTAINER, []))
-        names |= set(list_containers(f"containerlab={state.lab}", ROLE_LABEL))
-        return remove_containers(sorted(names))
+        return remove_containers(self.discover(state.lab)[CONTAINER])
 
     def discover(self, lab: str) -> dict[str, list[str]]:
-        return {CONTAINER: list_containers(f"containerlab={lab}", ROLE_LABEL)}
+        found = list_containers(f"containerlab={lab}", ROLE_LABEL)
+        return {CONTAINER: [n for n in found if n.startswith(f"clab-{lab}-")]}
+
+
+def _names_lab(topo: Path, lab: str) -> bool:
+    if topo.is_symlink() or not topo.is_file():
+        return False
+    try:
+        return read_topology_file(topo).get("name") == lab
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return False

@@ -92,14 +92,15 @@ class DockerRuntime:
     # --- teardown ----------------------------------------------------------------------------
 
     def destroy(self, state: LabState) -> list[str]:
-        names = state.resources.get(CONTAINER, [])
-        # also whatever carries this lab's label: a create that raced a Ctrl-C
-        labelled = list_containers(f"containerlab={state.lab}", f"{REGISTRY_LABEL}={run_dir()}")
-        return remove_containers(sorted(set(names) | set(labelled)))
+        """The containers carrying this lab's and this registry's labels (also one whose create
+        raced a Ctrl-C); a name in the state file without them is someone else's."""
+        return remove_containers(self.discover(state.lab)[CONTAINER])
 
     def discover(self, lab: str) -> dict[str, list[str]]:
-        """This lab's containers found by label (for `down` when the state file is lost)."""
-        return {CONTAINER: list_containers(f"containerlab={lab}", f"{REGISTRY_LABEL}={run_dir()}")}
+        """This lab's containers: labelled containerlab=<lab> and twin-registry=<this registry>,
+        and named clab-<lab>-…"""
+        found = list_containers(f"containerlab={lab}", f"{REGISTRY_LABEL}={run_dir()}")
+        return {CONTAINER: [n for n in found if n.startswith(f"clab-{lab}-")]}
 
     # --- inspect -----------------------------------------------------------------------------
 

@@ -13,11 +13,19 @@ from pathlib import Path
 
 from twin.errors import EnvironmentProblem
 from twin.lab import LabState
+from twin.model import LAB_NAME, NODE_NAME
 from twin.proc import run
 from twin.render import TOPOLOGY, read_topology
 from twin.runtime import ExecResult
 
 NETNS_DIR = Path("/run/netns")
+
+
+def owned(lab: str, name: str) -> bool:
+    """Is `name` one of lab's namespaces? A lab name has no '-' (model.LAB_NAME), so the prefix
+    clab-<lab>- is this lab's alone: clab-adv1- never catches clab-adv10-… nor clab-adv1x-…"""
+    node = name.removeprefix(f"clab-{lab}-")
+    return bool(LAB_NAME.fullmatch(lab)) and node != name and bool(NODE_NAME.fullmatch(node))
 
 
 class NetnsRuntime:
@@ -59,16 +67,20 @@ class NetnsRuntime:
         run(["ip", "-batch", "-"], stdin="\n".join(batch) + "\n", where="creating namespaces")
 
     def destroy(self, state: LabState) -> list[str]:
-        names = [n for n in state.resources.get("netns", []) if (NETNS_DIR / n).exists()]
+        """Only namespaces named clab-<lab>-<node>: a state file may name anything."""
+        names = [
+            n
+            for n in state.resources.get("netns", [])
+            if owned(state.lab, n) and (NETNS_DIR / n).exists()
+        ]
         if names:
             batch = "".join(f"netns del {n}\n" for n in names)
             run(["ip", "-force", "-batch", "-"], stdin=batch, check=False)
         return [n for n in names if (NETNS_DIR / n).exists()]
 
     def discover(self, lab: str) -> dict[str, list[str]]:
-        prefix = f"clab-{lab}-"
-        names = sorted(p.name for p in NETNS_DIR.glob(f"{prefix}*")) if NETNS_DIR.is_dir() else []
-        return {"netns": names}
+        found = sorted(p.name for p in NETNS_DIR.iterdir()) if NETNS_DIR.is_dir() else []
+        return {"netns": [n for n in found if owned(lab, n)]}
 
     def status(self, state: LabState) -> dict[str, str]:
         prefix = f"clab-{state.lab}-"
