@@ -157,6 +157,8 @@ def _state_problem(data: Any, lab_dir: Path) -> str:
             return f"resources[{kind!r}] is not a list of names"
     if not LAB_NAME.fullmatch(data["lab"]):
         return f"lab name {data['lab']!r} is not one twin makes"
+    if "\0" in data["dir"] or not Path(data["dir"]).is_absolute():
+        return f"its dir {data['dir']!r} is not an absolute path"
     if data["lab"] != lab_dir.name or Path(data["dir"]).resolve() != lab_dir.resolve():
         return f"it belongs to lab {data['lab']!r} in {data['dir']!r}, not to {str(lab_dir)!r}"
     return ""
