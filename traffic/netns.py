@@ -68,15 +68,26 @@ def _tid() -> int:
     return threading.get_native_id()
 
 
-def write_sysctls(path: str, values: dict[str, str]) -> None:
-    """Write net.* sysctls inside a namespace (/proc/sys/net follows the thread's namespace)."""
-    with entered(path):
-        for key, value in values.items():
+def set_sysctls(values: dict[str, str]) -> None:
+    """Write net.* sysctls in the calling thread's namespace (/proc/sys/net follows it); one
+    that already holds its value is left alone (some writes take the kernel's rtnl lock)."""
+    for key, value in values.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-                    f.write(value)
-            except OSError as exc:
-                raise OSError(exc.errno, f"sysctl {key} = {value}: {exc.strerror}") from None
+                now = os.read(fd, 4096).split()
+            finally:
+                os.close(fd)
+            if now == value.encode().split():
+                continue
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, value.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise OSError(exc.errno, f"sysctl {key} = {value}: {exc.strerror}") from None
 
 
 def raise_fd_limit(sockets: int) -> None:

@@ -7,7 +7,6 @@ step is checked (containerlab's `exec:` failures would not fail a deploy; ours d
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -19,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from traffic.netns import write_sysctls
+from traffic import rtnl
+from traffic.netns import Namespaces, in_thread, set_sysctls
+from traffic.nftdump import Missing, Table, read_table
 from traffic.prober import OPEN, Probe, run_probes
 from twin import tamper
 from twin.errors import EnvironmentProblem
@@ -40,33 +41,61 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
     vyos = plan.firewall_kind is FirewallKind.vyos
     nodes = [n for n in plan.nodes if not (vyos and n == plan.firewall)]  # VyOS sets its own
 
+    batches = {} if setup_done else {n: (configs / f"{n}.ip").read_text() for n in nodes}
+    # a host's usual lines go over rtnetlink from this process; a file with anything else (the
+    # firewall's bridges, a user's template) is run by `ip -batch` in the node
+    direct = {n: cmds for n, text in batches.items() if (cmds := rtnl.ip_lines(text)) is not None}
+
     def setup(node: str) -> None:
-        batch = (configs / f"{node}.ip").read_text()
+        batch = batches[node]
         _check(runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch), node, "ip -batch")
 
-    if not setup_done:  # one `ip -batch` per node, several at a time (they wait on the kernel)
-        with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-            for future in [pool.submit(setup, n) for n in nodes]:
-                future.result()
-    for node in nodes:
-        try:
-            write_sysctls(runtime.netns(state, node), read_sysctls(configs / f"{node}.sysctl"))
-        except OSError as exc:
-            raise EnvironmentProblem(f"node {node}: {exc.strerror}") from None
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:  # they wait on the kernel
+        # the ruleset names interfaces, it does not need them: it loads (and is read back)
+        # meanwhile
+        ruleset = None if vyos else (configs / f"{plan.firewall}.nft").read_text()
+        nft = pool.submit(load_firewall, runtime, state, plan, ruleset) if ruleset else None
+        for future in [pool.submit(setup, n) for n in batches if n not in direct]:
+            future.result()
+        in_thread(lambda: _each_node(runtime, state, plan, nodes, direct), "twin-configure")
+        if nft is not None:
+            nft.result()
     if vyos:
         apply_vyos(runtime, state, plan, (configs / f"{plan.firewall}.vyos").read_text())
-    else:
-        load_firewall(runtime, state, plan, (configs / f"{plan.firewall}.nft").read_text())
+
+
+def _each_node(
+    runtime: Runtime, state: LabState, plan: Plan, nodes: list[str], direct: dict[str, Any]
+) -> None:
+    """One thread enters every node in turn: a host's lines over rtnetlink, then sysctls."""
+    configs = state.path / "configs"
+    paths = {n: runtime.netns(state, n) for n in nodes}
+    ns = Namespaces()
+    try:
+        for node in nodes:
+            try:
+                ns.enter(paths[node])
+                if node in direct:
+                    rtnl.apply(direct[node])
+                set_sysctls(read_sysctls(configs / f"{node}.sysctl"))
+            except OSError as exc:
+                raise EnvironmentProblem(f"node {node}: {exc.strerror}") from None
+    finally:
+        ns.close()
 
 
 def load_firewall(runtime: Runtime, state: LabState, plan: Plan, ruleset: str) -> None:
     """Load an nftables ruleset atomically (one `nft -f` transaction) and remember it."""
+    nft_load(runtime, state, plan, ruleset)
+    remember_loaded(runtime, state, plan)
+
+
+def nft_load(runtime: Runtime, state: LabState, plan: Plan, ruleset: str) -> None:
     _check(
         runtime.exec(state, plan.firewall, ["nft", "-f", "-"], stdin=ruleset),
         plan.firewall,
         "nft -f",
     )
-    remember_loaded(runtime, state, plan)
 
 
 def remember_loaded(runtime: Runtime, state: LabState, plan: Plan) -> None:
@@ -74,58 +103,57 @@ def remember_loaded(runtime: Runtime, state: LabState, plan: Plan) -> None:
     fingerprint in the lab directory (to name what changed, should it change)."""
     snap = firewall_snapshot(runtime, state, plan)
     state.ruleset_sha256 = snap.sha256 if snap else ""
-    if snap is not None:
-        tamper.save_loaded(state.path, tamper.fingerprint(snap.items))
+    if snap is not None and snap.table is not None:
+        tamper.save_loaded(state.path, tamper.fingerprint(snap.table))
     state.save()
 
 
 def ruleset_change(runtime: Runtime, state: LabState, plan: Plan, snap: Snapshot) -> str:
     """What differs between the table twin loaded and `snap`, in words."""
-    handles = tamper.handles(snap.items)
+    if snap.table is None:
+        return "the table could not be read"
     listed: dict[str, dict[int, str]] = {}
 
-    def rule_text(chain: str, canon: str) -> str:
+    def rule_text(chain: str, handle: int) -> str:
         if chain not in listed:
             res = runtime.exec(
                 state, plan.firewall, ["nft", "-a", "-s", "list", "chain", "inet", "twin", chain]
             )
             listed[chain] = {}
             for line in res.stdout.splitlines() if res.ok else []:
-                text, sep, handle = line.strip().rpartition(" # handle ")
-                if sep and handle.isdigit():
-                    listed[chain][int(handle)] = text
-        return listed[chain].get(handles.get(canon, -1), "?")
+                text, sep, number = line.strip().rpartition(" # handle ")
+                if sep and number.isdigit():
+                    listed[chain][int(number)] = text
+        return listed[chain].get(handle, "?")
 
     loaded = tamper.read_loaded(state.path)
-    return tamper.describe(loaded, tamper.fingerprint(snap.items), rule_text)
+    return tamper.describe(loaded, snap.table, rule_text)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The firewall's table as the kernel holds it: a hash of its rules, and its counters."""
+    """The firewall's table as the kernel holds it: a hash of what it does, and its counters."""
 
     sha256: str
     counters: dict[str, int]  # rule name (nft comment) → packets, summed over its nft rules
-    items: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
+    table: Table | None = field(default=None, compare=False, repr=False)
 
 
 def firewall_snapshot(runtime: Runtime, state: LabState, plan: Plan) -> Snapshot | None:
-    """One `nft -j list table inet twin`; None when twin's table is not there at all."""
-    res = runtime.exec(state, plan.firewall, ["nft", "-j", "list", "table", "inet", "twin"])
-    if not res.ok:
+    """twin's table read over netlink from inside the firewall (milliseconds where `nft -j list`
+    takes seconds at 10,000 rules); None when it is not there at all."""
+    path = runtime.netns(state, plan.firewall)
+    try:
+        table = in_thread(lambda: read_table("twin", path), "twin-nft")
+    except Missing:
         return None
-    items = [i for i in json.loads(res.stdout).get("nftables", []) if "metainfo" not in i]
+    except OSError as exc:
+        raise EnvironmentProblem(f"reading the firewall's ruleset: {exc.strerror or exc}") from None
     counters: dict[str, int] = {}
-    for item in items:
-        rule = item.get("rule")
-        for expr in rule.get("expr", []) if rule else []:
-            if "counter" in expr:
-                if "comment" in rule:
-                    name = rule["comment"]
-                    counters[name] = counters.get(name, 0) + expr["counter"]["packets"]
-                expr["counter"] = {}  # the hash is of the rules, not of the traffic
-    digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
-    return Snapshot(digest, counters, items)
+    for rule in table.rules:
+        if rule.comment:
+            counters[rule.comment] = counters.get(rule.comment, 0) + rule.packets
+    return Snapshot(tamper.table_sha256(table), counters, table)
 
 
 def read_sysctls(path: Path) -> dict[str, str]:

@@ -6,6 +6,7 @@ rules. Errors here are plain `Unresolved(message, hint)`; the caller adds the lo
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ ANY_SERVICE: tuple[PortRange, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a big policy names the same few services thousands of times
 def parse_service_literal(text: str) -> tuple[PortRange, ...] | None:
     """`tcp/80`, `udp/9000-9010`, `tcp`, `icmp`, `any` → ranges; None if not a literal;
     Unresolved if it looks like one but is out of range."""

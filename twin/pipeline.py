@@ -8,6 +8,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +38,7 @@ from twin.provenance import (
     mismatch_message,
     running_candidate,
 )
-from twin.render import render_lab
+from twin.render import TOPOLOGY, render_lab
 from twin.runtime import Runtime, get_runtime
 from twin.teardown import down, down_lost, signals_deferred
 from twin.verify import DEFAULT_TIMEOUT, Verification, verify
@@ -46,6 +49,7 @@ __all__ = [
 ]  # fmt: skip
 
 PURE_STAGES = (load_policy, build_plan, render_lab)
+SETTLE = 3.0  # seconds a new twin has to show every link up before `up` calls it wrong
 
 
 @dataclass(frozen=True)
@@ -69,16 +73,26 @@ def prepare(
     return Prepared(str(file), policy, plan, render_lab(plan, str(file), template_dir), raw)
 
 
-def write_lab(prep: Prepared, lab_dir: Path) -> None:
-    """Into a real directory (`up` refused a link); a link inside is removed, never followed."""
-    lab_dir.mkdir(exist_ok=True)
-    for entry in lab_dir.iterdir():
-        if entry.is_symlink():
-            entry.unlink()
-    shutil.rmtree(lab_dir / "configs", ignore_errors=True)
-    for rel, text in prep.files.items():
-        write_atomic(lab_dir / rel, text)
-    write_atomic(lab_dir / "policy.yml", prep.source)
+def write_lab(prep: Prepared, lab_dir: Path, only: str = "", skip: str = "") -> None:
+    """Into a real directory (`up` refused a link); a link inside is removed, never followed.
+    Every rendered file (or `only` that one, or all but `skip`), then the policy as validated."""
+    if not skip:
+        lab_dir.mkdir(exist_ok=True)
+        for entry in lab_dir.iterdir():
+            if entry.is_symlink():
+                entry.unlink()
+        shutil.rmtree(lab_dir / "configs", ignore_errors=True)
+    made: set[Path] = set()
+    for rel, text in prep.files.items():  # a fresh configs/: plain writes (2,000 files at scale)
+        if (only and rel != only) or rel == skip:
+            continue
+        path = lab_dir / rel
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        path.write_text(text)
+    if not only:
+        write_atomic(lab_dir / "policy.yml", prep.source)
 
 
 def up(
@@ -98,9 +112,14 @@ def up(
     if tuned:
         state.extra["host_tuning"] = tuned
     try:
-        write_lab(prep, lab_dir)
-        state.save()
-        runtime.deploy(state)
+        if runtime.topology_only:  # the other files are written while the runtime builds
+            write_lab(prep, lab_dir, only=TOPOLOGY)
+            state.save()
+            deploy_while(runtime, state, lambda: write_lab(prep, lab_dir, skip=TOPOLOGY))
+        else:
+            write_lab(prep, lab_dir)
+            state.save()
+            runtime.deploy(state)
         configure(runtime, state, prep.plan)
         start_lab_responders(runtime, state, prep.plan)
         wait_ready(runtime, state, prep.plan)
@@ -151,10 +170,40 @@ def lab_home(lab: str) -> Path:
     return lab_dir
 
 
+def deploy_while(runtime: Runtime, state: LabState, work: Callable[[], None]) -> None:
+    """`runtime.deploy(state)` in a thread of its own while `work` runs here. The thread is
+    always waited for, with signals held: a Ctrl-C must not leave it building past the clean-up
+    (nor land between its start and its bookkeeping)."""
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            runtime.deploy(state)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=build, name="twin-deploy")
+    try:
+        with signals_deferred():  # a signal held here is raised on leaving: inside the try
+            thread.start()
+        work()
+    finally:
+        if thread.ident is not None:
+            with signals_deferred():
+                thread.join()
+    if errors:
+        raise errors[0]
+
+
 def check_configured(runtime: Runtime, state: LabState, plan: Plan) -> None:
     """Interfaces, addresses and routes as planned: checked, never assumed (containerlab's
     `exec:` failures do not fail a deploy; a half-applied node must not pass for a twin)."""
-    health = check_health(runtime, state, plan, responders=False, snapshot=False)
+    deadline = time.monotonic() + SETTLE
+    while True:  # a link's operational state follows its carrier up to ~1 s late (linkwatch)
+        health = check_health(runtime, state, plan, responders=False, snapshot=False)
+        if health.ok or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     if not health.ok:
         raise EnvironmentProblem(f"lab {plan.lab} came up wrong: " + "; ".join(health.problems[:5]))
 

@@ -1,62 +1,64 @@
-"""What changed in the firewall's table since twin loaded it, named from nft's JSON items."""
+"""What changed in the firewall's table since twin loaded it, named from two netlink reads."""
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+import struct
 
-from twin.tamper import describe, fingerprint, handles
-
-
-def rule(chain: str, handle: int, *expr: dict[str, Any], comment: str = "") -> dict[str, Any]:
-    body: dict[str, Any] = {"family": "inet", "table": "twin", "chain": chain, "handle": handle}
-    body["expr"] = list(expr)
-    if comment:
-        body["comment"] = comment
-    return {"rule": body}
+from traffic.nftdump import Rule, Table, _attr
+from twin.tamper import describe, fingerprint, table_sha256
 
 
-CHAIN = {"chain": {"family": "inet", "table": "twin", "name": "forward", "handle": 1,
-                   "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}  # fmt: skip
-LOADED = [
-    {"table": {"family": "inet", "name": "twin", "handle": 2}},
-    CHAIN,
-    rule("forward", 22, {"counter": {}}, {"drop": None}, comment="anti-spoofing"),
-    rule("forward", 23, {"counter": {}}, comment="unmatched"),
-]
-HOLE = rule("forward", 56, {"match": {"left": {"payload": {"field": "sport"}}}}, {"accept": None})
+def chain(policy: int) -> bytes:
+    return _attr(3, b"forward\0") + _attr(5, struct.pack("!I", policy))
 
 
-def text_of(items: list[dict[str, Any]]):
-    by_canon = handles(items)
-    return lambda chain, canon: f"<handle {by_canon[canon]} of {chain}>"
+def loaded() -> Table:
+    return Table(
+        flags=b"",
+        chains={"forward": chain(0), "ct-invalid": _attr(3, b"ct-invalid\0")},
+        rules=[
+            Rule("forward", 22, b"ct-vmap", "", 0),
+            Rule("forward", 23, b"anti-spoofing-drop", "anti-spoofing", 5),
+            Rule("ct-invalid", 24, b"invalid-drop", "ct-invalid", 0),
+        ],
+        sets={"zone_nets": b"br-web . 192.168.10.0/24"},
+    )
 
 
-def test_same_table_with_other_handles_is_unchanged() -> None:
-    reloaded = copy.deepcopy(LOADED)
-    for item in reloaded:
-        next(iter(item.values()))["handle"] += 100
-    assert fingerprint(reloaded) == fingerprint(LOADED)
+def text(chain: str, handle: int) -> str:
+    return f"<handle {handle} of {chain}>"
+
+
+def test_counters_and_handles_do_not_count() -> None:
+    a, b = loaded(), loaded()
+    b.rules = [Rule(r.chain, r.handle + 100, r.canon, r.comment, r.packets + 7) for r in b.rules]
+    assert table_sha256(a) == table_sha256(b) and fingerprint(a) == fingerprint(b)
+    assert describe(fingerprint(a), b, text) == "the same rules, read differently"
 
 
 def test_added_removed_and_changed_are_named() -> None:
-    now = [*copy.deepcopy(LOADED[:2]), HOLE, LOADED[3]]
-    now[1]["chain"]["policy"] = "accept"
-    said = describe(fingerprint(LOADED), fingerprint(now), text_of(now))
+    now = loaded()
+    now.chains["forward"] = chain(1)
+    now.rules = [Rule("forward", 56, b"sport-accept", "", 0), now.rules[0], now.rules[2]]
+    now.sets["zone_nets"] += b", br-web . 10.9.9.0/24"
+    assert table_sha256(now) != table_sha256(loaded())
+    said = describe(fingerprint(loaded()), now, text)
     assert "chain forward changed (policy drop → accept)" in said
+    assert "set zone_nets changed" in said
     assert "rule added to chain forward: `<handle 56 of forward>`" in said
     assert "rule removed from chain forward: `anti-spoofing`" in said
 
 
 def test_reordered_rules_and_missing_record() -> None:
-    now = [LOADED[0], LOADED[1], LOADED[3], LOADED[2]]
-    assert describe(fingerprint(LOADED), fingerprint(now), text_of(now)) == (
-        "rules of chain forward reordered"
-    )
-    assert "no record" in describe(None, fingerprint(now), text_of(now))
+    now = loaded()
+    now.rules = [now.rules[1], now.rules[0], now.rules[2]]
+    assert describe(fingerprint(loaded()), now, text) == "rules of chain forward reordered"
+    assert "no record" in describe(None, now, text)
 
 
 def test_many_changes_are_counted_past_the_first_few() -> None:
-    now = [*LOADED, *(rule("forward", 100 + i, {"counter": {}}, {"mark": i}) for i in range(9))]
-    said = describe(fingerprint(LOADED), fingerprint(now), text_of(now))
+    now = copy.deepcopy(loaded())
+    now.rules += [Rule("forward", 100 + i, b"mark %d" % i, "", 0) for i in range(9)]
+    said = describe(fingerprint(loaded()), now, text)
     assert said.count("rule added") == 4 and said.endswith("and 5 more changes")

@@ -26,6 +26,9 @@ class ExecResult:
 
 class Runtime(Protocol):
     name: str
+    # deploy reads nothing of the lab directory but topology.clab.yml (the other files can be
+    # written while it builds); False when nodes mount or run the rendered files
+    topology_only: bool
 
     def unavailable(self) -> str | None:
         """None when this runtime can run here, else why not (one line)."""

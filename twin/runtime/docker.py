@@ -62,6 +62,7 @@ def docker_unavailable() -> str | None:
 
 class DockerRuntime:
     name = "docker"
+    topology_only = False  # containers mount the rendered files
 
     def unavailable(self) -> str | None:
         return docker_unavailable()

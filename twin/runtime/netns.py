@@ -30,6 +30,7 @@ def owned(lab: str, name: str) -> bool:
 
 class NetnsRuntime:
     name = "netns"
+    topology_only = True
 
     def unavailable(self) -> str | None:
         if os.geteuid() != 0:

@@ -1,0 +1,104 @@
+"""The few `ip` commands a twin host's setup file holds, sent as rtnetlink messages from the
+calling thread's namespace: no process per host (1,000 hosts: 2,000 processes less).
+
+`ip_lines(text)` recognises the lines a host file is made of — `link set DEV up`,
+`addr add A.B.C.D/N dev DEV`, `route replace default via A.B.C.D dev DEV` — and returns None
+for anything else, so that a file with other lines (a user's template) still goes to
+`ip -batch`. The messages are what `ip` sends for the same lines; every one is acknowledged
+and a refusal is raised with the line it came from.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import socket
+import struct
+
+RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 20, 24
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+NLM_F_REPLACE = 0x100
+NLMSG_ERROR = 2
+IFF_UP = 0x1
+IFA_ADDRESS, IFA_LOCAL = 1, 2
+RTA_OIF, RTA_GATEWAY = 4, 5
+RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
+
+LINK_UP = re.compile(r"link set (\S+) up")
+ADDR_ADD = re.compile(r"addr add (\d+\.\d+\.\d+\.\d+)/(\d+) dev (\S+)")
+DEFAULT_VIA = re.compile(r"route replace default via (\d+\.\d+\.\d+\.\d+) dev (\S+)")
+
+Command = tuple[str, tuple[str, ...], str]  # (kind, arguments, the line as written)
+
+
+def ip_lines(text: str) -> list[Command] | None:
+    """The commands of an `ip -batch` file, if every line is one this module sends."""
+    out: list[Command] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        for kind, pattern in (("up", LINK_UP), ("addr", ADDR_ADD), ("default", DEFAULT_VIA)):
+            m = pattern.fullmatch(line)
+            if m:
+                out.append((kind, m.groups(), line))
+                break
+        else:
+            return None
+    return out
+
+
+def apply(commands: list[Command]) -> None:
+    """Send `commands` in the calling thread's namespace, in order; raise on the first refusal."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
+        sock.bind((0, 0))
+        for seq, (kind, args, line) in enumerate(commands, start=1):
+            try:
+                msg_type, flags, body = _message(kind, args)
+            except OSError as exc:  # no such interface
+                raise OSError(exc.errno or errno.ENODEV, f"{line}: {exc.strerror or exc}") from None
+            header = struct.pack("=IHHII", 16 + len(body), msg_type, flags | NLM_F_REQUEST, seq, 0)
+            sock.send(header + body)
+            _ack(sock, seq, line)
+
+
+def _message(kind: str, args: tuple[str, ...]) -> tuple[int, int, bytes]:
+    if kind == "up":
+        index = socket.if_nametoindex(args[0])
+        return RTM_NEWLINK, NLM_F_ACK, struct.pack("=BxHiII", 0, 0, index, IFF_UP, IFF_UP)
+    if kind == "addr":
+        addr, prefix, dev = args
+        packed = socket.inet_aton(addr)
+        body = struct.pack("=BBBBI", socket.AF_INET, int(prefix), 0, 0, socket.if_nametoindex(dev))
+        body += _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed)
+        return RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body
+    gateway, dev = args
+    body = struct.pack(
+        "=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE,
+        RTN_UNICAST, 0,
+    )  # fmt: skip
+    body += _attr(RTA_GATEWAY, socket.inet_aton(gateway))
+    body += _attr(RTA_OIF, struct.pack("=I", socket.if_nametoindex(dev)))
+    return RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body
+
+
+def _attr(kind: int, value: bytes) -> bytes:
+    length = 4 + len(value)
+    return struct.pack("=HH", length, kind) + value + b"\0" * ((4 - length % 4) % 4)
+
+
+def _ack(sock: socket.socket, seq: int, line: str) -> None:
+    while True:
+        data = sock.recv(65536)
+        off = 0
+        while off + 16 <= len(data):
+            length, mtype, _, mseq, _ = struct.unpack_from("=IHHII", data, off)
+            if length < 16:
+                raise OSError(errno.EPROTO, f"{line}: bad netlink reply")
+            if mtype == NLMSG_ERROR and mseq == seq:
+                (code,) = struct.unpack_from("=i", data, off + 16)
+                if code:
+                    raise OSError(-code, f"{line}: {os.strerror(-code)}")
+                return
+            off += (length + 3) & ~3
