@@ -50,9 +50,11 @@ def ip_lines(text: str) -> list[Command] | None:
 
 
 def apply(commands: list[Command]) -> None:
-    """Send `commands` in the calling thread's namespace, in order; raise on the first refusal."""
+    """Send `commands` in the calling thread's namespace (in order: the kernel handles one
+    socket's messages in turn), then read every acknowledgement; raise the first refusal."""
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
         sock.bind((0, 0))
+        lines = {}
         for seq, (kind, args, line) in enumerate(commands, start=1):
             try:
                 msg_type, flags, body = _message(kind, args)
@@ -60,7 +62,8 @@ def apply(commands: list[Command]) -> None:
                 raise OSError(exc.errno or errno.ENODEV, f"{line}: {exc.strerror or exc}") from None
             header = struct.pack("=IHHII", 16 + len(body), msg_type, flags | NLM_F_REQUEST, seq, 0)
             sock.send(header + body)
-            _ack(sock, seq, line)
+            lines[seq] = line
+        _acks(sock, lines)
 
 
 def _message(kind: str, args: tuple[str, ...]) -> tuple[int, int, bytes]:
@@ -88,17 +91,22 @@ def _attr(kind: int, value: bytes) -> bytes:
     return struct.pack("=HH", length, kind) + value + b"\0" * ((4 - length % 4) % 4)
 
 
-def _ack(sock: socket.socket, seq: int, line: str) -> None:
-    while True:
+def _acks(sock: socket.socket, lines: dict[int, str]) -> None:
+    errors: dict[int, int] = {}
+    waiting = set(lines)
+    while waiting:
         data = sock.recv(65536)
         off = 0
         while off + 16 <= len(data):
-            length, mtype, _, mseq, _ = struct.unpack_from("=IHHII", data, off)
+            length, mtype, _, seq, _ = struct.unpack_from("=IHHII", data, off)
             if length < 16:
-                raise OSError(errno.EPROTO, f"{line}: bad netlink reply")
-            if mtype == NLMSG_ERROR and mseq == seq:
+                raise OSError(errno.EPROTO, "bad netlink reply")
+            if mtype == NLMSG_ERROR and seq in waiting:
+                waiting.discard(seq)
                 (code,) = struct.unpack_from("=i", data, off + 16)
                 if code:
-                    raise OSError(-code, f"{line}: {os.strerror(-code)}")
-                return
+                    errors[seq] = -code
             off += (length + 3) & ~3
+    if errors:
+        seq = min(errors)
+        raise OSError(errors[seq], f"{lines[seq]}: {os.strerror(errors[seq])}")

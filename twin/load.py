@@ -123,14 +123,16 @@ class _CLoader(yaml.CSafeLoader):
         self._tags: dict[tuple[str, tuple[bool, bool]], str] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        resolve = super().resolve
-        if kind is not yaml.ScalarNode:
-            return resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        key = (value, implicit)
-        tag = self._tags.get(key)
-        if tag is None:
-            tag = self._tags[key] = resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        return tag
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            tag = self._tags.get(key)
+            if tag is None:
+                tag = self._tags[key] = RESOLVE(self, kind, value, implicit)
+            return tag
+        return RESOLVE(self, kind, value, implicit)
+
+
+RESOLVE: Callable[..., Any] = yaml.CSafeLoader.resolve
 
 
 def _fast_read(raw: str, file: str) -> tuple[dict[str, Any], dict[Path_, int]] | None:
