@@ -88,7 +88,10 @@ def describe(
     """The changes from `loaded` to `table`, one clause each; `rule_text(chain, handle)` prints
     a rule of the current table as nft does."""
     if loaded is None:
-        return "no record of the loaded table to compare with"
+        return (
+            "twin kept no fingerprint of the table it loaded (a lab brought up by an older "
+            "twin?), so what changed cannot be named; `twin down` and `twin up` bring it back"
+        )
     now = fingerprint(table)
     handle = {(r.chain, _digest(r.canon)): r.handle for r in table.rules}
     changes: list[str] = []

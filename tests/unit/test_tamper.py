@@ -54,7 +54,7 @@ def test_reordered_rules_and_missing_record() -> None:
     now = loaded()
     now.rules = [now.rules[1], now.rules[0], now.rules[2]]
     assert describe(fingerprint(loaded()), now, text) == "rules of chain forward reordered"
-    assert "no record" in describe(None, now, text)
+    assert "kept no fingerprint" in describe(None, now, text)
 
 
 def test_many_changes_are_counted_past_the_first_few() -> None:
