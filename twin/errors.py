@@ -42,6 +42,16 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C would be so the same clean-up runs."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM where what is left must be said (which policy the firewall enforces
+    after an interrupted rehearsal): the CLI prints the message instead of its usual line."""
+
+    def __init__(self, message: str, terminated: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.terminated = terminated
+
+
 class UsageError(TwinError):
     """A command used wrongly (no lab up, two labs up, unknown lab...). Exit 2."""
 

@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from twin.errors import EnvironmentProblem, UsageError
 from twin.model import LAB_NAME
 
 STATE = "state.json"
+LOCK = "test.lock"
 
 
 def home() -> Path:
@@ -79,6 +83,32 @@ def lab_subdir(lab_dir: Path, name: str) -> Path:
         path.unlink()
     path.mkdir(exist_ok=True)
     return path
+
+
+@contextmanager
+def testing(state: LabState) -> Iterator[None]:
+    """One run at a time on a lab (`twin test`, `twin rehearse`): they share the firewall's
+    NFLOG group and counters. A lock on `<lab dir>/test.lock` holding the runner's pid; the
+    kernel drops it when the process ends, however it ends."""
+    path = state.path / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise EnvironmentProblem(f"lab {state.lab}: cannot open {path}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 16, 0).decode(errors="replace").strip()
+            raise EnvironmentProblem(
+                f"lab {state.lab} is being tested by pid {pid if pid.isdigit() else '?'}; "
+                "wait for it to end"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def load_state(lab_dir: Path) -> LabState:

@@ -23,10 +23,20 @@ from twin.configure import (
     stop_responders,
     wait_ready,
 )
-from twin.errors import EnvironmentProblem, UsageError
+from twin.errors import EnvironmentProblem, TwinError, UsageError
 from twin.health import check_health
 from twin.hostlimits import check_neighbour_table
-from twin.lab import LabState, claim, find_entry, home, load_state, release, write_atomic
+from twin.lab import (
+    LabState,
+    claim,
+    find_entry,
+    home,
+    load_state,
+    release,
+    run_dir,
+    testing,
+    write_atomic,
+)
 from twin.load import load_policy, parse_policy, read_policy_file
 from twin.model import Policy
 from twin.plan import Plan, build_plan
@@ -266,23 +276,60 @@ def provenance(lab: Lab) -> Provenance:
 def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto") -> Verification:
     """Health check, every flow, health check again. An unhealthy twin is never a pass: its
     problems land in `Verification.health` (the CLI exits 3 on them); a twin already broken
-    before the run is not probed at all."""
-    if lab.state.status != "up":
-        raise EnvironmentProblem(f"lab {lab.state.lab} is {lab.state.status}, not up")
-    before = check_health(lab.runtime, lab.state, lab.plan)
-    if not before.ok:
-        raise EnvironmentProblem(
-            f"lab {lab.state.lab} is not healthy, so no verdict would be true: "
-            + "; ".join(before.problems)
-        )
-    snap, source = before.snapshot, provenance(lab)
-    run = verify(
-        lab.runtime, lab.state, lab.plan, timeout, matrix, snapshot=snap, provenance=source
-    )
-    after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
+    before the run is not probed at all, and one taken away during the run (`twin down`
+    elsewhere, a node killed) ends it with one EnvironmentProblem. One run per lab at a time."""
+    with testing(lab.state):
+        if lab.state.status != "up":
+            raise EnvironmentProblem(f"lab {lab.state.lab} is {lab.state.status}, not up")
+        before = check_health(lab.runtime, lab.state, lab.plan)
+        if not before.ok:
+            raise EnvironmentProblem(
+                f"lab {lab.state.lab} is not healthy, so no verdict would be true: "
+                + "; ".join(before.problems)
+            )
+        snap, source = before.snapshot, provenance(lab)
+        try:
+            run = verify(
+                lab.runtime, lab.state, lab.plan, timeout, matrix, snapshot=snap, provenance=source
+            )
+            after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
+        except (OSError, TwinError) as exc:
+            raise vanished(lab) or _as_problem(exc) from None
+        gone = vanished(lab)
+        if gone:
+            raise gone
     run.health = [f"during the run: {p}" for p in after.problems]
     run.warnings = list(dict.fromkeys([*before.warnings, *after.warnings, *run.warnings]))
     return run
+
+
+def vanished(lab: Lab) -> EnvironmentProblem | None:
+    """Was the twin taken away (registry entry or directory gone, a node missing or stopped)?
+    Then no verdict of the run stands: one line says what went."""
+    name = lab.state.lab
+    if not (run_dir() / f"{name}.json").exists() or not lab.state.path.is_dir():
+        return EnvironmentProblem(
+            f"lab {name} was taken down during the run (twin down from elsewhere?); "
+            "no verdict stands"
+        )
+    try:
+        nodes = lab.runtime.status(lab.state)
+    except TwinError:
+        nodes = {}
+    lost = [f"{n} ({nodes.get(n, 'missing')})" for n in lab.plan.nodes if nodes.get(n) != "running"]
+    if lost:
+        return EnvironmentProblem(
+            f"lab {name} lost node {', '.join(lost)} during the run; no verdict stands "
+            f"(run `twin down --lab {name}` and `twin up` again)"
+        )
+    return None
+
+
+def _as_problem(exc: OSError | TwinError) -> TwinError:
+    if isinstance(exc, TwinError):
+        return exc
+    where = f": {exc.filename}" if exc.filename else ""
+    return EnvironmentProblem(f"{exc.strerror or exc}{where} (during the run)")
 
 
 def _teardown(runtime: Runtime, state: LabState) -> list[str]:

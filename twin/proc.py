@@ -16,9 +16,13 @@ def run(
     timeout: float = 120,
 ) -> ExecResult:
     try:
+        # In its own session: a Ctrl-C at the terminal reaches twin, not the command, so a step
+        # twin must finish (a teardown, a ruleset swap: signals deferred) is not cut short.
+        # Interrupted otherwise, subprocess.run kills the command as before.
         proc = subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
-        )
+            argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+            start_new_session=True,
+        )  # fmt: skip
     except FileNotFoundError:
         raise EnvironmentProblem(f"{argv[0]} is not installed; run `make setup`") from None
     except subprocess.TimeoutExpired:

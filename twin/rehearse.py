@@ -17,27 +17,30 @@ candidate, and which one is loaded; `policy.yml` always names the policy the fir
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
-import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twin.configure import load_firewall
+from twin.configure import firewall_snapshot, load_firewall
 from twin.diff import diff_json, diff_plans, merged_intents, same_topology
-from twin.errors import EnvironmentProblem, UsageError
+from twin.errors import EnvironmentProblem, Interrupted, Terminated, TwinError, UsageError
 from twin.evidence import Evidence, log_evidence
 from twin.flowspace import FlowSpace
 from twin.health import check_health
 from twin.intervals import service_key
-from twin.lab import entries, lab_subdir, write_atomic
-from twin.load import load_policy
+from twin.lab import entries, lab_subdir, testing, write_atomic
+from twin.load import parse_policy, read_policy_file
 from twin.model import Action, FirewallKind
-from twin.pipeline import Lab, open_lab, provenance
+from twin.pipeline import Lab, open_lab, provenance, signals_deferred
 from twin.plan import Plan, build_plan
 from twin.probes import Flow, PlannedFlow, plan_flows
-from twin.provenance import Provenance, file_sha256, rehearsal_state
+from twin.provenance import Provenance, rehearsal_state
 from twin.render import FIREWALL_RENDERERS, Templates
 from twin.verify import INCONCLUSIVE, Verification, save_run, verify
 
@@ -93,63 +96,141 @@ class Rehearsal:
 
 
 def rehearse(candidate: str | Path, lab: str | None = None, timeout: float = 0.2) -> Rehearsal:
-    new = build_plan(load_policy(candidate))
+    raw = read_policy_file(candidate)
+    new = build_plan(parse_policy(raw, str(candidate)))
     lab_ = _open(lab, new.lab)
+    with testing(lab_.state):
+        return _rehearse(lab_, new, raw, str(candidate), timeout)
+
+
+def _rehearse(lab_: Lab, new: Plan, raw: bytes, candidate: str, timeout: float) -> Rehearsal:
     old = lab_.plan
     renamed = new.lab != old.lab
     if renamed:  # the same twin under another lab name in the file: adopt the running lab's
         new = build_plan(new.policy.model_copy(update={"name": old.lab}))
     _check_swappable(old, new)
-    folder = _remember_baseline(lab_)
-    ruleset = render_ruleset(new, str(candidate))
-    keys = list(dict.fromkeys(f.flow for p in (old, new) for f in plan_flows(p)))
-    static = diff_plans(old, new)
-    _healthy(lab_)
-    before = verify(
-        lab_.runtime, lab_.state, old, timeout, flows=planned(old, old, keys),
-        provenance=provenance(lab_),
-    )  # fmt: skip
-    write_atomic(folder / "candidate.yml", Path(candidate).read_text())
-    write_atomic(folder / "candidate.nft", ruleset)
-    _set_active(folder, "candidate", str(candidate))
+    name = lab_.state.lab
+    with said_on_interrupt(lab_):
+        folder = _remember_baseline(lab_)
+        ruleset = render_ruleset(new, candidate)
+        keys = list(dict.fromkeys(f.flow for p in (old, new) for f in plan_flows(p)))
+        static = diff_plans(old, new)
+        _healthy(lab_)
+        before = verify(
+            lab_.runtime, lab_.state, old, timeout, flows=planned(old, old, keys),
+            provenance=provenance(lab_),
+        )  # fmt: skip
+        write_atomic(folder / "candidate.yml", raw)
+        write_atomic(folder / "candidate.nft", ruleset)
     started = time.monotonic()
-    swap = swap_ruleset(lab_, new, ruleset)
-    _adopt(lab_, new, ruleset, None if renamed else Path(candidate))
-    source = Provenance(
-        str(candidate), file_sha256(candidate), lab_.state.ruleset_sha256, str(candidate)
-    )
-    after = verify(
-        lab_.runtime, lab_.state, new, timeout, flows=planned(old, new, keys), provenance=source
-    )
-    seconds = time.monotonic() - started
-    changed, disagree = _delta(static.comparison.old, static.comparison.new, before, after, new)
-    done = Rehearsal(
-        lab_.state.lab, str(candidate), new, before, after,
-        diff_json(static, new, "running", str(candidate)), changed, disagree, swap, seconds,
-        log_evidence(new, after),
-    )  # fmt: skip
-    save_run(lab_.state, new, after, kind="rehearsal", rehearsal=done.to_json())
+    with said_on_interrupt(lab_):
+        swap = swap_to(lab_, new, ruleset, None if renamed else raw, ("candidate", candidate))
+        sha = hashlib.sha256(raw).hexdigest()
+        source = Provenance(candidate, sha, lab_.state.ruleset_sha256, candidate)
+        after = verify(
+            lab_.runtime, lab_.state, new, timeout, flows=planned(old, new, keys),
+            provenance=source,
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+        changed, disagree = _delta(static.comparison.old, static.comparison.new, before, after, new)
+        done = Rehearsal(
+            name, candidate, new, before, after,
+            diff_json(static, new, "running", candidate), changed, disagree, swap, seconds,
+            log_evidence(new, after),
+        )  # fmt: skip
+        save_run(lab_.state, new, after, kind="rehearsal", rehearsal=done.to_json())
     return done
 
 
 def roll_back(lab: str | None = None, timeout: float = 0.2) -> tuple[Lab, Verification]:
     """Load the baseline ruleset back (one transaction, conntrack flushed) and test it."""
     lab_ = open_lab(lab)
-    folder = lab_.state.path / REHEARSAL
-    if _active(folder) != "candidate":
-        raise UsageError(f"lab {lab_.state.lab} runs its baseline already: nothing to roll back")
-    base = build_plan(load_policy(folder / "baseline.yml"))
-    ruleset = (folder / "baseline.nft").read_text()
-    swap_ruleset(lab_, base, ruleset)
-    _adopt(lab_, base, ruleset, policy_file=folder / "baseline.yml")
-    _set_active(folder, "baseline", "")
-    _healthy(lab_)
-    source = Provenance(
-        lab_.state.policy, file_sha256(folder / "baseline.yml"), lab_.state.ruleset_sha256
-    )
-    run = verify(lab_.runtime, lab_.state, base, timeout, provenance=source)
-    save_run(lab_.state, base, run, kind="rollback")
+    with testing(lab_.state):
+        folder = lab_.state.path / REHEARSAL
+        if _active(folder) != "candidate":
+            raise UsageError(
+                f"lab {lab_.state.lab} runs its baseline already: nothing to roll back"
+            )
+        raw = read_policy_file(folder / "baseline.yml")
+        base = build_plan(parse_policy(raw, str(folder / "baseline.yml")))
+        ruleset = (folder / "baseline.nft").read_text()
+        with said_on_interrupt(lab_):
+            swap_to(lab_, base, ruleset, raw, ("baseline", ""))
+            _healthy(lab_)
+            source = Provenance(
+                lab_.state.policy, hashlib.sha256(raw).hexdigest(), lab_.state.ruleset_sha256
+            )
+            run = verify(lab_.runtime, lab_.state, base, timeout, provenance=source)
+            save_run(lab_.state, base, run, kind="rollback")
     return Lab(lab_.state, lab_.runtime, base), run
+
+
+def swap_to(
+    lab: Lab, plan: Plan, ruleset: str, policy: bytes | None, active: tuple[str, str]
+) -> float:
+    """The firewall and the lab's record of it change in one step: the ruleset (one nft
+    transaction), conntrack flushed, then configs/<fw>.nft, policy.yml, the state's ruleset
+    hash and rehearsal/state.json, with Ctrl-C and SIGTERM held until all of it is done. If a
+    step fails, the firewall is put back to what the record still names, and the error says
+    which ruleset is enforced. Returns the seconds the firewall swap took."""
+    path = lab.state.path
+    fw_file, policy_file = path / "configs" / f"{plan.firewall}.nft", path / "policy.yml"
+    was = (fw_file.read_text(), policy_file.read_bytes(), lab.state.ruleset_sha256)
+    with signals_deferred():
+        try:
+            seconds = swap_ruleset(lab, plan, ruleset)
+            _adopt(lab, plan, ruleset, policy)
+            _set_active(path / REHEARSAL, *active)
+        except (TwinError, OSError) as exc:
+            why = str(exc) if isinstance(exc, TwinError) else str(exc.strerror or exc)
+            raise _put_back(lab, plan, was, why) from None
+    return seconds
+
+
+def _put_back(lab: Lab, plan: Plan, was: tuple[str, bytes, str], why: str) -> EnvironmentProblem:
+    ruleset, policy, sha = was
+    name = lab.state.lab
+    with contextlib.suppress(OSError):
+        write_atomic(lab.state.path / "configs" / f"{plan.firewall}.nft", ruleset)
+        write_atomic(lab.state.path / "policy.yml", policy)
+    try:
+        snap = firewall_snapshot(lab.runtime, lab.state, plan)
+        if snap is None or snap.sha256 != sha:
+            load_firewall(lab.runtime, lab.state, plan, ruleset)
+            lab.runtime.exec(lab.state, plan.firewall, ["conntrack", "-F"])
+        lab.state.ruleset_sha256 = sha
+        lab.state.save()
+    except (TwinError, OSError):
+        return EnvironmentProblem(
+            f"the swap failed ({why}) and lab {name}'s previous ruleset could not be loaded "
+            f"back: what it enforces is unknown; run `twin down --lab {name}` and `twin up`"
+        )
+    return EnvironmentProblem(
+        f"the swap failed ({why}); lab {name} still enforces the ruleset it records"
+    )
+
+
+@contextmanager
+def said_on_interrupt(lab: Lab) -> Iterator[None]:
+    """Ctrl-C or SIGTERM in this block: say what the firewall enforces now. The lab's record
+    and the firewall change together (`swap_to`), so the record tells."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt as exc:
+        raise Interrupted(enforced(lab), isinstance(exc, Terminated)) from None
+
+
+def enforced(lab: Lab) -> str:
+    data = rehearsal_state(lab.state.path)
+    name = lab.state.lab
+    if data.get("active") == "candidate":
+        return (
+            f"lab {name} enforces the candidate {data.get('candidate', '')} (its policy and "
+            "ruleset are recorded in the lab); `twin rehearse --rollback` restores the baseline"
+        )
+    return f"lab {name} enforces the baseline, as its policy.yml says"
 
 
 def render_ruleset(plan: Plan, source: str) -> str:
@@ -260,17 +341,17 @@ def _healthy(lab: Lab) -> None:
 def _remember_baseline(lab: Lab) -> Path:
     folder = lab_subdir(lab.state.path, REHEARSAL)
     if _active(folder) != "candidate":
-        shutil.copyfile(lab.state.path / "policy.yml", folder / "baseline.yml")
+        write_atomic(folder / "baseline.yml", (lab.state.path / "policy.yml").read_bytes())
         fw = lab.state.path / "configs" / f"{lab.plan.firewall}.nft"
-        shutil.copyfile(fw, folder / "baseline.nft")
+        write_atomic(folder / "baseline.nft", fw.read_bytes())
     return folder
 
 
-def _adopt(lab: Lab, plan: Plan, ruleset: str, policy_file: Path | None = None) -> None:
+def _adopt(lab: Lab, plan: Plan, ruleset: str, policy: bytes | None = None) -> None:
     """The lab directory names what the firewall enforces now (`twin test` judges by it)."""
     write_atomic(lab.state.path / "configs" / f"{plan.firewall}.nft", ruleset)
-    if policy_file is not None:
-        shutil.copyfile(policy_file, lab.state.path / "policy.yml")
+    if policy is not None:
+        write_atomic(lab.state.path / "policy.yml", policy)
     else:
         dump = plan.policy.model_dump(mode="json", by_alias=True, exclude_defaults=True)
         write_atomic(lab.state.path / "policy.yml", json.dumps(dump, indent=1) + "\n")

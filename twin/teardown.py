@@ -229,6 +229,9 @@ def signals_deferred() -> Iterator[None]:
     old = {s: signal.signal(s, lambda n, _f: caught.append(n)) for s in (SIGINT, SIGTERM)}
     try:
         yield
+    except BaseException:
+        caught.clear()  # the error ends the command anyway: a held signal must not replace it
+        raise
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from twin.errors import InputError, Terminated, TwinError
+from twin.errors import InputError, Interrupted, Terminated, TwinError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -39,6 +39,14 @@ def handle_errors(fn: F) -> F:
         except TwinError as exc:
             err.print(f"error: {exc}", markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # the machine under twin changed (a file, a namespace went)
+            where = f": {exc.filename}" if exc.filename else ""
+            err.print(f"error: {exc.strerror or exc}{where}", markup=False, soft_wrap=True)
+            raise typer.Exit(3) from None
+        except Interrupted as exc:
+            verb = "terminated" if exc.terminated else "interrupted"
+            err.print(f"{verb}: {exc.message}", markup=False, soft_wrap=True)
+            raise typer.Exit(143 if exc.terminated else 130) from None
         except Terminated:
             err.print("terminated; nothing half-built was left behind", markup=False)
             raise typer.Exit(143) from None
