@@ -44,6 +44,7 @@ twin-up: ## bring the reference six-zone twin up (RUNTIME=auto|netns|docker|cont
 	$(TWIN) up $(POLICY) --runtime $(RUNTIME)
 
 twin-test: ## probe every flow of the running twin, judge against policy and intent
+	mkdir -p out
 	$(TWIN) test --junit out/junit.xml --json out/results.json
 
 twin-down: ## remove the reference twin

@@ -91,3 +91,27 @@ def check_output(path: Path, option: str) -> None:
         why = "nothing reads from it" if exc.errno == errno.ENXIO else exc.strerror
         raise refuse(str(why)) from None
     os.close(fd)
+
+
+def write_output(path: Path, data: str | bytes) -> None:
+    """Write a file the user named. No directory is created. A link, a device or a FIFO is
+    written through as named (`/dev/stdout` stays a link); a regular file is replaced whole
+    (written beside it, then renamed), so a failed write leaves the old one."""
+    blob = data.encode() if isinstance(data, str) else data
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    if path.is_symlink() or (info is not None and not stat.S_ISREG(info.st_mode)):
+        with path.open("wb") as f:
+            f.write(blob)
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -18,8 +18,8 @@ import jinja2
 from markupsafe import Markup
 
 from twin.blast import Blast, check_unreachable, path_line
+from twin.files import write_output
 from twin.graph import zone_svg
-from twin.lab import write_atomic
 from twin.plan import Plan
 from twin.reach import Reach
 from twin.render import INSTALLED_TEMPLATES, PACKAGE_TEMPLATES
@@ -74,7 +74,7 @@ def render_html(saved: SavedRun) -> str:
 
 
 def write_html(saved: SavedRun, path: Path) -> None:
-    write_atomic(path, render_html(saved))
+    write_output(path, render_html(saved))
 
 
 def _breach(plan: Plan) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from twin.files import write_output
 from twin.plan import Plan
 from twin.provenance import from_json
 from twin.verify import INCONCLUSIVE, Result, Verification
@@ -188,8 +189,7 @@ def run_json(run: Verification) -> dict[str, object]:
 
 
 def write_json(run: Verification, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run_json(run), indent=1) + "\n")
+    write_output(path, json.dumps(run_json(run), indent=1) + "\n")
 
 
 def write_junit(plan: Plan, run: Verification, path: Path) -> None:
@@ -261,8 +261,7 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
     suite.set("errors", str(errors))
     suites = ET.Element("testsuites", name="twin")
     suites.append(suite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    write_output(path, ET.tostring(suites, encoding="utf-8", xml_declaration=True))
 
 
 def _flow_line(r: Result) -> str:

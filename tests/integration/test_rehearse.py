@@ -141,6 +141,7 @@ def test_cli_rehearse_report_html_in_chromium(make_policy, lab_up, tmp_path: Pat
     assert data["swap_seconds"] < 1
     html = tmp_path / "out" / "report.html"
     junit = tmp_path / "out" / "junit.xml"
+    html.parent.mkdir()  # twin creates no directory for a report
     res = run("report", "--lab", name, "--html", str(html), "--junit", str(junit))
     assert res.returncode == 1, res.stderr  # the last run (the candidate) breaks intent
     text = html.read_text()

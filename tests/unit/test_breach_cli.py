@@ -60,6 +60,7 @@ def test_blast_json_to_stdout_has_zones_hosts_and_intent() -> None:
 
 def test_blast_from_a_host_writes_json_and_prints_each_host_reached(tmp_path: Path) -> None:
     out = tmp_path / "deep" / "blast.json"
+    out.parent.mkdir()  # twin creates no directory beside the file it was told to write
     res = twin("blast", str(REFERENCE), "--from", "web1", "--json", str(out))
     assert res.returncode == 0, res.stderr
     assert "foothold web1: reaches 5 hosts in 2 hops (fixed point)" in res.stdout

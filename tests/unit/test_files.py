@@ -98,3 +98,13 @@ def test_output_paths_are_checked_and_nothing_is_created(tmp_path: Path) -> None
             check_output(path, "--junit")
         assert str(exc.value).startswith(f"--junit {path}: ") and says in str(exc.value)
     assert not (tmp_path / "missing").exists()
+
+
+def test_render_creates_the_directory_it_is_given_and_no_parent(tmp_path: Path) -> None:
+    reference = str(ROOT / "topologies" / "zero-trust-6zone.yml")
+    res = twin("render", reference, "-o", str(tmp_path / "missing" / "out"), cwd=tmp_path)
+    assert one_line(res).startswith(f"error: -o {tmp_path / 'missing' / 'out'}: ")
+    assert not (tmp_path / "missing").exists()
+    res = twin("render", reference, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "topology.clab.yml").is_file()

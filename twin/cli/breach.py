@@ -16,8 +16,8 @@ from twin.blast import VIA, Blast
 from twin.blastreport import blast_data, print_blast
 from twin.cli.common import handle_errors, out
 from twin.errors import UsageError
+from twin.files import write_output
 from twin.graph import zone_svg
-from twin.lab import write_atomic
 from twin.load import load_policy
 from twin.plan import build_plan
 from twin.reach import Reach
@@ -71,7 +71,7 @@ def _write(path: Path, text: str) -> None:
         sys.stdout.write(text)
         return
     try:
-        write_atomic(path, text)
+        write_output(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 

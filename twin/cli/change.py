@@ -10,7 +10,7 @@ import typer
 
 from twin import rehearse as rehearsal
 from twin.changereport import print_diff, print_evidence, print_rehearsal
-from twin.cli.common import err, handle_errors, out
+from twin.cli.common import check_outputs, err, handle_errors, out, write_reports
 from twin.diff import diff_json, diff_plans
 from twin.htmlreport import write_html
 from twin.load import load_policy
@@ -75,23 +75,22 @@ def rehearse(
     if rollback == (candidate is not None):
         err.print("error: give a CANDIDATE policy file, or --rollback (not both)")
         raise typer.Exit(2)
+    check_outputs(junit=junit)
     if rollback:
         lab_, run = rehearsal.roll_back(lab, timeout)
-        if junit:
-            write_junit(lab_.plan, run, junit)
+        wrote = write_reports(("junit", junit, lambda p: write_junit(lab_.plan, run, p)))
         out.print(f"baseline restored on lab {lab_.state.lab}: {summary_line(run)}")
-        raise typer.Exit(run.exit_code)
+        raise typer.Exit(run.exit_code if wrote else 3)
     assert candidate is not None
     done = rehearsal.rehearse(candidate, lab, timeout)
-    if junit:
-        write_junit(done.plan, done.after, junit)
+    wrote = write_reports(("junit", junit, lambda p: write_junit(done.plan, done.after, p)))
     data = done.to_json()
     if as_json:
         typer.echo(json.dumps(data, indent=1))
     else:
         print_report(out, done.plan, done.after)
         print_rehearsal(out, data)
-    raise typer.Exit(done.exit_code)
+    raise typer.Exit(done.exit_code if wrote else 3)
 
 
 @handle_errors
@@ -102,15 +101,18 @@ def report(
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML.")] = None,
 ) -> None:
     """Render the last run of a lab (twin test or twin rehearse) again: HTML, JSON, JUnit."""
+    check_outputs(html=html, json=json_path, junit=junit)
     saved = load_run(lab)
-    if html:
-        write_html(saved, html)
+    wrote = write_reports(
+        ("html", html, lambda p: write_html(saved, p)),
+        ("json", json_path, lambda p: write_json(saved.run, p)),
+        ("junit", junit, lambda p: write_junit(saved.plan, saved.run, p)),
+    )
+    if html and wrote:
         out.print(f"HTML report: {html}")
-    if json_path:
-        write_json(saved.run, json_path)
-    if junit:
-        write_junit(saved.plan, saved.run, junit)
     if not (html or json_path or junit):
         print_report(out, saved.plan, saved.run)
         print_evidence(out, saved.evidence.to_json())
+    if not wrote:
+        raise typer.Exit(3)
     raise typer.Exit(saved.run.exit_code or (0 if saved.evidence.ok else 1))

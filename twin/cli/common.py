@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from twin.errors import InputError, Interrupted, Terminated, TwinError
+from twin.files import check_output
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -59,3 +61,30 @@ def handle_errors(fn: F) -> F:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def check_outputs(**outputs: Path | None) -> None:
+    """Report paths checked before anything runs (exit 2, one line): `--json`, `--junit`, …"""
+    for option, path in outputs.items():
+        if path is not None:
+            check_output(path, f"--{option}")
+
+
+def write_reports(*reports: tuple[str, Path | None, Callable[[Path], object]]) -> bool:
+    """Write each report on its own: one that cannot be written (a full disk, /dev/full) is one
+    line and does not stop the others; the run itself is already saved in the lab."""
+    ok = True
+    for option, path, write in reports:
+        if path is None:
+            continue
+        try:
+            write(path)
+        except OSError as exc:
+            ok = False
+            err.print(
+                f"error: --{option} {path}: {exc.strerror or exc}; the run is saved "
+                f"(`twin report --{option} PATH` writes it again)",
+                markup=False,
+                soft_wrap=True,
+            )
+    return ok

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from twin import pipeline, teardown
 from twin.blast import check_unreachable, path_line
-from twin.cli.common import err, handle_errors, out
+from twin.cli.common import check_outputs, err, handle_errors, out, write_reports
 from twin.errors import UsageError
 from twin.lab import entries, load_state, write_atomic
 from twin.probes import plan_flows, static_violations
@@ -74,6 +74,10 @@ def render(
 ) -> None:
     """Render the containerlab topology, firewall config and node setup; deploy nothing."""
     prep = pipeline.prepare(file, templates)
+    if output is not None and not output.parent.is_dir():  # -o names one directory, no more
+        raise UsageError(
+            f"-o {output}: {output.parent} is not a directory (twin creates no parents)"
+        )
     target = output or Path("twin-render") / prep.plan.lab
     for rel, text in prep.files.items():
         write_atomic(target / rel, text)
@@ -143,19 +147,20 @@ def test_cmd(
     if not 0 < timeout < 1:
         err.print("error: --timeout must be between 0 and 1 s (TCP resends a SYN at 1 s)")
         raise typer.Exit(2)
+    check_outputs(json=json_path, junit=junit)
     lab_ = pipeline.open_to_test(lab, file)
     run = pipeline.test(lab_, timeout, matrix)
-    if json_path:
-        write_json(run, json_path)
-    if junit:
-        write_junit(lab_.plan, run, junit)
+    wrote = write_reports(
+        ("json", json_path, lambda p: write_json(run, p)),
+        ("junit", junit, lambda p: write_junit(lab_.plan, run, p)),
+    )
     if quiet:
         out.print(summary_line(run))
     else:
         print_report(out, lab_.plan, run)
     for problem in run.health:
         err.print(f"error: the twin is not healthy, results cannot be trusted: {problem}")
-    raise typer.Exit(run.exit_code)
+    raise typer.Exit(run.exit_code if wrote else 3)
 
 
 @handle_errors

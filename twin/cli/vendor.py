@@ -12,7 +12,7 @@ import yaml
 
 from twin.cli.common import err, handle_errors, out
 from twin.errors import InputError, Problem
-from twin.lab import write_atomic
+from twin.files import check_output, write_output
 from twin.vendors import exchange, fetch
 from twin.vendors.build import build_policy, lab_name
 
@@ -64,6 +64,9 @@ def import_cmd(
     """Import a PAN-OS, FortiGate or Cisco ASA/FTD policy as a twin policy file, with a report.
 
     The password for --device comes from $TWIN_DEVICE_PASSWORD (never a command-line option)."""
+    for option, path in (("--output", output), ("--report", report)):
+        if path is not None:
+            check_output(path, option)
     if device is not None:
         text, source = _pull(device, host, user, port, key_file)
         vendor = vendor or fetch.VENDOR_OF[device]
@@ -101,10 +104,10 @@ def import_cmd(
     if output is None:
         out.print(body, markup=False, end="")
     else:
-        write_atomic(output, body)
+        write_output(output, body)
     rep_path = report or (output.with_name(output.stem + ".import-report.json") if output else None)
     if rep_path is not None:
-        write_atomic(rep_path, json.dumps(imported.report.as_data(), indent=1) + "\n")
+        write_output(rep_path, json.dumps(imported.report.as_data(), indent=1) + "\n")
     sink = err if output is None else out
     for note in imported.report.notes:
         sink.print(f"  {note}", markup=False)
@@ -139,11 +142,13 @@ def export_cmd(
     ] = False,
 ) -> None:
     """Export a twin policy as vendor configuration: what was tested is what you apply."""
+    if output is not None:
+        check_output(output, "--output")
     text = exchange.export(target, file, rules_only)
     if output is None:
         out.print(text, markup=False, end="", soft_wrap=True)
     else:
-        write_atomic(output, text)
+        write_output(output, text)
         out.print(f"exported {file} as {target} → {output}")
 
 
