@@ -138,16 +138,16 @@ def foreign_container() -> Iterator[str]:
         pytest.skip("no twin-node image (make setup builds it)")
     lab = unique_lab("f")
     name = f"clab-{lab}-web1"
-    subprocess.run(
-        ["docker", "run", "--detach", "--name", name, "--network", "none",
-         "--label", f"containerlab={lab}", "--label", "twin-registry=/elsewhere",
-         image, "sleep", "600"],
-        check=True, capture_output=True,
-    )  # fmt: skip
     try:
+        subprocess.run(
+            ["docker", "run", "--detach", "--name", name, "--network", "none",
+             "--label", f"containerlab={lab}", "--label", "twin-registry=/elsewhere",
+             image, "sleep", "600"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
         yield name
     finally:
-        subprocess.run(["docker", "rm", "--force", name], capture_output=True)
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=120)
 
 
 def _node_images() -> list[str]:
