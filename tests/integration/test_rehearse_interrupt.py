@@ -47,10 +47,11 @@ def candidate_of(policy: Path) -> Path:
 
 def enforced(lab) -> tuple[bool, str]:
     """Does the firewall enforce the candidate (its rule is loaded)? And the table's hash."""
+    table = lab.runtime.exec(lab.state, "fw", ["nft", "list", "table", "inet", "twin"])
+    assert table.ok, table.stderr
     snap = firewall_snapshot(lab.runtime, lab.state, lab.plan)
     assert snap is not None
-    text = json.dumps(snap.items)
-    return '"web-db-temp"' in text, snap.sha256
+    return '"web-db-temp"' in table.stdout, snap.sha256
 
 
 def recorded(lab_dir: Path) -> tuple[bool, str]:

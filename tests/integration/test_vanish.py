@@ -40,9 +40,8 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-def nflog_open(netns_path: str, pid: int) -> bool:
-    """Does process `pid` hold an NFLOG socket (netlink protocol 12) in that netns? Then it is
-    probing: its reader starts after the health check (whose nft also opens protocol 12)."""
+def netfilter_sockets(netns_path: str, pid: int) -> set[str]:
+    """Inodes of the netlink netfilter sockets (protocol 12) process `pid` holds in that netns."""
     res = subprocess.run(
         ["nsenter", f"--net={netns_path}", "cat", "/proc/net/netlink"],
         capture_output=True, text=True,
@@ -55,7 +54,18 @@ def nflog_open(netns_path: str, pid: int) -> bool:
             held.add(str(fd.readlink()).removeprefix("socket:[").removesuffix("]"))
         except OSError:
             continue
-    return bool(inodes & held)
+    return inodes & held
+
+
+def nflog_open(netns_path: str, pid: int) -> bool:
+    """Is process `pid` probing, its NFLOG reader open? The health check before the run reads
+    the ruleset over a protocol 12 socket too, for a few milliseconds: the reader is the one
+    still open 50 ms later."""
+    first = netfilter_sockets(netns_path, pid)
+    if not first:
+        return False
+    time.sleep(0.05)
+    return bool(first & netfilter_sockets(netns_path, pid))
 
 
 def frozen_at(proc: subprocess.Popen[str], ready: Callable[[], bool], limit: float = 60) -> None:

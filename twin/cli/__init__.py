@@ -20,7 +20,7 @@ EXIT = {signal.SIGINT: (130, b"interrupted\n"), signal.SIGTERM: (143, b"terminat
 def main() -> None:
     for sig in EXIT:
         signal.signal(sig, _quit)
-    from twin.cli.app import app
+    from twin.cli.commands import app
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminated)
@@ -37,7 +37,7 @@ def interrupted(exc: KeyboardInterrupt) -> None:
 def __getattr__(name: str) -> Any:
     """`from twin.cli import app` (tests, typer's runner) still works, loaded on first use."""
     if name == "app":
-        from twin.cli.app import app
+        from twin.cli.commands import app
 
         return app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
