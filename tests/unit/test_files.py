@@ -44,10 +44,13 @@ def one_line(res: subprocess.CompletedProcess[str]) -> str:
         ),
     ],
 )
-@pytest.mark.parametrize("command", ["validate", "up", "diff"])
+@pytest.mark.parametrize("command", ["validate", "up", "diff", "import"])
 def test_policy_input_is_a_regular_file(tmp_path: Path, make, says: str, command: str) -> None:
     path = make(tmp_path)
-    args = [command, str(path)] + ([str(path)] if command == "diff" else [])
+    args = {
+        "diff": ["diff", str(path), str(path)],
+        "import": ["import", "panos", str(path)],  # a vendor configuration, read the same way
+    }.get(command, [command, str(path)])
     line = one_line(twin(*args, cwd=tmp_path))
     assert line.startswith(f"error: {path}: {says}"), line
     assert not (tmp_path / "home").exists() and not (tmp_path / "run").exists()

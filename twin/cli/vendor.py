@@ -12,7 +12,7 @@ import yaml
 
 from twin.cli.common import err, handle_errors, out
 from twin.errors import InputError, Problem
-from twin.files import check_output, write_output
+from twin.files import check_output, read_regular, write_output
 from twin.vendors import exchange, fetch
 from twin.vendors.build import build_policy, lab_name
 
@@ -152,11 +152,11 @@ def export_cmd(
         out.print(f"exported {file} as {target} → {output}")
 
 
+MAX_CONFIG_BYTES = 256 * 1024 * 1024  # the biggest firewall exports seen are tens of MB
+
+
 def _read(file: Path) -> str:
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise InputError([Problem(str(file), None, "", f"cannot read: {exc.strerror}")]) from None
+    raw = read_regular(file, MAX_CONFIG_BYTES)  # a regular file, read with a bound
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
