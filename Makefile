@@ -13,7 +13,7 @@ help: ## show this help
 
 setup: deps ## install everything: Debian tools, the Python package with dev tools, the node image
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	@if docker version >/dev/null 2>&1; then $(TWIN) images build; else echo "no Docker daemon: node image not built (the netns runtime needs none)"; fi
+	@if timeout 20 docker version >/dev/null 2>&1; then $(TWIN) images build; else echo "no Docker daemon answered within 20 s: node image not built (the netns runtime needs none)"; fi
 
 deps: ## Debian packages the twin needs (nftables, iproute2, conntrack, …)
 	@if [ "$$(id -u)" != 0 ]; then echo "make setup needs root (apt-get, namespaces)"; exit 1; fi

@@ -1,7 +1,8 @@
 """The six-zone twin on the Docker engine: image check / up / full test / down.
 
 Floor for `up`: the same 13 containers started by bare `docker run` calls (no veths, no
-configuration), removed by one `docker rm -f` — the floor for `down`.
+configuration), removed by one bare `docker rm -f` each — the floor for `down` (one at a time:
+Docker Engine before 20.10.27 deadlocks on containers removed together, moby/moby#42545).
 Targets (2 cores, image present): up < 15 s, the full matrix judged < 5 s, down < 10 s.
 """
 
@@ -20,10 +21,11 @@ from twin.runtime.docker import docker_unavailable, run_parallel
 
 def bare_containers(image: str, names: list[str]) -> tuple[float, float]:
     clock = Clock()
-    argvs = [["docker", "run", "-d", "--name", n, "--network", "none", image] for n in names]
+    argvs = [["run", "-d", "--name", n, "--network", "none", image] for n in names]
     run_parallel(argvs, "bench: bare containers")
     up = clock.lap()
-    subprocess.run(["docker", "rm", "-f", *names], capture_output=True, check=True)
+    for name in names:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=True, timeout=60)
     return up, clock.lap()
 
 
@@ -65,8 +67,9 @@ def main() -> int:
         figure("failures (must be 0)", len(run.failures) + len(first.failures), "flows")
         figure("down", t_down, floor=floor_down, target="< 10 s")
         ps = subprocess.run(
-            ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True
-        ).stdout.split()
+            ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+            timeout=60,
+        ).stdout.split()  # fmt: skip
         leftovers = [c for c in ps if c.startswith((f"clab-{lab}-", f"clab-{lab}f-"))] + left
         figure("leftovers (must be 0)", len(leftovers), "items")
         return 1 if leftovers or run.failures else 0

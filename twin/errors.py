@@ -64,6 +64,15 @@ class EnvironmentProblem(TwinError):
     exit_code = 3
 
 
+class TimedOut(EnvironmentProblem):
+    """An external command did not finish within its time; it was killed."""
+
+    def __init__(self, argv: list[str], seconds: float) -> None:
+        self.argv = argv
+        self.seconds = seconds
+        super().__init__(f"{' '.join(argv[:3])} timed out after {seconds:.0f} s")
+
+
 class CommandFailed(EnvironmentProblem):
     """An external command returned non-zero; carries its stderr."""
 

@@ -19,15 +19,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.errors import EnvironmentProblem, UsageError
+from twin.errors import EnvironmentProblem, TimedOut, UsageError
 from twin.images import RECIPE_LABEL, Recipe, node_recipe, node_tag
 from twin.proc import run
 from twin.render import Templates
+from twin.runtime.dockercli import DaemonHung, docker, engine_version
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
 METHODS = ("auto", "dockerfile", "debootstrap")
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+IMPORT_TIMEOUT = 600.0  # the node image is ~190 MB
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Built:
 
 
 def image_exists(tag: str) -> bool:
-    return run(["docker", "image", "inspect", "--format", "{{.Id}}", tag], check=False).ok
+    return docker(["image", "inspect", "--format", "{{.Id}}", tag]).ok
 
 
 def missing_image_hint(tag: str) -> str:
@@ -84,7 +86,7 @@ def registry_answers(base: str, timeout: float = 30) -> bool:
         return True
     try:
         return run(["docker", "pull", "--quiet", base], check=False, timeout=timeout).ok
-    except EnvironmentProblem:  # timed out: no registry in reach
+    except TimedOut:  # no registry in reach (a daemon that does not answer is found next)
         return False
 
 
@@ -134,9 +136,18 @@ def _import(root: Path, recipe: Recipe) -> None:
         stderr=subprocess.PIPE,
     )
     argv = ["docker", "import", *(a for c in changes for a in ("--change", c)), "-", recipe.tag]
-    imp = subprocess.run(argv, stdin=tar.stdout, capture_output=True, text=True, check=False)
-    if tar.stdout is not None:
-        tar.stdout.close()
+    try:
+        imp = subprocess.run(
+            argv, stdin=tar.stdout, capture_output=True, text=True, check=False,
+            timeout=IMPORT_TIMEOUT,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        tar.kill()
+        tar.wait()
+        raise DaemonHung("import", IMPORT_TIMEOUT, engine_version()) from None
+    finally:
+        if tar.stdout is not None:
+            tar.stdout.close()
     tar_err = tar.communicate()[1].decode(errors="replace")
     if tar.returncode != 0 or imp.returncode != 0:
         detail = (imp.stderr or tar_err).strip().splitlines()[-1:] or ["no output"]

@@ -50,6 +50,7 @@ from twin.provenance import (
 )
 from twin.render import TOPOLOGY, render_lab
 from twin.runtime import Runtime, get_runtime
+from twin.runtime.dockercli import DaemonHung
 from twin.teardown import down, down_lost, signals_deferred
 from twin.verify import DEFAULT_TIMEOUT, Verification, verify
 
@@ -314,6 +315,8 @@ def vanished(lab: Lab) -> EnvironmentProblem | None:
         )
     try:
         nodes = lab.runtime.status(lab.state)
+    except DaemonHung as exc:
+        return exc  # the Docker daemon stopped answering, not the twin: say so
     except TwinError:
         nodes = {}
     lost = [f"{n} ({nodes.get(n, 'missing')})" for n in lab.plan.nodes if nodes.get(n) != "running"]

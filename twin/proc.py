@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from twin.errors import CommandFailed, EnvironmentProblem
+from twin.errors import CommandFailed, EnvironmentProblem, TimedOut
 from twin.runtime import ExecResult
 
 
@@ -26,7 +26,7 @@ def run(
     except FileNotFoundError:
         raise EnvironmentProblem(f"{argv[0]} is not installed; run `make setup`") from None
     except subprocess.TimeoutExpired:
-        raise EnvironmentProblem(f"{' '.join(argv[:3])} timed out after {timeout:.0f} s") from None
+        raise TimedOut(argv, timeout) from None
     result = ExecResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
     if check and proc.returncode != 0:
         raise CommandFailed(argv, proc.returncode, proc.stderr or proc.stdout, where)

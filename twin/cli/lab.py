@@ -18,6 +18,7 @@ from twin.probes import plan_flows, static_violations
 from twin.reach import Reach
 from twin.report import print_report, summary_line, write_json, write_junit
 from twin.runtime import get_runtime
+from twin.runtime.dockercli import DaemonHung
 from twin.vendors.sshpush import push_lab
 from twin.verify import DEFAULT_TIMEOUT
 
@@ -178,6 +179,8 @@ def status(file: FileArg = None, lab: LabOpt = None) -> None:
                 table.add_row(
                     e.lab, state.runtime, state.status, f"{running}/{len(nodes)} running", e.dir
                 )
+            except DaemonHung:
+                raise  # no other docker lab can answer either: one line, exit 3
             except Exception as exc:  # noqa: BLE001 - a broken lab is listed, not fatal
                 table.add_row(e.lab, e.runtime, "broken", str(exc), e.dir)
         out.print(table if table.row_count else "no lab is up")

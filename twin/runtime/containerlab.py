@@ -35,6 +35,7 @@ from twin.runtime.docker import (
     record_namespaces,
     remove_containers,
 )
+from twin.runtime.dockercli import about, docker
 
 CLI = "containerlab"
 # Twin's configure() skips the `ip -batch` setup when this is set: `exec:` already ran it.
@@ -68,11 +69,10 @@ class ContainerlabRuntime(DockerRuntime):
             timeout=900,
         )
         record_namespaces(state, list(nodes))
-        privileged = run(
-            ["docker", "inspect", "--format", "{{.HostConfig.Privileged}}",
-             *state.resources[CONTAINER]],
-            check=False,
-        ).stdout.split()  # fmt: skip
+        with about(state.lab):
+            privileged = docker(
+                ["inspect", "--format", "{{.HostConfig.Privileged}}", *state.resources[CONTAINER]]
+            ).stdout.split()
         state.extra["privileged"] = "true" in privileged
         state.save()
 
@@ -82,10 +82,12 @@ class ContainerlabRuntime(DockerRuntime):
         topo = state.path / TOPOLOGY
         if shutil.which(CLI) is not None and _names_lab(topo, state.lab):
             run([CLI, "destroy", "--topo", str(topo), "--cleanup"], check=False, timeout=300)
-        return remove_containers(self.discover(state.lab)[CONTAINER])
+        with about(state.lab):
+            return remove_containers(self.discover(state.lab)[CONTAINER])
 
     def discover(self, lab: str) -> dict[str, list[str]]:
-        found = list_containers(f"containerlab={lab}", ROLE_LABEL)
+        with about(lab):
+            found = list_containers(f"containerlab={lab}", ROLE_LABEL)
         return {CONTAINER: [n for n in found if n.startswith(f"clab-{lab}-")]}
 
 

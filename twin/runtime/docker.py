@@ -33,6 +33,7 @@ from twin.model import LAB_NAME
 from twin.proc import run
 from twin.render import TOPOLOGY
 from twin.runtime import ExecResult
+from twin.runtime.dockercli import about, default_timeout, docker, removal_turn, server_version
 
 CONTAINER = "container"  # the state file's resource kind
 REGISTRY_LABEL = "twin-registry"  # the twin registry (TWIN_RUN_DIR) a container belongs to
@@ -40,6 +41,7 @@ ROLE_LABEL = "twin-role"  # set by the rendered topology on every node twin make
 FIREWALL_LABEL = "twin-firewall"  # the firewall kind, on the firewall node
 CAPS = ("NET_ADMIN", "NET_RAW")
 WORKERS = 4
+EXEC_TIMEOUT = 120.0
 
 
 def container_name(lab: str, node: str) -> str:
@@ -49,7 +51,7 @@ def container_name(lab: str, node: str) -> str:
 def docker_unavailable() -> str | None:
     if shutil.which("docker") is None:
         return "the docker CLI is not installed"
-    res = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=20)
+    res = server_version()
     if not res.ok:
         detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no answer"]
         return f"no Docker daemon answers ({detail[0]})"
@@ -72,17 +74,17 @@ class DockerRuntime:
     def deploy(self, state: LabState) -> None:
         topo = read_topology(state)
         nodes: dict[str, dict[str, Any]] = topo["topology"]["nodes"]
-        claim_containers(state, nodes)
-        argvs = [self.run_argv(state, node, spec) for node, spec in nodes.items()]
-        run_parallel(argvs, "starting containers")
-        record_namespaces(state, list(nodes))
+        with about(state.lab):
+            claim_containers(state, nodes)
+            argvs = [self.run_argv(state, node, spec) for node, spec in nodes.items()]
+            run_parallel(argvs, "starting containers")
+            record_namespaces(state, list(nodes))
         wire(state, topo["topology"].get("links", []))
 
     def run_argv(self, state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
         """`docker run` for one node: containerlab's name and labels, no network, few caps."""
         cmd = shlex.split(str(spec.get("cmd") or ""))
         return [
-            "docker",
             "run",
             "--detach",
             *node_options(state, node, spec),
@@ -95,12 +97,14 @@ class DockerRuntime:
     def destroy(self, state: LabState) -> list[str]:
         """The containers carrying this lab's and this registry's labels (also one whose create
         raced a Ctrl-C); a name in the state file without them is someone else's."""
-        return remove_containers(self.discover(state.lab)[CONTAINER])
+        with about(state.lab):
+            return remove_containers(self.discover(state.lab)[CONTAINER])
 
     def discover(self, lab: str) -> dict[str, list[str]]:
         """This lab's containers: labelled containerlab=<lab> and twin-registry=<this registry>,
         and named clab-<lab>-…"""
-        found = list_containers(f"containerlab={lab}", f"{REGISTRY_LABEL}={run_dir()}")
+        with about(lab):
+            found = list_containers(f"containerlab={lab}", f"{REGISTRY_LABEL}={run_dir()}")
         return {CONTAINER: [n for n in found if n.startswith(f"clab-{lab}-")]}
 
     # --- inspect -----------------------------------------------------------------------------
@@ -108,7 +112,8 @@ class DockerRuntime:
     def status(self, state: LabState) -> dict[str, str]:
         prefix = f"clab-{state.lab}-"
         names = state.resources.get(CONTAINER, [])
-        states = container_states(names)
+        with about(state.lab):
+            states = container_states(names)
         return {n.removeprefix(prefix): states.get(n, "missing") for n in names}
 
     def exec(
@@ -116,7 +121,9 @@ class DockerRuntime:
     ) -> ExecResult:
         name = container_name(state.lab, node)
         interactive = ["--interactive"] if stdin is not None else []
-        res = run(["docker", "exec", *interactive, name, *argv], stdin=stdin, check=False)
+        limit = max(EXEC_TIMEOUT, default_timeout())  # the daemon's time and the command's
+        with about(state.lab):
+            res = docker(["exec", *interactive, name, *argv], stdin, timeout=limit)
         if not res.ok and ("is not running" in res.stderr or "No such container" in res.stderr):
             raise EnvironmentProblem(gone(state, node))
         return res
@@ -218,10 +225,11 @@ def check_images(images: set[str]) -> None:
 
 
 def run_parallel(argvs: list[list[str]], where: str) -> None:
-    """Run docker commands a few at a time; wait for all (also on Ctrl-C), then report."""
+    """Run docker commands a few at a time; wait for all (also on Ctrl-C), then report.
+    (Starting containers in parallel is safe: the deadlock is between leaving ones.)"""
     pool = ThreadPoolExecutor(max_workers=WORKERS)
     try:
-        results = list(pool.map(lambda argv: run(argv, check=False, timeout=120), argvs))
+        results = list(pool.map(docker, argvs))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     for res in results:
@@ -239,7 +247,7 @@ def container_states(names: list[str]) -> dict[str, str]:
     """name → Docker's state word (running, exited, …) for the containers that exist."""
     if not names:
         return {}
-    res = run(["docker", "inspect", "--format", "{{.Name}} {{.State.Status}}", *names], check=False)
+    res = docker(["inspect", "--format", "{{.Name}} {{.State.Status}}", *names])
     out = {}
     for line in res.stdout.splitlines():
         name, _, status = line.strip().partition(" ")
@@ -248,10 +256,7 @@ def container_states(names: list[str]) -> dict[str, str]:
 
 
 def container_pids(names: list[str]) -> dict[str, int]:
-    res = run(
-        ["docker", "inspect", "--format", "{{.Name}} {{.State.Pid}} {{.State.Status}}", *names],
-        check=False,
-    )
+    res = docker(["inspect", "--format", "{{.Name}} {{.State.Pid}} {{.State.Status}}", *names])
     pids = {}
     for line in res.stdout.splitlines():
         name, pid, status = line.split()
@@ -288,18 +293,23 @@ def wire(state: LabState, links: list[dict[str, Any]]) -> None:
 
 
 def list_containers(*label_filters: str) -> list[str]:
-    argv = ["docker", "ps", "--all", "--format", "{{.Names}}"]
+    argv = ["ps", "--all", "--format", "{{.Names}}"]
     for flt in label_filters:
         argv += ["--filter", f"label={flt}"]
-    res = run(argv, check=False)
+    res = docker(argv)
     return [line.strip() for line in res.stdout.splitlines() if line.strip()]
 
 
 def remove_containers(names: list[str]) -> list[str]:
-    """`docker rm -f` (SIGKILL: nodes hold no state worth a graceful stop); what is left."""
+    """`docker rm -f` (SIGKILL: nodes hold no state worth a graceful stop), one container at a
+    time and one twin process at a time (`dockercli`: Docker Engine before 20.10.27 deadlocks
+    when containers leave a network together); returns what is left."""
     if not names:
         return []
-    run(["docker", "rm", "--force", "--volumes", *names], check=False, timeout=120)
+    with removal_turn() as progress:
+        for name in names:
+            docker(["rm", "--force", "--volumes", name])
+            progress()
     return existing_containers(names)
 
 
@@ -308,10 +318,9 @@ def labelled_entries(known: set[str]) -> list[Entry]:
     crash before it was written): registry entries for `twin down --all` to remove."""
     if docker_unavailable() is not None:
         return []
-    res = run(
-        ["docker", "ps", "--all", "--filter", f"label={REGISTRY_LABEL}={run_dir()}",
+    res = docker(
+        ["ps", "--all", "--filter", f"label={REGISTRY_LABEL}={run_dir()}",
          "--format", '{{.Label "containerlab"}}\t{{.Label "clab-topo-file"}}'],
-        check=False,
     )  # fmt: skip
     found: dict[str, str] = {}
     for line in res.stdout.splitlines():
