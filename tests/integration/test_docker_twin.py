@@ -26,6 +26,7 @@ from twin.lab import find_entry
 from twin.runtime.docker import container_name, docker_unavailable
 
 pytestmark = pytest.mark.integration
+DOCKER_TIMEOUT = 60  # each docker command of a test: a daemon that hangs fails the test
 
 
 def need_docker() -> None:
@@ -47,7 +48,7 @@ def node_image() -> str:
 def containers(lab: str) -> list[str]:
     res = subprocess.run(
         ["docker", "ps", "--all", "--format", "{{.Names}}", "--filter", f"name=clab-{lab}-"],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, timeout=DOCKER_TIMEOUT,
     )  # fmt: skip
     return [n for n in res.stdout.split() if n.startswith(f"clab-{lab}-")]
 
@@ -58,8 +59,8 @@ def docker_labs(node_image: str) -> Iterator[Callable[[str], None]]:
     labs: list[str] = []
     yield labs.append
     left = [c for lab in labs for c in containers(lab)]
-    if left:
-        subprocess.run(["docker", "rm", "-f", *left], capture_output=True, check=False)
+    for name in left:  # one at a time (moby/moby#42545), each bounded
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=DOCKER_TIMEOUT)
     assert not left, f"containers left behind: {left}"
 
 
@@ -125,7 +126,9 @@ def check_containers(lab: pipeline.Lab) -> None:
     """containerlab's names and labels, no network but the twin's veths, few capabilities."""
     name = container_name(lab.state.lab, "web1")
     info = json.loads(
-        subprocess.run(["docker", "inspect", name], capture_output=True, text=True).stdout
+        subprocess.run(
+            ["docker", "inspect", name], capture_output=True, text=True, timeout=DOCKER_TIMEOUT
+        ).stdout
     )[0]
     labels = info["Config"]["Labels"]
     assert labels["containerlab"] == lab.state.lab
@@ -164,7 +167,10 @@ def test_cli_docker_killed_container_then_down(make_policy, tmp_path, docker_lab
     assert len(containers(lab)) == 13
     res = twin("status", cwd=tmp_path)
     assert "13/13 running" in res.stdout
-    subprocess.run(["docker", "kill", container_name(lab, "web1")], capture_output=True, check=True)
+    subprocess.run(
+        ["docker", "kill", container_name(lab, "web1")], capture_output=True, check=True,
+        timeout=DOCKER_TIMEOUT,
+    )  # fmt: skip
     res = twin("test", cwd=tmp_path)
     assert res.returncode == 3, res.stdout + res.stderr
     assert "web1" in res.stderr and "Traceback" not in res.stderr
@@ -268,15 +274,17 @@ def test_offline_build_path_debootstrap_then_import(node_image) -> None:
         build_offline(recipe, debian_mirror())
         res = subprocess.run(
             ["docker", "run", "--rm", "--network", "none", recipe.tag, "ip", "-V"],
-            capture_output=True, text=True,
+            capture_output=True, text=True, timeout=DOCKER_TIMEOUT,
         )  # fmt: skip
         assert res.returncode == 0 and "iproute2" in res.stdout, res.stderr
         label = subprocess.run(
             ["docker", "image", "inspect", "--format",
              '{{index .Config.Labels "twin-recipe"}}', recipe.tag],
-            capture_output=True, text=True,
+            capture_output=True, text=True, timeout=DOCKER_TIMEOUT,
         ).stdout.strip()  # fmt: skip
         assert label == recipe.digest
     finally:
-        subprocess.run(["docker", "rmi", "-f", recipe.tag], capture_output=True, check=False)
+        subprocess.run(
+            ["docker", "rmi", "-f", recipe.tag], capture_output=True, timeout=DOCKER_TIMEOUT
+        )
     assert not image_exists(recipe.tag)

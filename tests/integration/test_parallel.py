@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, need_root_netns, netns_list
-from tests.integration.test_docker_twin import need_docker
+from tests.integration.test_docker_twin import DOCKER_TIMEOUT, need_docker
 from twin.image_build import build_node_image
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,13 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
 
 def run_all(cmds: list[list[str]], cwd: Path) -> list[tuple[int, str]]:
     procs = [start(c, cwd) for c in cmds]
-    return [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+    try:
+        return [(p.wait(timeout=300), p.communicate(timeout=60)[1]) for p in procs]
+    finally:
+        for p in procs:  # one that did not end in time is killed, not left running
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 @pytest.mark.parametrize("runtime", ["netns", "docker"])
@@ -63,6 +69,7 @@ def test_three_labs_with_the_same_subnets_at_once(make_policy, tmp_path, runtime
     assert not [n for n in netns_list() for lab in labs if n.startswith(f"clab-{lab}-")]
     if runtime == "docker":
         out = subprocess.run(
-            ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True
-        ).stdout
+            ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+            timeout=DOCKER_TIMEOUT,
+        ).stdout  # fmt: skip
         assert not [n for n in out.split() for lab in labs if n.startswith(f"clab-{lab}-")]

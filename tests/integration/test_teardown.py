@@ -153,7 +153,7 @@ def foreign_container() -> Iterator[str]:
 def _node_images() -> list[str]:
     out = subprocess.run(
         ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "twin-node"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     return out.stdout.split()
 
@@ -161,7 +161,7 @@ def _node_images() -> list[str]:
 def running(container: str) -> bool:
     res = subprocess.run(
         ["docker", "inspect", "--format", "{{.State.Running}}", container],
-        capture_output=True, text=True,
+        capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     return res.stdout.strip() == "true"
 

@@ -119,7 +119,9 @@ def test_a_node_killed_during_twin_test_is_exit_3_one_line(make_policy, lab_up) 
     test = twin("test", "--lab", name, "--timeout", "0.9")
     frozen_at(test, lambda: nflog_open(fw, test.pid))
     try:
-        subprocess.run(["docker", "kill", f"clab-{name}-web1"], check=True, capture_output=True)
+        subprocess.run(
+            ["docker", "kill", f"clab-{name}-web1"], check=True, capture_output=True, timeout=60
+        )
     finally:
         test.send_signal(signal.SIGCONT)
     line = one_line_exit_3(*finish(test))

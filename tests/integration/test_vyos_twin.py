@@ -26,7 +26,7 @@ def vyos_image() -> str:
             "no VyOS image: set TWIN_FIREWALL_IMAGE to a VyOS 1.4 container image "
             "(none can be pulled; build one from a VyOS ISO with `docker import`)"
         )
-    found = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True)
+    found = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, timeout=60)
     if found.returncode != 0:
         pytest.skip(f"TWIN_FIREWALL_IMAGE={IMAGE} is not a local image (`docker load` it first)")
     return IMAGE
