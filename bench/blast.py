@@ -24,11 +24,11 @@ import yaml
 
 from bench.common import REFERENCE, Clock, figure
 from bench.scale import scale_policy
-from twin.blast import Blast, check_unreachable
-from twin.blastreport import blast_data
-from twin.load import load_policy
-from twin.plan import build_plan
-from twin.reach import Reach
+from twin.analysis.blast import Blast, check_unreachable
+from twin.analysis.reach import Reach
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy
+from twin.report.blast import blast_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SENSITIVE = ("z007", "z031", "z050", "z077", "z099")

@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from bench.common import Clock, figure
-from twin.flowspace import FlowSpace, compare
-from twin.load import load_policy
-from twin.plan import build_plan
-from twin.rulecheck import check_rules
+from twin.analysis.flowspace import FlowSpace, compare
+from twin.analysis.rulecheck import check_rules
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = (22, 25, 53, 80, 111, 123, 389, 443, 445, 636, 1433, 3306, 3389, 5432, 6379, 8080, 8443)

@@ -14,8 +14,8 @@ import sys
 
 from bench.common import Clock, figure, isolated_home, reference_copy
 from twin import pipeline
-from twin.image_build import build_node_image
-from twin.lab import find_entry
+from twin.images.build import build_node_image
+from twin.lab.registry import find_entry
 from twin.runtime.docker import docker_unavailable, run_parallel
 
 

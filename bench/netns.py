@@ -20,8 +20,8 @@ from bench.common import Clock, figure, isolated_home, reference_copy
 from traffic.netns import Namespaces, raise_fd_limit
 from traffic.prober import Probe, echo_request
 from twin import pipeline
-from twin.lab import find_entry
-from twin.verify import DEFAULT_TIMEOUT
+from twin.lab.registry import find_entry
+from twin.verify.verify import DEFAULT_TIMEOUT
 
 
 def bare_namespaces(topology: dict, lab: str) -> tuple[float, float]:
@@ -95,7 +95,7 @@ def main() -> int:
             clock.lap()
             run = pipeline.test(lab_)
             t_test = clock.lap()
-            from twin.probes import plan_flows
+            from twin.plan.flows import plan_flows
 
             hosts = {h.name: h for h in lab_.plan.hosts}
             probes = [

@@ -15,7 +15,7 @@ import yaml
 
 from bench.common import Clock, figure, isolated_home, reference_copy
 from twin import pipeline, rehearse
-from twin.lab import find_entry
+from twin.lab.registry import find_entry
 
 ROUNDS = 3
 

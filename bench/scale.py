@@ -22,9 +22,9 @@ import yaml
 
 from bench.common import Clock, figure, isolated_home
 from twin import pipeline
-from twin.hostlimits import NEIGH
-from twin.lab import find_entry
-from twin.render import TOPOLOGY
+from twin.deploy.hostlimits import NEIGH
+from twin.lab.directory import TOPOLOGY
+from twin.lab.registry import find_entry
 
 SERVICES = ["tcp/22", "tcp/80", "tcp/443", "tcp/445", "tcp/3389", "tcp/3306", "tcp/5432",
             "tcp/8080", "udp/53", "icmp"]  # fmt: skip

@@ -107,7 +107,7 @@ def lab_up(no_leftovers: Callable[[str], None]) -> Iterator[Callable[..., object
     """`lab_up(policy_path, runtime="netns")` → an open Lab; always brought down afterwards."""
     from twin import pipeline
     from twin.errors import UsageError
-    from twin.lab import find_entry
+    from twin.lab.registry import find_entry
 
     created: list[str] = []
 

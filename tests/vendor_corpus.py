@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from twin.errors import InputError, TwinError
-from twin.vendors.build import build_policy
-from twin.vendors.exchange import parse
+from twin.vendors.registry import parse
+from twin.vendors.translate.build import build_policy
 
 CORPUS = Path(__file__).resolve().parent / "data" / "vendor-corpus"
 VENDORS = ("panos", "fortigate", "asa")

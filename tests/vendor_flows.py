@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from twin.load import validate_policy
-from twin.model import Policy
-from twin.vendors.build import build_policy
-from twin.vendors.exchange import parse
+from twin.policy.load import validate_policy
+from twin.policy.model import Policy
+from twin.vendors.registry import parse
+from twin.vendors.translate.build import build_policy
 
 CORPUS = Path(__file__).resolve().parent / "data" / "vendor-corpus"
 FLOWS = CORPUS / "flows"

@@ -14,52 +14,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.configure import (
-    configure,
+from twin.deploy.configure import configure, wait_ready
+from twin.deploy.health import check_health
+from twin.deploy.hostlimits import check_neighbour_table
+from twin.deploy.responders import (
     find_responders,
     responder_spec,
     start_responders,
     stop_process,
     stop_responders,
-    wait_ready,
 )
+from twin.deploy.running import Lab, open_lab
+from twin.deploy.teardown import down, down_lost, signals_deferred
 from twin.errors import EnvironmentProblem, TwinError, UsageError
-from twin.health import check_health
-from twin.hostlimits import check_neighbour_table
-from twin.lab import (
-    LabState,
-    claim,
-    find_entry,
-    home,
-    load_state,
-    release,
-    run_dir,
-    testing,
-    write_atomic,
-)
-from twin.load import load_policy, parse_policy, read_policy_file
-from twin.model import Policy
-from twin.plan import Plan, build_plan
-from twin.probes import probe_ports
-from twin.provenance import (
+from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir, write_atomic
+from twin.lab.registry import claim, release
+from twin.lab.state import LabState, testing
+from twin.plan.flows import probe_ports
+from twin.plan.plan import Plan, build_plan
+from twin.policy.load import load_policy, parse_policy
+from twin.policy.model import Policy
+from twin.policy.source import read_policy_file
+from twin.render.topology import render_lab
+from twin.runtime.base import Runtime
+from twin.runtime.dockercli import DaemonHung
+from twin.runtime.registry import get_runtime
+from twin.verify.provenance import (
     Provenance,
     differences,
     file_sha256,
     mismatch_message,
     running_candidate,
 )
-from twin.render import TOPOLOGY, render_lab
-from twin.runtime import Runtime, get_runtime
-from twin.runtime.dockercli import DaemonHung
-from twin.teardown import down, down_lost, signals_deferred
-from twin.verify import DEFAULT_TIMEOUT, Verification, verify
+from twin.verify.verify import DEFAULT_TIMEOUT, Verification, verify
 
 __all__ = [
     "Verification", "down", "down_lost", "load_policy", "open_lab", "prepare", "signals_deferred",
     "test", "up",
 ]  # fmt: skip
 
-PURE_STAGES = (load_policy, build_plan, render_lab)
 SETTLE = 3.0  # seconds a new twin has to show every link up before `up` calls it wrong
 
 
@@ -92,7 +85,7 @@ def write_lab(prep: Prepared, lab_dir: Path, only: str = "", skip: str = "") -> 
         for entry in lab_dir.iterdir():
             if entry.is_symlink():
                 entry.unlink()
-        shutil.rmtree(lab_dir / "configs", ignore_errors=True)
+        shutil.rmtree(LabDir(lab_dir).configs, ignore_errors=True)
     made: set[Path] = set()
     for rel, text in prep.files.items():  # a fresh configs/: plain writes (2,000 files at scale)
         if (only and rel != only) or rel == skip:
@@ -103,7 +96,7 @@ def write_lab(prep: Prepared, lab_dir: Path, only: str = "", skip: str = "") -> 
             made.add(path.parent)
         path.write_text(text)
     if not only:
-        write_atomic(lab_dir / "policy.yml", prep.source)
+        write_atomic(LabDir(lab_dir).policy, prep.source)
 
 
 def up(
@@ -227,26 +220,6 @@ def start_lab_responders(runtime: Runtime, state: LabState, plan: Plan) -> int:
     return start_responders(runtime, state, responder_spec(runtime, state, plan, tcp, udp))
 
 
-@dataclass(frozen=True)
-class Lab:
-    """A lab that is up: its state, its runtime, and its plan rebuilt from the deployed copy."""
-
-    state: LabState
-    runtime: Runtime
-    plan: Plan
-    policy_file: str = ""  # the file whose intent `test` judges ("": the lab's own copy)
-
-
-def open_lab(lab: str | None = None, file: str | Path | None = None) -> Lab:
-    if file is not None:
-        lab = load_policy(file).name
-    entry = find_entry(lab)
-    state = load_state(Path(entry.dir))
-    runtime = get_runtime(state.runtime)
-    plan = build_plan(load_policy(state.path / "policy.yml"))
-    return Lab(state, runtime, plan)
-
-
 def open_to_test(lab: str | None = None, file: str | Path | None = None) -> Lab:
     """The lab and the plan to judge it by: FILE's, intent included, when its zones, hosts and
     rules are what the lab enforces now (else UsageError naming what differs); without FILE,
@@ -270,7 +243,7 @@ def provenance(lab: Lab) -> Provenance:
     if lab.policy_file:
         file, sha = lab.policy_file, file_sha256(lab.policy_file)
     else:
-        file, sha = candidate or lab.state.policy, file_sha256(lab.state.path / "policy.yml")
+        file, sha = candidate or lab.state.policy, file_sha256(lab.state.files.policy)
     return Provenance(file, sha, lab.state.ruleset_sha256, candidate)
 
 

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 
 from twin.errors import CommandFailed, EnvironmentProblem, TimedOut
-from twin.runtime import ExecResult
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """A command run inside a node: what ran, how it ended, what it said."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
 
 
 def run(

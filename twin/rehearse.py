@@ -27,24 +27,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twin.configure import firewall_snapshot, load_firewall
-from twin.diff import diff_json, diff_plans, merged_intents, same_topology
+from twin.analysis.diff import diff_json, diff_plans, merged_intents, same_topology
+from twin.analysis.flowspace import FlowSpace
+from twin.analysis.intervals import service_key
+from twin.deploy.configure import firewall_snapshot, load_firewall
+from twin.deploy.health import check_health
+from twin.deploy.running import Lab, open_lab
 from twin.errors import EnvironmentProblem, Interrupted, Terminated, TwinError, UsageError
-from twin.evidence import Evidence, log_evidence
-from twin.flowspace import FlowSpace
-from twin.health import check_health
-from twin.intervals import service_key
-from twin.lab import entries, lab_subdir, testing, write_atomic
-from twin.load import parse_policy, read_policy_file
-from twin.model import Action, FirewallKind
-from twin.pipeline import Lab, open_lab, provenance, signals_deferred
-from twin.plan import Plan, build_plan
-from twin.probes import Flow, PlannedFlow, plan_flows
-from twin.provenance import Provenance, rehearsal_state
-from twin.render import FIREWALL_RENDERERS, Templates
-from twin.verify import INCONCLUSIVE, Verification, save_run, verify
+from twin.lab.directory import LabDir, lab_subdir, write_atomic
+from twin.lab.registry import entries
+from twin.lab.state import testing
+from twin.pipeline import provenance, signals_deferred
+from twin.plan.flows import Flow, PlannedFlow, plan_flows
+from twin.plan.plan import Plan, build_plan
+from twin.policy.load import parse_policy
+from twin.policy.model import Action, FirewallKind
+from twin.policy.source import read_policy_file
+from twin.render.templates import Templates
+from twin.render.topology import FIREWALL_RENDERERS
+from twin.verify.evidence import Evidence, log_evidence
+from twin.verify.provenance import Provenance, rehearsal_state
+from twin.verify.verify import INCONCLUSIVE, Verification, save_run, verify
 
-REHEARSAL = "rehearsal"
 LIVE_ACTION = {"open": Action.allow, "closed": Action.allow, "filtered": Action.deny,
                "rejected": Action.reject}  # fmt: skip
 
@@ -146,7 +150,7 @@ def roll_back(lab: str | None = None, timeout: float = 0.2) -> tuple[Lab, Verifi
     """Load the baseline ruleset back (one transaction, conntrack flushed) and test it."""
     lab_ = open_lab(lab)
     with testing(lab_.state):
-        folder = lab_.state.path / REHEARSAL
+        folder = lab_.state.files.rehearsal
         if _active(folder) != "candidate":
             raise UsageError(
                 f"lab {lab_.state.lab} runs its baseline already: nothing to roll back"
@@ -174,13 +178,13 @@ def swap_to(
     step fails, the firewall is put back to what the record still names, and the error says
     which ruleset is enforced. Returns the seconds the firewall swap took."""
     path = lab.state.path
-    fw_file, policy_file = path / "configs" / f"{plan.firewall}.nft", path / "policy.yml"
+    fw_file, policy_file = LabDir(path).config(plan.firewall, ".nft"), LabDir(path).policy
     was = (fw_file.read_text(), policy_file.read_bytes(), lab.state.ruleset_sha256)
     with signals_deferred():
         try:
             seconds = swap_ruleset(lab, plan, ruleset)
             _adopt(lab, plan, ruleset, policy)
-            _set_active(path / REHEARSAL, *active)
+            _set_active(LabDir(path).rehearsal, *active)
         except (TwinError, OSError) as exc:
             why = str(exc) if isinstance(exc, TwinError) else str(exc.strerror or exc)
             raise _put_back(lab, plan, was, why) from None
@@ -191,8 +195,8 @@ def _put_back(lab: Lab, plan: Plan, was: tuple[str, bytes, str], why: str) -> En
     ruleset, policy, sha = was
     name = lab.state.lab
     with contextlib.suppress(OSError):
-        write_atomic(lab.state.path / "configs" / f"{plan.firewall}.nft", ruleset)
-        write_atomic(lab.state.path / "policy.yml", policy)
+        write_atomic(lab.state.files.config(plan.firewall, ".nft"), ruleset)
+        write_atomic(lab.state.files.policy, policy)
     try:
         snap = firewall_snapshot(lab.runtime, lab.state, plan)
         if snap is None or snap.sha256 != sha:
@@ -339,22 +343,22 @@ def _healthy(lab: Lab) -> None:
 
 
 def _remember_baseline(lab: Lab) -> Path:
-    folder = lab_subdir(lab.state.path, REHEARSAL)
+    folder = lab_subdir(lab.state.path, LabDir.REHEARSAL)
     if _active(folder) != "candidate":
-        write_atomic(folder / "baseline.yml", (lab.state.path / "policy.yml").read_bytes())
-        fw = lab.state.path / "configs" / f"{lab.plan.firewall}.nft"
+        write_atomic(folder / "baseline.yml", lab.state.files.policy.read_bytes())
+        fw = lab.state.files.config(lab.plan.firewall, ".nft")
         write_atomic(folder / "baseline.nft", fw.read_bytes())
     return folder
 
 
 def _adopt(lab: Lab, plan: Plan, ruleset: str, policy: bytes | None = None) -> None:
     """The lab directory names what the firewall enforces now (`twin test` judges by it)."""
-    write_atomic(lab.state.path / "configs" / f"{plan.firewall}.nft", ruleset)
+    write_atomic(lab.state.files.config(plan.firewall, ".nft"), ruleset)
     if policy is not None:
-        write_atomic(lab.state.path / "policy.yml", policy)
+        write_atomic(lab.state.files.policy, policy)
     else:
         dump = plan.policy.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-        write_atomic(lab.state.path / "policy.yml", json.dumps(dump, indent=1) + "\n")
+        write_atomic(lab.state.files.policy, json.dumps(dump, indent=1) + "\n")
 
 
 def _active(folder: Path) -> str:
@@ -363,4 +367,4 @@ def _active(folder: Path) -> str:
 
 def _set_active(folder: Path, active: str, candidate: str) -> None:
     body = {"active": active, "candidate": candidate, "time": time.time()}
-    write_atomic(folder / "state.json", json.dumps(body, indent=1))
+    write_atomic(folder / LabDir.REHEARSAL_STATE, json.dumps(body, indent=1))

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import ROOT, assert_golden, netns_list
 from twin.cli import app
-from twin.load import MAX_BYTES
+from twin.policy.source import MAX_BYTES
 
 CASES = Path(__file__).resolve().parent / "cases"
 LAB = "bad"  # every case that gets as far as a lab name uses this one

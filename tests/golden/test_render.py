@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, assert_golden
-from twin.load import load_policy
-from twin.plan import build_plan
-from twin.render import TOPOLOGY, render_lab
+from twin.lab.directory import TOPOLOGY
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy
+from twin.render.topology import render_lab
 
 HERE = Path(__file__).resolve().parent / "render"
 POLICIES = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REFERENCE, assert_golden
-from twin.load import load_policy
-from twin.vendors.exchange import export_policy
+from twin.policy.load import load_policy
+from twin.vendors.registry import export_policy
 
 HERE = Path(__file__).resolve().parent / "vendors"
 MIXED = Path(__file__).resolve().parent.parent / "data" / "vendors" / "mixed-policy.yml"

@@ -21,8 +21,8 @@ import pytest
 
 from tests.conftest import ROOT, need_root_netns
 from twin import pipeline
-from twin.image_build import build_node_image
-from twin.lab import find_entry
+from twin.images.build import build_node_image
+from twin.lab.registry import find_entry
 from twin.runtime.docker import container_name, docker_unavailable
 
 pytestmark = pytest.mark.integration
@@ -258,15 +258,15 @@ def test_containerlab_runtime_without_the_cli_is_exit_3(make_policy, tmp_path, d
 
 
 def test_auto_runtime_is_docker_when_a_daemon_answers(node_image) -> None:
-    from twin.runtime import get_runtime
+    from twin.runtime.registry import get_runtime
 
     assert get_runtime("auto").name == "docker"
 
 
 def test_offline_build_path_debootstrap_then_import(node_image) -> None:
     """The path CI takes where no registry answers, on a small test-only recipe (removed)."""
-    from twin.image_build import build_offline, debian_mirror, image_exists
-    from twin.images import Recipe
+    from twin.images.build import build_offline, debian_mirror, image_exists
+    from twin.images.recipe import Recipe
 
     recipe = Recipe("bookworm", ("iproute2",), f"test{os.getpid():08d}".ljust(64, "0"))
     assert not image_exists(recipe.tag)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 from twin import pipeline
-from twin.configure import stop_responders
+from twin.deploy.responders import stop_responders
 from twin.errors import EnvironmentProblem
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import unique_lab
 from twin import pipeline
-from twin.vendors.build import build_policy
-from twin.vendors.exchange import parse
+from twin.vendors.registry import parse
+from twin.vendors.translate.build import build_policy
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[1] / "data" / "vendors"

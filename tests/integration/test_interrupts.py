@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, need_root_netns, netns_list
-from twin.configure import find_responders
+from twin.deploy.responders import find_responders
 
 pytestmark = pytest.mark.integration
 

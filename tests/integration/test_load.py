@@ -18,9 +18,9 @@ import pytest
 from tests.conftest import ROOT, need_root_netns
 from traffic.prober import Probe, run_probes
 from twin import pipeline
-from twin.model import Action
-from twin.probes import plan_flows
-from twin.verify import DEFAULT_TIMEOUT
+from twin.plan.flows import plan_flows
+from twin.policy.model import Action
+from twin.verify.verify import DEFAULT_TIMEOUT
 
 pytestmark = pytest.mark.integration
 

@@ -28,10 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twin.errors import InputError
-from twin.load import parse_policy
-from twin.model import LAB_NAME, NODE_NAME, OBJECT_NAME
-from twin.plan import build_plan
-from twin.render import TOPOLOGY, render_lab
+from twin.lab.directory import TOPOLOGY
+from twin.plan.plan import build_plan
+from twin.policy.load import parse_policy
+from twin.policy.model import LAB_NAME, NODE_NAME, OBJECT_NAME
+from twin.render.topology import render_lab
 
 SAFE = set(string.ascii_letters + string.digits + "_.-")
 labs = st.from_regex(LAB_NAME, fullmatch=True)

@@ -17,9 +17,10 @@ import yaml
 
 from tests.conftest import ROOT, netns_list
 from twin import pipeline
-from twin.configure import load_firewall, stop_responders
+from twin.deploy.configure import load_firewall
+from twin.deploy.responders import stop_responders
 from twin.errors import EnvironmentProblem
-from twin.verify import verify
+from twin.verify.verify import verify
 
 pytestmark = pytest.mark.integration
 FORWARD_HOOK = "type filter hook forward priority filter; policy drop;"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, need_root_netns
-from twin.lab import home
+from twin.lab.directory import home
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT, need_root_netns, netns_list
 from tests.integration.test_docker_twin import DOCKER_TIMEOUT, need_docker
-from twin.image_build import build_node_image
+from twin.images.build import build_node_image
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from tests.integration.test_docker_twin import (  # fixtures and helpers of the 
 )
 from traffic.netns import entered
 from twin import pipeline, rehearse
-from twin.runs import load_run
+from twin.verify.runs import load_run
 
 pytestmark = pytest.mark.integration
 

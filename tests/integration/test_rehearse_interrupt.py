@@ -20,9 +20,10 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, need_root_netns
-from twin.configure import firewall_snapshot
-from twin.lab import home, load_state
-from twin.load import load_policy
+from twin.deploy.configure import firewall_snapshot
+from twin.lab.directory import home
+from twin.lab.state import load_state
+from twin.policy.load import load_policy
 
 pytestmark = pytest.mark.integration
 

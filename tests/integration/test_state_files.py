@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import ROOT, need_root_netns, netns_list, unique_lab
 from twin import pipeline
-from twin.configure import find_responders, stop_process
-from twin.lab import STATE, home, run_dir
+from twin.deploy.responders import find_responders, stop_process
+from twin.lab.directory import LabDir, home, run_dir
 
 pytestmark = pytest.mark.integration
 
@@ -88,13 +88,13 @@ def test_damaged_state_file_down_all_still_cleans_up(
 ) -> None:
     lab, lab_dir = damaged_lab()
     assert left_of(lab, lab_dir)["netns"] and left_of(lab, lab_dir)["responders"]
-    damage(lab_dir / STATE)
+    damage(lab_dir / LabDir.STATE)
 
     test = twin("test", "--lab", lab)
     assert test.returncode in (2, 3), test.stdout + test.stderr
     assert "Traceback" not in test.stderr
     (line,) = test.stderr.splitlines()
-    assert line.startswith(f"error: {lab_dir / STATE}: ")
+    assert line.startswith(f"error: {lab_dir / LabDir.STATE}: ")
 
     down = twin("down", "--all")
     assert (down.returncode, down.stderr) == (0, ""), down.stdout + down.stderr
@@ -110,8 +110,8 @@ def test_a_state_file_pointing_elsewhere_is_not_followed(
     lab, lab_dir = damaged_lab()
     decoy = lab_dir.parent / "decoy"
     (decoy / "keep").mkdir(parents=True)
-    state = json.loads((lab_dir / STATE).read_text())
-    (lab_dir / STATE).write_text(json.dumps({**state, "dir": str(decoy)}))
+    state = json.loads((lab_dir / LabDir.STATE).read_text())
+    (lab_dir / LabDir.STATE).write_text(json.dumps({**state, "dir": str(decoy)}))
 
     down = twin("down", "--all")
     assert (down.returncode, down.stderr) == (0, ""), down.stdout + down.stderr
@@ -135,7 +135,7 @@ def test_damaged_registry_entry_and_state_down_all_still_cleans_up(
 ) -> None:
     lab, lab_dir = damaged_lab()
     (run_dir() / f"{lab}.json").write_text("{not json")
-    (lab_dir / STATE).write_text("{not json either")
+    (lab_dir / LabDir.STATE).write_text("{not json either")
 
     down = twin("down", "--all")
     assert "Traceback" not in down.stderr

@@ -21,9 +21,9 @@ import pytest
 
 from tests.conftest import ROOT, need_root_netns, netns_list, unique_lab
 from twin import pipeline
-from twin.configure import find_responders, stop_process
-from twin.image_build import image_exists
-from twin.lab import STATE, home, run_dir
+from twin.deploy.responders import find_responders, stop_process
+from twin.images.build import image_exists
+from twin.lab.directory import LabDir, home, run_dir
 from twin.runtime.docker import docker_unavailable
 
 pytestmark = pytest.mark.integration
@@ -83,7 +83,7 @@ def labs(tmp_path: Path) -> Iterator[Callable[..., str]]:
 
 
 def edit_state(lab: str, change: Callable[[dict[str, object]], None]) -> None:
-    path = home() / lab / STATE
+    path = home() / lab / LabDir.STATE
     data = json.loads(path.read_text())
     change(data)
     path.write_text(json.dumps(data))
@@ -194,7 +194,7 @@ def test_a_lab_named_like_the_start_of_another_is_removed_alone(labs) -> None:
     base = unique_lab("p")[:17]
     short, long_ = labs(f"{base}1"), labs(f"{base}10")
     theirs = namespaces(long_)
-    (home() / short / STATE).unlink()
+    (home() / short / LabDir.STATE).unlink()
     (run_dir() / f"{short}.json").unlink()
     ok(twin("down", "--lab", short))
     gone(short)
@@ -243,7 +243,7 @@ def test_down_removes_a_symlinked_lab_directory_link_not_target(labs, tmp_path) 
     ok(twin("down", "--lab", mine))
     assert namespaces(mine) == [] and not (run_dir() / f"{mine}.json").exists()
     assert not (home() / mine).is_symlink() and not (home() / mine).exists()
-    assert (moved / STATE).exists() and (moved / "configs").is_dir()
+    assert (moved / LabDir.STATE).exists() and (moved / "configs").is_dir()
     assert find_responders(home() / mine) == []
 
 

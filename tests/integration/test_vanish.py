@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, need_root_netns
-from twin.lab import home
+from twin.lab.directory import home
 from twin.runtime.docker import docker_unavailable
 
 pytestmark = pytest.mark.integration

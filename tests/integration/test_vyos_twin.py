@@ -12,8 +12,8 @@ import subprocess
 import pytest
 
 from twin import pipeline
-from twin.lab import find_entry
-from twin.verify import OBSERVED_CLASS
+from twin.lab.registry import find_entry
+from twin.verify.verify import OBSERVED_CLASS
 
 pytestmark = pytest.mark.integration
 

@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REFERENCE
-from twin.blast import VIA, Blast, check_unreachable, path_line, way_in
-from twin.intervals import ALL_SERVICES, contains, service_key
-from twin.load import load_policy
-from twin.model import Action, Policy
-from twin.plan import Plan, build_plan
-from twin.reach import FLAT, Reach
+from twin.analysis.blast import VIA, Blast, check_unreachable, path_line, way_in
+from twin.analysis.intervals import ALL_SERVICES, contains, service_key
+from twin.analysis.reach import FLAT, Reach
+from twin.plan.plan import Plan, build_plan
+from twin.policy.load import load_policy
+from twin.policy.model import Action, Policy
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ZONES = ("a", "b", "c")

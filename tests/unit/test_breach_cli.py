@@ -13,11 +13,11 @@ import yaml
 
 from bench.scale import scale_policy
 from tests.conftest import REFERENCE, ROOT
-from twin.blast import Blast
-from twin.graph import zone_svg
-from twin.model import Policy
-from twin.plan import build_plan
-from twin.reach import Reach
+from twin.analysis.blast import Blast
+from twin.analysis.reach import Reach
+from twin.plan.plan import build_plan
+from twin.policy.model import Policy
+from twin.report.graph import zone_svg
 
 
 def twin(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

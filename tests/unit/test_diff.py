@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from tests.conftest import REFERENCE
 from twin.cli import app
-from twin.evidence import log_evidence
-from twin.htmlreport import render_html
-from twin.load import load_policy
-from twin.plan import build_plan
-from twin.runs import SavedRun
-from twin.verify import Result, Verification
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy
+from twin.report.html import render_html
+from twin.verify.evidence import log_evidence
+from twin.verify.runs import SavedRun
+from twin.verify.verify import Result, Verification
 
 WEB_DB_TEMP = {"name": "web-db-temp", "from": "web", "to": "db", "services": ["postgres"],
                "action": "allow"}  # fmt: skip

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from bench.diff import generate_policy
 from tests.conftest import REFERENCE
-from twin.flowspace import FlowSpace, compare
-from twin.intervals import (
+from twin.analysis.flowspace import FlowSpace, compare
+from twin.analysis.intervals import (
     ALL_SERVICES,
     intersect,
     normalize,
@@ -20,10 +20,10 @@ from twin.intervals import (
     subtract,
     union,
 )
-from twin.load import load_policy
-from twin.model import Policy
-from twin.plan import Plan, RulePlan, build_plan
-from twin.rulecheck import check_rules
+from twin.analysis.rulecheck import check_rules
+from twin.plan.plan import Plan, RulePlan, build_plan
+from twin.policy.load import load_policy
+from twin.policy.model import Policy
 
 BASE = int(ipaddress.IPv4Address("10.0.0.0"))
 ZONES = ("a", "b", "c")

@@ -7,8 +7,8 @@ import re
 import yaml
 
 from tests.conftest import REFERENCE
-from twin.image_build import apt_entries, dockerfile, missing_image_hint
-from twin.images import node_recipe, node_tag
+from twin.images.build import apt_entries, dockerfile, missing_image_hint
+from twin.images.recipe import node_recipe, node_tag
 from twin.pipeline import prepare
 
 

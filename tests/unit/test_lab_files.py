@@ -12,18 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twin.errors import EnvironmentProblem, TwinError, UsageError
-from twin.lab import (
-    STATE,
-    LabState,
-    broken_entries,
-    claim,
-    entries,
-    find_entry,
-    home,
-    load_state,
-    read_entry,
-    run_dir,
-)
+from twin.lab.directory import LabDir, home, run_dir
+from twin.lab.registry import broken_entries, claim, entries, find_entry, read_entry
+from twin.lab.state import LabState, load_state
 
 
 def saved_state(lab: str = "lab1") -> LabState:
@@ -55,7 +46,7 @@ CORRUPT_STATES = {
 @pytest.mark.parametrize("case", CORRUPT_STATES)
 def test_a_corrupt_state_file_says_so_and_how_to_get_out(case: str) -> None:
     state = saved_state()
-    path = state.path / STATE
+    path = state.path / LabDir.STATE
     content, reason = CORRUPT_STATES[case]
     path.write_bytes(path.read_bytes()[:57] if content is None else content)
     with pytest.raises(EnvironmentProblem) as exc:
@@ -73,17 +64,17 @@ def test_a_corrupt_state_file_says_so_and_how_to_get_out(case: str) -> None:
 def test_a_state_file_naming_another_directory_is_not_trusted() -> None:
     """`down` deletes the state's `dir`: a state file saying `/` must never get that far."""
     state = saved_state()
-    data = json.loads((state.path / STATE).read_text())
+    data = json.loads((state.path / LabDir.STATE).read_text())
     for evil in ({"dir": "/"}, {"lab": "other"}, {"dir": str(home() / "other")}):
-        (state.path / STATE).write_text(json.dumps({**data, **evil}))
+        (state.path / LabDir.STATE).write_text(json.dumps({**data, **evil}))
         with pytest.raises(EnvironmentProblem, match=r"state file is corrupt \(it belongs to lab"):
             load_state(state.path)
 
 
 def test_an_unreadable_state_file_is_an_environment_problem() -> None:
     state = saved_state()
-    (state.path / STATE).unlink()
-    (state.path / STATE).mkdir()
+    (state.path / LabDir.STATE).unlink()
+    (state.path / LabDir.STATE).mkdir()
     with pytest.raises(EnvironmentProblem, match=r"state file is corrupt \(Is a directory"):
         load_state(state.path)
 
@@ -100,7 +91,7 @@ def test_a_missing_state_file_is_a_usage_error() -> None:
 def test_any_bytes_in_a_state_file_load_or_raise_a_twin_error(raw: bytes) -> None:
     lab_dir = home() / "fuzz"
     lab_dir.mkdir(parents=True, exist_ok=True)
-    (lab_dir / STATE).write_bytes(raw)
+    (lab_dir / LabDir.STATE).write_bytes(raw)
     try:
         load_state(lab_dir)
     except TwinError as exc:
@@ -125,7 +116,7 @@ def test_any_json_in_a_state_file_loads_or_raises_a_twin_error(data: dict[str, o
     good = {"lab": "fuzz", "runtime": "netns", "dir": str(home() / "fuzz"), "policy": "p"}
     lab_dir = home() / "fuzz"
     lab_dir.mkdir(parents=True, exist_ok=True)
-    (lab_dir / STATE).write_text(json.dumps({**good, **data}))
+    (lab_dir / LabDir.STATE).write_text(json.dumps({**good, **data}))
     try:
         state = load_state(lab_dir)
     except TwinError as exc:

@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import REFERENCE
 from twin.errors import InputError
-from twin.load import load_policy, parse_policy
-from twin.plan import build_plan
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy, parse_policy
 
 
 def test_reference_loads() -> None:
@@ -67,7 +67,7 @@ ONE_ZONE = "name: p\nzones:\n  web: {subnet: 10.1.0.0/24, hosts: [w1]}\n"
 
 def test_the_value_limit_stops_the_parser_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     """Counted while composing (before any walking): a huge flat list stops at the limit."""
-    monkeypatch.setattr("twin.load.MAX_NODES", 1000)
+    monkeypatch.setattr("twin.policy.source.MAX_NODES", 1000)
     assert problems(ONE_ZONE + "description: [" + "0, " * 5000 + "0]\n") == [
         "p.yml:4: too big: more than 1000 values (hint: split the policy)"
     ]

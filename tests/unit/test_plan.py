@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 from tests.conftest import REFERENCE
-from twin.load import load_policy, parse_policy
-from twin.plan import build_plan
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy, parse_policy
 
 
 def small(rules: str, extra: str = "") -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tests.conftest import REFERENCE
-from twin.load import load_policy
-from twin.plan import build_plan
-from twin.probes import LATERAL, plan_flows, probe_ports, static_violations
+from twin.plan.flows import LATERAL, plan_flows, probe_ports, static_violations
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy
 
 
 def test_probe_ports_cover_lateral_and_named() -> None:

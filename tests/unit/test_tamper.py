@@ -6,7 +6,7 @@ import copy
 import struct
 
 from traffic.nftdump import Rule, Table, _attr
-from twin.tamper import describe, fingerprint, table_sha256
+from twin.firewalls.tamper import describe, fingerprint, table_sha256
 
 
 def chain(policy: int) -> bytes:

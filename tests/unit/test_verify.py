@@ -11,15 +11,16 @@ import pytest
 from tests.conftest import REFERENCE
 from traffic.nflog import LogRecord
 from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Outcome
-from twin.evidence import log_evidence
-from twin.htmlreport import render_html
-from twin.load import load_policy
-from twin.model import FirewallKind
-from twin.plan import Plan, build_plan
-from twin.probes import PlannedFlow, plan_flows
-from twin.report import intent_outcomes, summary_line, write_junit
-from twin.runs import SavedRun
-from twin.verify import (
+from twin.plan.flows import PlannedFlow, plan_flows
+from twin.plan.plan import Plan, build_plan
+from twin.policy.load import load_policy
+from twin.policy.model import FirewallKind
+from twin.report.console import intent_outcomes, summary_line
+from twin.report.html import render_html
+from twin.report.junit import write_junit
+from twin.verify.evidence import log_evidence
+from twin.verify.runs import SavedRun
+from twin.verify.verify import (
     INCONCLUSIVE,
     Verification,
     _doubt,

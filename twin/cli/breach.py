@@ -12,15 +12,15 @@ from typing import Annotated
 
 import typer
 
-from twin.blast import VIA, Blast
-from twin.blastreport import blast_data, print_blast
+from twin.analysis.blast import VIA, Blast
+from twin.analysis.reach import Reach
 from twin.cli.common import handle_errors, out
 from twin.errors import UsageError
 from twin.files import write_output
-from twin.graph import zone_svg
-from twin.load import load_policy
-from twin.plan import build_plan
-from twin.reach import Reach
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy
+from twin.report.blast import blast_data, print_blast
+from twin.report.graph import zone_svg
 
 FileArg = Annotated[Path, typer.Argument(help="Policy file.")]
 FromOpt = Annotated[

@@ -9,14 +9,16 @@ from typing import Annotated
 import typer
 
 from twin import rehearse as rehearsal
-from twin.changereport import print_diff, print_evidence, print_rehearsal
+from twin.analysis.diff import diff_json, diff_plans
 from twin.cli.common import check_outputs, err, handle_errors, out, write_reports
-from twin.diff import diff_json, diff_plans
-from twin.htmlreport import write_html
-from twin.load import load_policy
-from twin.plan import build_plan
-from twin.report import print_report, summary_line, write_json, write_junit
-from twin.runs import load_run
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy
+from twin.report.change import print_diff, print_evidence, print_rehearsal
+from twin.report.console import print_report, summary_line
+from twin.report.html import write_html
+from twin.report.json import write_json
+from twin.report.junit import write_junit
+from twin.verify.runs import load_run
 
 LabOpt = Annotated[
     str | None, typer.Option("--lab", help="Lab name (default: the lab that is up).")

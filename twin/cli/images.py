@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from twin.cli.common import handle_errors, out
-from twin.image_build import build_node_image, debian_mirror, image_exists
-from twin.images import node_recipe
+from twin.images.build import build_node_image, debian_mirror, image_exists
+from twin.images.recipe import node_recipe
 
 app = typer.Typer(help="The node image every twin node runs (Debian + nftables + scapy).")
 

@@ -9,18 +9,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from twin import pipeline, teardown
-from twin.blast import check_unreachable, path_line
+from twin import pipeline
+from twin.analysis.blast import check_unreachable, path_line
+from twin.analysis.reach import Reach
 from twin.cli.common import check_outputs, err, handle_errors, out, write_reports
+from twin.deploy import teardown
 from twin.errors import UsageError
-from twin.lab import entries, load_state, write_atomic
-from twin.probes import plan_flows, static_violations
-from twin.reach import Reach
-from twin.report import print_report, summary_line, write_json, write_junit
-from twin.runtime import get_runtime
+from twin.lab.directory import write_atomic
+from twin.lab.registry import entries
+from twin.lab.state import load_state
+from twin.plan.flows import plan_flows, static_violations
+from twin.report.console import print_report, summary_line
+from twin.report.json import write_json
+from twin.report.junit import write_junit
 from twin.runtime.dockercli import DaemonHung
+from twin.runtime.registry import get_runtime
 from twin.vendors.sshpush import push_lab
-from twin.verify import DEFAULT_TIMEOUT
+from twin.verify.verify import DEFAULT_TIMEOUT
 
 FileArg = Annotated[Path | None, typer.Argument(help="Policy file (default: the lab that is up).")]
 LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of FILE).")]

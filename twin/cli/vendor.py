@@ -13,8 +13,8 @@ import yaml
 from twin.cli.common import err, handle_errors, out
 from twin.errors import InputError, Problem
 from twin.files import check_output, read_regular, write_output
-from twin.vendors import exchange, fetch
-from twin.vendors.build import build_policy, lab_name
+from twin.vendors import fetch, registry
+from twin.vendors.translate.build import build_policy, lab_name
 
 VENDORS = ("panos", "fortigate", "asa")
 
@@ -96,7 +96,7 @@ def import_cmd(
                 )
             ]
         )
-    dev = exchange.parse(vendor, text, source, vsys)
+    dev = registry.parse(vendor, text, source, vsys)
     subnets = _zone_subnets(zone_subnets)
     lab = name or lab_name(Path(source).stem if device is None else (host or "device"))
     imported = build_policy(dev, lab, subnets, intent=intent)
@@ -144,7 +144,7 @@ def export_cmd(
     """Export a twin policy as vendor configuration: what was tested is what you apply."""
     if output is not None:
         check_output(output, "--output")
-    text = exchange.export(target, file, rules_only)
+    text = registry.export(target, file, rules_only)
     if output is None:
         out.print(text, markup=False, end="", soft_wrap=True)
     else:

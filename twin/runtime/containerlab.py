@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from twin.lab import LabState
+from twin.lab.directory import TOPOLOGY
+from twin.lab.directory import read_topology as read_topology_file
+from twin.lab.state import LabState
 from twin.proc import run
-from twin.render import TOPOLOGY
-from twin.render import read_topology as read_topology_file
 from twin.runtime.docker import (
     CONTAINER,
     ROLE_LABEL,

@@ -25,14 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from twin import render
 from twin.errors import EnvironmentProblem
-from twin.image_build import image_exists, missing_image_hint
-from twin.lab import Entry, LabState, run_dir
-from twin.model import LAB_NAME
-from twin.proc import run
-from twin.render import TOPOLOGY
-from twin.runtime import ExecResult
+from twin.images.build import image_exists, missing_image_hint
+from twin.lab import directory as labdir
+from twin.lab.directory import TOPOLOGY, run_dir
+from twin.lab.registry import Entry
+from twin.lab.state import LabState
+from twin.policy.model import LAB_NAME
+from twin.proc import ExecResult, run
 from twin.runtime.dockercli import about, default_timeout, docker, removal_turn, server_version
 
 CONTAINER = "container"  # the state file's resource kind
@@ -157,7 +157,7 @@ def netns_inode(path: str) -> int:
 
 
 def read_topology(state: LabState) -> dict[str, Any]:
-    return render.read_topology(state.path / TOPOLOGY)
+    return labdir.read_topology(state.path / TOPOLOGY)
 
 
 def node_options(state: LabState, node: str, spec: dict[str, Any]) -> list[str]:

@@ -28,8 +28,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from twin.errors import EnvironmentProblem, TimedOut, UsageError
-from twin.proc import run
-from twin.runtime import ExecResult
+from twin.proc import ExecResult, run
 
 TIMEOUT_ENV = "TWIN_DOCKER_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0

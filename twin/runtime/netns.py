@@ -12,11 +12,10 @@ import shutil
 from pathlib import Path
 
 from twin.errors import EnvironmentProblem
-from twin.lab import LabState
-from twin.model import LAB_NAME, NODE_NAME
-from twin.proc import run
-from twin.render import TOPOLOGY, read_topology
-from twin.runtime import ExecResult
+from twin.lab.directory import TOPOLOGY, read_topology
+from twin.lab.state import LabState
+from twin.policy.model import LAB_NAME, NODE_NAME
+from twin.proc import ExecResult, run
 
 NETNS_DIR = Path("/run/netns")
 

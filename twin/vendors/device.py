@@ -14,8 +14,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from twin.model import Action
-from twin.objects import IPv4Net, PortRange
+from twin.policy.model import Action
+from twin.policy.resolve import IPv4Net, PortRange
 from twin.vendors.report import Note
 
 ANY = "any"

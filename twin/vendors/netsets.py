@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from twin.objects import IPv4Net, PortRange, merge_ranges
+from twin.policy.resolve import IPv4Net, PortRange, merge_ranges
 
 FULL: dict[str, tuple[int, int]] = {"tcp": (1, 65535), "udp": (1, 65535), "icmp": (0, 0)}
 

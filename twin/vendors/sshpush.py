@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from traffic.netns import entered
-from twin.configure import remember_loaded
+from twin.deploy.configure import remember_loaded
+from twin.deploy.running import open_lab
 from twin.errors import EnvironmentProblem
-from twin.lab import LabState
-from twin.model import FirewallKind
-from twin.pipeline import open_lab
-from twin.plan import Plan
+from twin.lab.state import LabState
+from twin.plan.plan import Plan
+from twin.policy.model import FirewallKind
 from twin.proc import run
-from twin.runtime import Runtime
+from twin.runtime.base import Runtime
 
 MGMT_FW, MGMT_PEER, MGMT_PREFIX = "169.254.254.1", "169.254.254.2", 30
 FW_IFACE = "twinmgmt"
@@ -86,7 +86,7 @@ def push_lab(lab: str) -> Pushed:
     opened = open_lab(lab)
     plan = opened.plan
     ext = ".vyos" if plan.firewall_kind is FirewallKind.vyos else ".nft"
-    config = (opened.state.path / "configs" / f"{plan.firewall}{ext}").read_text()
+    config = opened.state.files.config(plan.firewall, ext).read_text()
     return push_firewall(opened.runtime, opened.state, plan, config)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from twin.model import Action
-from twin.plan import Plan
-from twin.vendors.build import Imported, build_policy
-from twin.vendors.exchange import parse
+from twin.plan.plan import Plan
+from twin.policy.model import Action
+from twin.vendors.registry import parse
+from twin.vendors.translate.build import Imported, build_policy
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "vendors"
 

@@ -16,12 +16,12 @@ import pytest
 
 from tests.conftest import assert_golden
 from twin.errors import InputError
-from twin.model import Action
-from twin.plan import Plan, build_plan
-from twin.vendors.build import Imported, build_policy
+from twin.plan.plan import Plan, build_plan
+from twin.policy.model import Action
 from twin.vendors.device import DeviceConfig
-from twin.vendors.exchange import parse
+from twin.vendors.registry import parse
 from twin.vendors.report import Direction, Kind, Outcome
+from twin.vendors.translate.build import Imported, build_policy
 
 from .helpers import decide
 

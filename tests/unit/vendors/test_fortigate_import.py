@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from twin.model import Action
-from twin.plan import build_plan
+from twin.plan.plan import build_plan
+from twin.policy.model import Action
 from twin.vendors.report import Kind
 
 from .helpers import decide, imported

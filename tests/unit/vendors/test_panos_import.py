@@ -5,14 +5,14 @@ from __future__ import annotations
 import ipaddress
 
 from tests.conftest import REFERENCE
-from twin.load import load_policy
-from twin.model import Action
-from twin.plan import build_plan
-from twin.vendors import panos_export
-from twin.vendors.build import build_policy
-from twin.vendors.exchange import parse
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy
+from twin.policy.model import Action
+from twin.vendors.exporters import panos as panos_export
+from twin.vendors.exporters.view import view
+from twin.vendors.registry import parse
 from twin.vendors.report import Direction, Kind
-from twin.vendors.view import view
+from twin.vendors.translate.build import build_policy
 
 from .helpers import decide, imported
 

@@ -11,11 +11,11 @@ import yaml
 from typer.testing import CliRunner
 
 from twin.cli import app
-from twin.model import Action
-from twin.plan import build_plan
-from twin.vendors.build import Imported, build_policy
-from twin.vendors.exchange import parse
+from twin.plan.plan import build_plan
+from twin.policy.model import Action
+from twin.vendors.registry import parse
 from twin.vendors.report import Direction, Kind, Outcome
+from twin.vendors.translate.build import Imported, build_policy
 
 from .helpers import decide, imported
 

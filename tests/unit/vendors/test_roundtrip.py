@@ -1,7 +1,7 @@
 """Round trip: import(export(policy)) decides every flow exactly as policy does.
 
-Checked flow class by flow class with `twin.flowspace.compare` (exact, nothing sampled), for the
-reference, the mixed policy, and policies hypothesis generates.
+Checked flow class by flow class with `twin.analysis.flowspace.compare` (exact, nothing sampled),
+for the reference, the mixed policy, and policies hypothesis generates.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REFERENCE
-from twin.flowspace import compare
-from twin.load import load_policy, validate_policy
-from twin.model import Policy
-from twin.plan import build_plan
-from twin.vendors.build import build_policy
-from twin.vendors.exchange import export_policy, parse
+from twin.analysis.flowspace import compare
+from twin.plan.plan import build_plan
+from twin.policy.load import load_policy, validate_policy
+from twin.policy.model import Policy
+from twin.vendors.registry import export_policy, parse
+from twin.vendors.translate.build import build_policy
 
 MIXED = Path(__file__).resolve().parents[2] / "data" / "vendors" / "mixed-policy.yml"
 ROUTES = {"panos": "panos", "panos-xml": "panos", "fortigate": "fortigate"}

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twin.errors import InputError
-from twin.vendors.build import build_policy
-from twin.vendors.exchange import parse
+from twin.vendors.registry import parse
+from twin.vendors.translate.build import build_policy
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "vendors"
 FILES = {

@@ -1,0 +1,138 @@
+"""reach: which host reaches which, on exactly which services, by which rule. Pure, exact.
+
+A flow's first match depends on its two addresses only through the rules whose addresses
+contain them. So in each zone pair the hosts of each side are grouped by the rules (narrowed
+to the pair, as in `flowspace`) whose source, or destination, addresses miss them — one group
+per side unless rules name single addresses or sub-ranges — and for each pair of groups the
+pair's rules are walked once, in order, over the whole service line (tcp 1-65535, udp 1-65535,
+icmp; see `intervals`): each rule takes what is still undecided of its services. What the allow
+rules take is an `Edge`: every host of `srcs` reaches every host of `dsts` on exactly
+`allowed`, each `Piece` decided by its rule. Nothing is sampled: `Plan.decide` gives the same
+answer for every flow (the property tests check it).
+
+A zone named in `flat` is one L2 segment: its hosts reach each other directly, on everything,
+without crossing the firewall (the pieces name `FLAT` instead of a rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from twin.analysis.flowspace import FlowSpace, Placed
+from twin.analysis.intervals import ALL_SERVICES, Ranges, contains, intersect, normalize, subtract
+from twin.plan.plan import Plan
+from twin.policy.model import Action
+
+FLAT = "flat-segment"  # the "rule" of a hop between two hosts of a flat zone: no firewall
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Services one rule allows on an edge (only what earlier rules left undecided)."""
+
+    services: Ranges
+    rule: str
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Every host of `srcs` reaches every host of `dsts` on exactly `allowed` (a host never
+    needs to reach itself: intrazone edges may list one host on both sides)."""
+
+    src_zone: str
+    dst_zone: str
+    srcs: tuple[int, ...]  # host indices (`Reach.hosts`)
+    dsts: tuple[int, ...]
+    pieces: tuple[Piece, ...]  # in rule order
+    allowed: Ranges  # the union of the pieces
+
+
+class Reach:
+    """The exact host-to-host reachability of one plan."""
+
+    def __init__(self, plan: Plan, flat: Iterable[str] = ()) -> None:
+        self.plan = plan
+        self.hosts = plan.hosts
+        self.index = {h.name: i for i, h in enumerate(plan.hosts)}
+        self.flat = frozenset(flat)
+        members: dict[str, list[int]] = {z.name: [] for z in plan.zones}
+        for i, h in enumerate(plan.hosts):
+            members[h.zone].append(i)
+        self.members = {z: tuple(hs) for z, hs in members.items()}
+        self.zone_of = [h.zone for h in plan.hosts]
+        space = FlowSpace(plan)
+        addr = [int(h.address) for h in plan.hosts]
+        edges: list[Edge] = []
+        for s, d in space.pairs():
+            edges.extend(self._pair(space, s, d, addr))
+        self.edges = tuple(edges)
+        self.out: list[list[int]] = [[] for _ in self.hosts]  # host → edges it is a source of
+        for k, e in enumerate(self.edges):
+            for src in e.srcs:
+                self.out[src].append(k)
+
+    def hosts_of(self, ref: str) -> tuple[int, ...]:
+        """A zone or host name → host indices (empty when it names neither)."""
+        if ref in self.index:
+            return (self.index[ref],)
+        return self.members.get(ref, ())
+
+    def pieces(self, src: str, dst: str) -> tuple[Piece, ...]:
+        """What `src` may send to `dst`, by rule (nothing: the pair is blocked entirely)."""
+        a, b = self.index[src], self.index[dst]
+        for k in self.out[a]:
+            if b in self.edges[k].dsts:
+                return self.edges[k].pieces
+        return ()
+
+    def _pair(self, space: FlowSpace, s: str, d: str, addr: list[int]) -> list[Edge]:
+        srcs, dsts = self.members[s], self.members[d]
+        if not srcs or not dsts:
+            return []
+        if s == d and s in self.flat:
+            return [Edge(s, d, srcs, dsts, (Piece(ALL_SERVICES, FLAT),), ALL_SERVICES)]
+        placed = space.placed(s, d)
+        src_groups = _groups(srcs, addr, [p.box[0] for p in placed], space.zones[s])
+        dst_groups = _groups(dsts, addr, [p.box[1] for p in placed], space.zones[d])
+        out: list[Edge] = []
+        for s_miss, s_hosts in src_groups.items():
+            for d_miss, d_hosts in dst_groups.items():
+                pieces = _first_match(placed, set(s_miss) | set(d_miss))
+                if pieces:
+                    allowed = normalize(i for p in pieces for i in p.services)
+                    out.append(Edge(s, d, tuple(s_hosts), tuple(d_hosts), pieces, allowed))
+        return out
+
+
+def _groups(
+    hosts: tuple[int, ...], addr: list[int], sides: list[Ranges], zone: Ranges
+) -> dict[tuple[int, ...], list[int]]:
+    """Hosts keyed by the rules (indices into `sides`) whose addresses miss them."""
+    partial = [(i, side) for i, side in enumerate(sides) if side != zone]
+    if not partial:
+        return {(): list(hosts)}
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for h in hosts:
+        a = addr[h]
+        key = tuple(i for i, side in partial if not contains(side, a))
+        groups.setdefault(key, []).append(h)
+    return groups
+
+
+def _first_match(placed: tuple[Placed, ...], skip: set[int]) -> tuple[Piece, ...]:
+    """Walk the rules that match both groups over the service line; keep what allow rules take."""
+    remaining = ALL_SERVICES
+    pieces: list[Piece] = []
+    for i, p in enumerate(placed):
+        if i in skip:
+            continue
+        taken = intersect(remaining, p.box[2])
+        if not taken:
+            continue
+        if p.rule.action is Action.allow:
+            pieces.append(Piece(taken, p.rule.name))
+        remaining = subtract(remaining, p.box[2])
+        if not remaining:
+            break
+    return tuple(pieces)

@@ -1,0 +1,1 @@
+"""After a runtime made the nodes: configuration, responders, health, host limits, teardown."""

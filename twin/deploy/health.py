@@ -1,0 +1,187 @@
+"""A verdict is only as good as the twin's health: check it before and after every run.
+
+Checked from inside each node's namespace (no subprocess per node): the node exists, its
+interfaces are up with their addresses, the hosts' default route points at the firewall, the
+firewall still holds the ruleset twin loaded, and every responder answers on its own host.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import socket
+import struct
+from dataclasses import dataclass, field
+
+from traffic.netns import Namespaces, in_thread
+from traffic.prober import OPEN, Probe, run_probes
+from twin.deploy.configure import Snapshot, firewall_snapshot, ruleset_change
+from twin.deploy.responders import responder_alive
+from twin.lab.state import LabState
+from twin.plan.plan import Plan
+from twin.runtime.base import Runtime
+
+SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFNETMASK = 0x8913, 0x8915, 0x891B
+IFF_UP, IFF_RUNNING = 0x1, 0x40
+
+
+@dataclass
+class Health:
+    problems: list[str] = field(default_factory=list)  # the twin cannot be trusted: exit 3
+    warnings: list[str] = field(default_factory=list)  # worth saying; results still stand
+    snapshot: Snapshot | None = None  # the firewall's table as read by the check
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Iface:
+    up: bool
+    address: str  # "a.b.c.d/len" or ""
+
+
+def check_health(
+    runtime: Runtime,
+    state: LabState,
+    plan: Plan,
+    responders: bool = True,
+    snapshot: Snapshot | bool | None = True,
+) -> Health:
+    """`snapshot`: the firewall's table if the caller already read it (None: it is gone);
+    True: read it here; False: do not look at the ruleset."""
+    health = Health()
+    nodes = runtime.status(state)
+    gone = [n for n in plan.nodes if nodes.get(n) != "running"]
+    for n in gone:
+        role = "firewall" if n == plan.firewall else "host"
+        health.problems.append(f"{role} node {n} is {nodes.get(n, 'missing')}")
+    if gone:
+        return health
+    seen = _interfaces(runtime, state, plan)
+    for z in plan.zones:
+        _expect(health, seen, plan.firewall, z.bridge, f"{z.gateway}/{z.subnet.prefixlen}")
+        for port in z.ports:
+            _expect(health, seen, plan.firewall, port, "")
+    for h in plan.hosts:
+        _expect(health, seen, h.name, h.interface, f"{h.address}/{h.prefixlen}")
+        gw = seen.get((h.name, "default-gw"))
+        if gw is not None and gw.address != str(h.gateway):
+            health.problems.append(
+                f"host {h.name}: default route via {gw.address or 'nothing'}, not the firewall "
+                f"({h.gateway})"
+            )
+    if snapshot is False:
+        return health
+    snap = firewall_snapshot(runtime, state, plan) if snapshot is True else snapshot
+    health.snapshot = snap if isinstance(snap, Snapshot) else None
+    loaded = health.snapshot.sha256 if health.snapshot else ""
+    if state.ruleset_sha256 and not loaded:
+        health.problems.append(
+            "the firewall holds no twin ruleset (table inet twin is gone): it enforces nothing"
+        )
+    elif state.ruleset_sha256 and health.snapshot and loaded != state.ruleset_sha256:
+        change = ruleset_change(runtime, state, plan, health.snapshot)
+        health.problems.append(
+            f"the firewall's ruleset is not the one twin loaded (changed by hand?): {change}"
+        )
+    if responders:
+        _check_responders(runtime, state, plan, health)
+    return health
+
+
+def _expect(
+    health: Health, seen: dict[tuple[str, str], Iface], node: str, name: str, address: str
+) -> None:
+    iface = seen.get((node, name))
+    if iface is None:
+        health.problems.append(f"node {node}: interface {name} is missing")
+    elif not iface.up:
+        health.problems.append(f"node {node}: interface {name} is down (no carrier)")
+    elif address and iface.address != address:
+        health.problems.append(
+            f"node {node}: {name} has address {iface.address or 'none'}, expected {address}"
+        )
+
+
+def _interfaces(runtime: Runtime, state: LabState, plan: Plan) -> dict[tuple[str, str], Iface]:
+    """(node, interface) → state, read in one thread that enters each namespace in turn."""
+    wanted: dict[str, list[str]] = {
+        plan.firewall: [n for z in plan.zones for n in (z.bridge, *z.ports)],
+        **{h.name: [h.interface] for h in plan.hosts},
+    }
+    paths = {node: runtime.netns(state, node) for node in wanted}
+    out: dict[tuple[str, str], Iface] = {}
+
+    def work() -> None:
+        ns = Namespaces()
+        try:
+            for node, names in wanted.items():
+                try:
+                    ns.enter(paths[node])
+                except OSError:
+                    continue
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    for name in names:
+                        found = _iface(s, name)
+                        if found is not None:
+                            out[(node, name)] = found
+                if node != plan.firewall:
+                    out[(node, "default-gw")] = Iface(True, _default_gateway())
+        finally:
+            ns.close()
+
+    in_thread(work, "twin-health")
+    return out
+
+
+def _iface(s: socket.socket, name: str) -> Iface | None:
+    req = struct.pack("16s16x", name.encode())
+    try:
+        flags = struct.unpack_from("H", fcntl.ioctl(s, SIOCGIFFLAGS, req), 16)[0]
+    except OSError:
+        return None
+    up = bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+    try:
+        addr = socket.inet_ntoa(fcntl.ioctl(s, SIOCGIFADDR, req)[20:24])
+        mask = socket.inet_ntoa(fcntl.ioctl(s, SIOCGIFNETMASK, req)[20:24])
+    except OSError:
+        return Iface(up, "")
+    prefix = ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
+    return Iface(up, f"{addr}/{prefix}")
+
+
+def _default_gateway() -> str:
+    """The default route's gateway in the calling thread's namespace ('' if none)."""
+    with open("/proc/thread-self/net/route") as f:
+        for line in f.read().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 2 and fields[1] == "00000000":
+                return socket.inet_ntoa(struct.pack("<I", int(fields[2], 16)))
+    return ""
+
+
+def _check_responders(runtime: Runtime, state: LabState, plan: Plan, health: Health) -> None:
+    """Each host's responder answers a TCP and a UDP probe sent from the host to itself."""
+    if not responder_alive(state):
+        health.problems.append(
+            "the responder process is not running (allowed flows would look closed)"
+        )
+        return
+    spec = state.extra.get("responder_ports", {})
+    tcp, udp = spec.get("tcp", []), spec.get("udp", [])
+    probes = []
+    for h in plan.hosts:
+        path, addr = runtime.netns(state, h.name), str(h.address)
+        probes += [Probe(path, addr, addr, "tcp", p) for p in tcp[:1]]
+        probes += [Probe(path, addr, addr, "udp", p) for p in udp[:1]]
+    subnets = [str(z.subnet) for z in plan.zones]
+    silent = [
+        f"{p.proto}/{p.port} on {p.dst}"
+        for p, out in zip(probes, run_probes(probes, subnets, timeout=0.5), strict=True)
+        if out.verdict != OPEN
+    ]
+    if silent:
+        more = f" and {len(silent) - 3} more" if len(silent) > 3 else ""
+        health.problems.append(f"responders silent: {', '.join(silent[:3])}{more}")

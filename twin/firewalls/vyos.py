@@ -1,0 +1,206 @@
+"""VyOS 1.4 (sagitta): render the plan as a zone-based firewall, apply it to a running VyOS node.
+
+Rendering is pure: one zone per policy zone (a bridge `brN` of its hosts' ports), one named
+rule-set per ordered zone pair (`<from>-to-<to>`), rules in policy order numbered 10, 20, …,
+each described by the policy rule's name; addresses as network groups, services as protocol
+and destination ports; the interzone default as each rule-set's `default-action`, the
+intrazone default as `intra-zone-filtering`.
+
+VyOS needs a user-provided image (`--image` / `TWIN_FIREWALL_IMAGE`): there is none to pull
+here. It boots `/sbin/init` and writes its own sysctls and nftables: the one node twin runs
+privileged, and only with this firewall kind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from twin.errors import EnvironmentProblem
+from twin.firewalls.base import NodeExec, TemplateSet
+from twin.plan.plan import ChainRule, Plan
+from twin.policy.model import Action
+from twin.policy.resolve import IPv4Net, PortRange
+
+VYOS_ACTION = {Action.allow: "accept", Action.deny: "drop", Action.reject: "reject"}
+# zone default-action and intra-zone-filtering take only these two
+ZONE_ACTION = {Action.allow: "accept", Action.deny: "drop", Action.reject: "reject"}
+INTRA_ACTION = {Action.allow: "accept", Action.deny: "drop", Action.reject: "drop"}
+BOOT_TIMEOUT = 300.0
+
+
+@dataclass
+class _Rule:
+    number: int
+    action: str
+    description: str
+    log: bool
+    matches: list[str]
+
+
+@dataclass
+class _RuleSet:
+    name: str
+    description: str
+    default_action: str
+    rules: list[_Rule] = field(default_factory=list)
+
+
+@dataclass
+class _Group:
+    name: str
+    networks: list[str]
+
+
+def ruleset_name(src: str, dst: str) -> str:
+    return f"{src}-to-{dst}"
+
+
+def render_vyos(t: TemplateSet, plan: Plan, source: str) -> str:
+    default = next(r for r in plan.rules if r.scope == "interzone")
+    intra = next(r for r in plan.rules if r.scope == "intrazone")
+    groups: list[_Group] = []
+    rulesets: list[_RuleSet] = []
+    zones = []
+    for dst in plan.zones:
+        sources = []
+        intra_ruleset = ""
+        for src in plan.zones:
+            chain = next(
+                (c for c in plan.chains if (c.src_zone, c.dst_zone) == (src.name, dst.name)),
+                None,
+            )
+            if src.name == dst.name and chain is None:
+                continue  # the intrazone default: intra-zone-filtering action
+            name = ruleset_name(src.name, dst.name)
+            fallback = intra if src.name == dst.name else default
+            rs = _RuleSet(name, f"{src.name} to {dst.name}", VYOS_ACTION[fallback.action])
+            for cr in chain.rules if chain else ():
+                if not cr.rule.default:
+                    rs.rules.extend(_rules(cr, rs, len(rs.rules), groups))
+            rulesets.append(rs)
+            if src.name == dst.name:
+                intra_ruleset = name
+            else:
+                sources.append({"zone": src.name, "ruleset": name})
+        zones.append(
+            {
+                "name": dst.name,
+                "subnet": str(dst.subnet),
+                "bridge": f"br{dst.index}",
+                "address": f"{dst.gateway}/{dst.subnet.prefixlen}",
+                "ports": dst.ports,
+                "default_action": ZONE_ACTION[default.action]
+                if default.action is not Action.allow
+                else "drop",
+                "intra_action": INTRA_ACTION[intra.action],
+                "intra_ruleset": intra_ruleset,
+                "sources": sources,
+            }
+        )
+    return t.render(
+        "vyos/firewall.vyos.j2",
+        lab=plan.lab,
+        source=source,
+        zones=zones,
+        groups=groups,
+        rulesets=rulesets,
+    )
+
+
+def _rules(cr: ChainRule, rs: _RuleSet, done: int, groups: list[_Group]) -> list[_Rule]:
+    """One policy rule in one zone pair → VyOS rules (one per protocol it names)."""
+    base: list[str] = []
+    number = 10 * (done + 1)
+    for side, short, nets in (("source", "src", cr.saddr), ("destination", "dst", cr.daddr)):
+        if nets is None:
+            continue
+        if len(nets) == 1:
+            base.append(f"{side} address '{_net(nets[0])}'")
+        else:
+            group = _Group(f"{rs.name}-{number}-{short}", [_net(n) for n in nets])
+            groups.append(group)
+            base.append(f"{side} group network-group '{group.name}'")
+    protos: list[list[str]] = []
+    if cr.any_proto:
+        protos.append([])
+    for proto, ports in _by_protocol(cr.ports).items():
+        protos.append([f"protocol '{proto}'", *([f"destination port '{ports}'"] if ports else [])])
+    if cr.icmp:
+        protos.append(["protocol 'icmp'"])
+    out = []
+    for i, proto_match in enumerate(protos):
+        out.append(
+            _Rule(
+                number + i,
+                VYOS_ACTION[cr.rule.action],
+                cr.rule.name,
+                cr.rule.log or cr.rule.action is not Action.allow,
+                [*base, *proto_match],
+            )
+        )
+    return out
+
+
+def _by_protocol(ranges: tuple[PortRange, ...]) -> dict[str, str]:
+    """tcp/udp ranges → {protocol: "22,80-90"} ("" = every port); tcp_udp when both match."""
+    by: dict[str, list[str]] = {}
+    for r in ranges:
+        whole = (r.lo, r.hi) == (1, 65535)
+        by.setdefault(r.proto, []).append(
+            "" if whole else (f"{r.lo}" if r.lo == r.hi else f"{r.lo}-{r.hi}")
+        )
+    ports = {p: "" if "" in v else ",".join(v) for p, v in by.items()}
+    if ports.keys() == {"tcp", "udp"} and ports["tcp"] == ports["udp"]:
+        return {"tcp_udp": ports["tcp"]}
+    return ports
+
+
+def _net(n: IPv4Net) -> str:
+    return str(n.network_address) if n.prefixlen == 32 else str(n)
+
+
+# --- apply -------------------------------------------------------------------------------------
+
+
+def configuration_script(config: str) -> str:
+    """A vbash script that enters configuration mode, sets every line and commits."""
+    lines = [ln for ln in config.splitlines() if ln.startswith("set ")]
+    return "\n".join(
+        [
+            "source /opt/vyatta/etc/functions/script-template",
+            "configure",
+            *lines,
+            "commit",
+            "exit",
+            "",
+        ]
+    )
+
+
+def apply_vyos(run: NodeExec, plan: Plan, config: str) -> None:
+    """Wait for VyOS to finish booting, then apply and commit the configuration."""
+    wait_booted(run, plan.firewall)
+    script = configuration_script(config)
+    argv = ["sg", "vyattacfg", "-c", "/bin/vbash -s"]
+    res = run(argv, stdin=script)
+    if not res.ok or "Commit failed" in res.stdout:
+        detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [str(res.returncode)]
+        raise EnvironmentProblem(
+            f"VyOS on node {plan.firewall} refused the configuration: {detail[0]}"
+        )
+
+
+def wait_booted(run: NodeExec, node: str, timeout: float = BOOT_TIMEOUT) -> None:
+    """VyOS's init (systemd) has started every unit, its configuration daemon included."""
+    deadline = time.monotonic() + timeout
+    while True:
+        res = run(["systemctl", "is-system-running"])
+        if res.stdout.strip() in ("running", "degraded"):
+            return
+        if time.monotonic() > deadline:
+            raise EnvironmentProblem(
+                f"VyOS on node {node} did not finish booting within {timeout:.0f} s "
+                f"(systemd says {res.stdout.strip() or res.stderr.strip() or 'nothing'})"
+            )
+        time.sleep(2)

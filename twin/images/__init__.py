@@ -1,0 +1,1 @@
+"""The node image: its recipe and tag, and how it is built."""

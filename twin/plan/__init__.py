@@ -1,0 +1,3 @@
+"""Everything derived from a validated policy (addresses, nodes, links, chains, verdicts) and the
+flows to probe. Pure.
+"""

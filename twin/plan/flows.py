@@ -1,0 +1,135 @@
+"""Which flows to send (pure): the zone matrix, intrazone samples, and every intent line.
+
+Ports probed: every port the policy names (rules, services, intent; both ends of a range) plus
+the usual lateral-movement ports. Each flow carries the policy's own prediction (first match)
+and the intent lines that cover it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from twin.plan.plan import Plan, RulePlan
+from twin.policy.model import Action, Verdict
+from twin.policy.resolve import PortRange, resolve_service
+
+LATERAL: tuple[tuple[str, int], ...] = (
+    ("tcp", 22), ("tcp", 80), ("tcp", 443), ("tcp", 445), ("tcp", 3389),
+    ("tcp", 3306), ("tcp", 5432), ("tcp", 8080), ("udp", 53), ("icmp", 0),
+)  # fmt: skip
+
+PREDICTED_CLASS = {Action.allow: "allow", Action.deny: "block", Action.reject: "block"}
+
+
+@dataclass(frozen=True)
+class Flow:
+    src: str
+    dst: str
+    proto: str
+    port: int
+
+
+@dataclass
+class PlannedFlow:
+    flow: Flow
+    src_zone: str
+    dst_zone: str
+    rule: RulePlan  # the policy's first match
+    intents: list[tuple[int, str, Verdict]] = field(default_factory=list)  # (index, name, verdict)
+
+    @property
+    def predicted(self) -> str:
+        return PREDICTED_CLASS[self.rule.action]
+
+
+def _concrete(ranges: tuple[PortRange, ...], named: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Ports to probe for a service: ends of each range; for whole protocols, the named ports."""
+    out: list[tuple[str, int]] = []
+    for r in ranges:
+        if r.proto == "icmp":
+            out.append(("icmp", 0))
+        elif (r.lo, r.hi) == (1, 65535):
+            out.extend(p for p in named if p[0] == r.proto)
+        else:
+            out.extend({(r.proto, r.lo), (r.proto, r.hi)})
+    return sorted(set(out))
+
+
+def probe_ports(plan: Plan) -> list[tuple[str, int]]:
+    """Every (proto, port) the policy names, plus the lateral-movement set."""
+    policy = plan.policy
+    named: set[tuple[str, int]] = set(LATERAL)
+    refs = [*policy.services, *(e.service for e in policy.expect if e.flow)]
+    refs += [s for r in policy.rules for s in (r.services or [])]
+    for ref in refs:
+        named.update(_concrete(resolve_service(policy, ref), []))
+    return sorted(named)
+
+
+FULL_MATRIX_MAX_HOSTS = 64
+
+
+def hosts_of(plan: Plan, ref: str) -> list[str]:
+    if ref in plan.by_host:
+        return [ref]
+    return [h.name for h in plan.hosts if h.zone == ref]
+
+
+def matrix_mode(plan: Plan, mode: str = "auto") -> str:
+    """`full`: every host to every host of other zones; `zones`: one representative host pair
+    per ordered zone pair. `auto` is full up to 64 hosts."""
+    if mode == "auto":
+        return "full" if len(plan.hosts) <= FULL_MATRIX_MAX_HOSTS else "zones"
+    return mode
+
+
+def plan_flows(plan: Plan, mode: str = "auto") -> list[PlannedFlow]:
+    """Every flow to probe, each with its predicted rule and the intent lines covering it."""
+    full = matrix_mode(plan, mode) == "full"
+    ports = probe_ports(plan)
+    flows: dict[Flow, PlannedFlow] = {}
+
+    def add(src: str, dst: str, proto: str, port: int) -> PlannedFlow:
+        f = Flow(src, dst, proto, port)
+        if f not in flows:
+            s, d = plan.by_host[src], plan.by_host[dst]
+            flows[f] = PlannedFlow(f, s.zone, d.zone, plan.decide(src, dst, proto, port))
+        return flows[f]
+
+    reps = [h for h in plan.hosts if full or h.name == hosts_of(plan, h.zone)[0]]
+    for s in reps:
+        for d in reps:
+            if s.zone != d.zone:
+                for proto, port in ports:
+                    add(s.name, d.name, proto, port)
+    for zone in plan.zones:
+        members = hosts_of(plan, zone.name)[:2]
+        if len(members) == 2:
+            for a, b in ((members[0], members[1]), (members[1], members[0])):
+                for proto, port in ports:
+                    add(a, b, proto, port)
+    for index, exp in enumerate(plan.policy.expect):
+        if not exp.flow:
+            continue  # an unreachable line is about paths (twin blast), not one flow
+        name = exp.name or f"expect[{index}]"
+        targets = _concrete(resolve_service(plan.policy, exp.service), ports)
+        srcs, dsts = hosts_of(plan, exp.from_), hosts_of(plan, exp.to)
+        if not full:  # one representative per side, as in the matrix
+            srcs, dsts = srcs[:1], dsts[:2] if exp.from_ == exp.to else dsts[:1]
+        for src in srcs:
+            for dst in dsts:
+                if src == dst:
+                    continue
+                for proto, port in targets:
+                    add(src, dst, proto, port).intents.append((index, name, exp.verdict))
+    return list(flows.values())
+
+
+def static_violations(flows: list[PlannedFlow]) -> dict[str, list[PlannedFlow]]:
+    """Intent lines the policy itself breaks (no lab needed): name → offending flows."""
+    out: dict[str, list[PlannedFlow]] = {}
+    for f in flows:
+        for _, name, verdict in f.intents:
+            if verdict.value != f.predicted:
+                out.setdefault(name, []).append(f)
+    return out

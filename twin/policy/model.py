@@ -1,0 +1,246 @@
+"""The policy file as the user writes it: pydantic models, strict, frozen.
+
+Only shape and local validity live here (types, name syntax, literal syntax). Cross references
+(unknown zones, overlaps, addresses outside their zone) are checked in `load`, which knows the
+file and the line of every value.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+# Names end up in interface names, nft comments and NFLOG prefixes, container and namespace
+# names. They are checked here and never escaped later: what passes cannot inject anything.
+# Anchored with \A and \Z, never ^ and $: `$` also matches before a final newline, and
+# "web1\n" would pass (and split an `ip -batch` line). Callers use fullmatch.
+# A lab name has no '-': nodes are named clab-<lab>-<node>, node names may hold '-', and with
+# a '-' in lab names too, clab-a-b-fw would be node b-fw of lab a and node fw of lab a-b. So the
+# prefix clab-<lab>- names one lab's nodes and no other's (teardown relies on it).
+LAB_NAME = re.compile(r"\A[a-z0-9]{1,20}\Z")
+NODE_NAME = re.compile(r"\A[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?\Z")
+OBJECT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+SERVICE_LITERAL = re.compile(r"\A(?:(tcp|udp)(?:/([0-9]{1,5})(?:-([0-9]{1,5}))?)?|(icmp|any))\Z")
+# A container image reference (registry[:port]/path[:tag][@digest]): it is written into the
+# topology YAML and handed to Docker, so nothing that could end a YAML scalar or a word.
+IMAGE_REF = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
+
+
+class Invalid(ValueError):
+    """A value error that also says how to fix it; `load` shows the hint."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class Action(enum.StrEnum):
+    allow = "allow"
+    deny = "deny"
+    reject = "reject"
+
+
+class Verdict(enum.StrEnum):
+    """What the intent says: about a flow (allow, block), or about every path of any length
+    through hosts an attacker can take over (unreachable: see `twin.analysis.blast`)."""
+
+    allow = "allow"
+    block = "block"
+    unreachable = "unreachable"
+
+
+class FirewallKind(enum.StrEnum):
+    nftables = "nftables"
+    vyos = "vyos"
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _host_entry(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, bool | int | float):
+        hint = "quote it" + (": YAML reads no/yes/on/off unquoted as booleans" * (value in (0, 1)))
+        shown = f"the boolean {str(value).lower()}" if isinstance(value, bool) else repr(value)
+        raise Invalid(f"a host is a name or {{name: ..., address: ...}}, not {shown}", hint)
+    return value
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+# A list the user wrote must say something: `services: []` would make a rule match nothing.
+Members = Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
+
+
+def _check(pattern: re.Pattern[str], what: str, value: str) -> str:
+    if not pattern.fullmatch(value):
+        # ascii(): a homoglyph or an invisible character shows as the escape it is
+        raise Invalid(f"{what} {value!a} is not allowed", f"use {_describe(pattern)}")
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(lambda v: _check(NODE_NAME, "zone name", v))]
+ObjectName = Annotated[str, AfterValidator(lambda v: _check(OBJECT_NAME, "object name", v))]
+
+
+def _ipv4(value: Any) -> Any:
+    """Addresses are written as text: YAML would read `address: 5` as the int 5 (0.0.0.5)."""
+    if isinstance(value, ipaddress.IPv4Address):
+        return value
+    if not isinstance(value, str):
+        raise Invalid(f"{value!r} is not an IPv4 address", "write it like 10.1.0.5")
+    try:
+        return ipaddress.IPv4Address(value)
+    except ValueError:
+        raise Invalid(
+            f"{value!r} is not an IPv4 address", "write four numbers 0-255, like 10.1.0.5"
+        ) from None
+
+
+def _subnet(value: Any) -> Any:
+    if isinstance(value, ipaddress.IPv4Network):
+        return value
+    example = "write it like 10.1.0.0/24"
+    if not isinstance(value, str):
+        raise Invalid(f"{value!r} is not an IPv4 subnet", example)
+    if ":" in value:
+        raise Invalid(f"{value!r} is IPv6; zones are IPv4 subnets", example)
+    if "/" not in value:
+        like = value if value.isascii() and value.isprintable() else "10.1.0.0"
+        raise Invalid(f"{value!r} has no prefix length", f"write it like {like}/24")
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError as exc:
+        raise Invalid(f"{value!r} is not an IPv4 subnet ({exc})", example) from None
+    if net.network_address != ipaddress.IPv4Address(value.split("/")[0]):
+        raise Invalid(f"{value!r} has host bits set", f"write {net}")
+    if net.prefixlen > 29:
+        raise Invalid(
+            f"{value} is too small for a zone",
+            "the network, broadcast, gateway and hosts need room: use a /29 or larger",
+        )
+    return net
+
+
+IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_ipv4)]
+
+
+def _describe(pattern: re.Pattern[str]) -> str:
+    return {
+        LAB_NAME.pattern: "1-20 of a-z 0-9, no '-': nodes are named clab-<lab>-<node>",
+        NODE_NAME.pattern: "1-32 of a-z 0-9 '-' '_', starting with a letter",
+        OBJECT_NAME.pattern: "1-63 of A-Z a-z 0-9 '_' '.' '-', starting with a letter or digit",
+    }[pattern.pattern]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Firewall(_Strict):
+    kind: FirewallKind = FirewallKind.nftables
+    name: str = "fw"
+    image: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check(NODE_NAME, "firewall name", v)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str | None) -> str | None:
+        if v is not None and not IMAGE_REF.fullmatch(v):
+            raise Invalid(
+                f"image {v!r} is not an image reference",
+                "write it like twin-node:latest or registry.example:5000/team/node:1.2",
+            )
+        return v
+
+
+class Defaults(_Strict):
+    interzone: Action = Action.deny
+    intrazone: Action = Action.allow
+
+
+class Host(_Strict):
+    name: str
+    address: IPv4 | None = None
+    sensitive: bool = False  # a crown jewel (blast-radius analysis)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check(NODE_NAME, "host name", v)
+
+
+class Zone(_Strict):
+    subnet: ipaddress.IPv4Network
+    hosts: Annotated[list[Annotated[Host, BeforeValidator(_host_entry)]], Field(min_length=1)]
+    gateway: IPv4 | None = None
+    description: str = ""
+    sensitive: bool = False  # its hosts are crown jewels (blast-radius analysis)
+
+    @field_validator("subnet", mode="before")
+    @classmethod
+    def _subnet(cls, v: Any) -> Any:
+        return _subnet(v)
+
+
+class Rule(_Strict):
+    name: str
+    from_: Annotated[StrList, Field(alias="from", min_length=1)]
+    to: Annotated[StrList, Field(min_length=1)]
+    services: Members | None = None
+    source: Members | None = None
+    destination: Members | None = None
+    action: Action
+    log: bool = False
+    disabled: bool = False
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check(OBJECT_NAME, "rule name", v)
+
+
+class Expect(_Strict):
+    from_: Annotated[str, Field(alias="from")]
+    to: str
+    service: str = "any"  # required for allow/block (checked in `load`)
+    verdict: Verdict
+    name: str | None = None
+    derived: bool = False  # written by `twin import` from the device's own decisions
+
+    @property
+    def flow(self) -> bool:
+        """An allow/block line speaks of single flows; an unreachable line of paths."""
+        return self.verdict is not Verdict.unreachable
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return None if v is None else _check(OBJECT_NAME, "expect name", v)
+
+
+class Policy(_Strict):
+    name: str
+    description: str = ""
+    firewall: Firewall = Firewall()
+    defaults: Defaults = Defaults()
+    zones: Annotated[dict[ZoneName, Zone], Field(min_length=1)]
+    addresses: dict[ObjectName, Members] = {}
+    services: dict[ObjectName, Members] = {}
+    rules: list[Rule] = []
+    expect: list[Expect] = []
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check(LAB_NAME, "lab name", v)

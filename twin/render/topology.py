@@ -1,0 +1,109 @@
+"""render: Plan → text files (containerlab topology, firewall config, node setup). Pure.
+
+Templates live in `templates/` (one folder per target) and only loop and print; this module
+hands them ready-made values. A user folder passed as `template_dir` overrides any template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from twin.firewalls.base import TemplateSet
+from twin.firewalls.nftables import render_nftables
+from twin.firewalls.vyos import render_vyos
+from twin.lab.directory import TOPOLOGY, LabDir
+from twin.plan.plan import Plan
+from twin.policy.model import FirewallKind
+from twin.render.templates import Templates
+
+# A firewall kind → (file name suffix in configs/, how its configuration is rendered).
+Renderer = Callable[[TemplateSet, Plan, str], str]
+FIREWALL_RENDERERS: dict[FirewallKind, tuple[str, Renderer]] = {
+    FirewallKind.nftables: (".nft", render_nftables),
+    FirewallKind.vyos: (".vyos", render_vyos),
+}
+
+
+def render_lab(
+    plan: Plan, source: str = "policy", template_dir: Path | None = None
+) -> dict[str, str]:
+    """Every artefact of a lab, by path relative to the lab directory."""
+    t = Templates(template_dir)
+    fw_file, fw_render = FIREWALL_RENDERERS[plan.firewall_kind]
+    files = {
+        LabDir.config_name(plan.firewall, fw_file): fw_render(t, plan, source),
+        LabDir.config_name(plan.firewall, ".ip"): t.render(
+            "node/firewall.ip.j2", node=plan.firewall, zones=plan.zones
+        ),
+        LabDir.config_name(plan.firewall, ".sysctl"): t.render(
+            "node/firewall.sysctl.j2", node=plan.firewall, zones=plan.zones
+        ),
+    }
+    for host in plan.hosts:
+        files[LabDir.config_name(host.name, ".ip")] = t.render("node/host.ip.j2", host=host)
+        files[LabDir.config_name(host.name, ".sysctl")] = t.render("node/host.sysctl.j2", host=host)
+    files[TOPOLOGY] = t.render(
+        "clab/topology.clab.yml.j2",
+        lab=plan.lab,
+        source=source,
+        image=plan.host_image,
+        nodes=_clab_nodes(plan, fw_file),
+        links=plan.links,
+    )
+    return files
+
+
+@dataclass(frozen=True)
+class _ClabNode:
+    name: str
+    image: str
+    role: str
+    zone: str
+    binds: tuple[str, ...]
+    exec: tuple[str, ...]
+    cmd: str = ""
+    kind: str = ""  # the firewall kind, on the firewall node
+
+
+def _clab_nodes(plan: Plan, fw_file: str) -> list[_ClabNode]:
+    """Nodes as containerlab sees them: the same setup files, bound in and run by `exec:`."""
+    setup = ("ip -batch /twin/setup.ip", "sysctl -q -p /twin/sysctl.conf")
+
+    def binds(node: str) -> tuple[str, ...]:
+        return (
+            f"{LabDir.config_name(node, '.ip')}:/twin/setup.ip:ro",
+            f"{LabDir.config_name(node, '.sysctl')}:/twin/sysctl.conf:ro",
+        )
+
+    fw = _ClabNode(
+        plan.firewall,
+        plan.image,
+        "firewall",
+        "",
+        (
+            *binds(plan.firewall),
+            f"{LabDir.config_name(plan.firewall, fw_file)}:/twin/firewall{fw_file}:ro",
+        ),
+        (*setup, f"nft -f /twin/firewall{fw_file}"),
+        kind=plan.firewall_kind.value,
+    )
+    if plan.firewall_kind is FirewallKind.vyos:  # VyOS boots its own init, twin commits later
+        fw = _ClabNode(
+            plan.firewall,
+            plan.image,
+            "firewall",
+            "",
+            (
+                "/lib/modules:/lib/modules:ro",
+                f"{LabDir.config_name(plan.firewall, fw_file)}:/twin/firewall{fw_file}:ro",
+            ),
+            (),
+            "/sbin/init",
+            plan.firewall_kind.value,
+        )
+    hosts = [
+        _ClabNode(h.name, plan.host_image, "host", h.zone, binds(h.name), setup) for h in plan.hosts
+    ]
+    return [fw, *hosts]

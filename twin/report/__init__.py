@@ -1,0 +1,3 @@
+"""Reports for people and machines: console, JSON, JUnit, HTML, change, blast radius, zone graph.
+Pure formatting.
+"""

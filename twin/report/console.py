@@ -1,0 +1,169 @@
+"""The terminal report of a run: summary line, zone matrix, failures, intent. Pure formatting."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from twin.plan.plan import Plan
+from twin.verify.provenance import from_json
+from twin.verify.verify import INCONCLUSIVE, Result, Verification
+
+MAX_FAILURE_ROWS = 40
+
+
+@dataclass(frozen=True)
+class IntentOutcome:
+    index: int
+    name: str
+    text: str  # the intent line as the user wrote it, in one line
+    flows: int
+    failures: list[Result]
+    inconclusive: list[Result]  # flows of the line this machine could not judge
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.flows) and not self.failures and not self.inconclusive
+
+
+def intent_outcomes(plan: Plan, run: Verification) -> list[IntentOutcome]:
+    covered: dict[str, list[Result]] = defaultdict(list)
+    for r in run.results:
+        for name in r.intent:
+            covered[name].append(r)
+    out = []
+    for i, exp in enumerate(plan.policy.expect):
+        if not exp.flow:
+            continue  # unreachable lines are about paths: twin blast checks them
+        name = exp.name or f"expect[{i}]"
+        text = f"{exp.from_} -> {exp.to} {exp.service}: {exp.verdict.value}"
+        flows = covered.get(name, [])
+        bad = [r for r in flows if name in r.violates]
+        unsure = [r for r in flows if r.observed == INCONCLUSIVE]
+        out.append(IntentOutcome(i, name, text, len(flows), bad, unsure))
+    return out
+
+
+def summary_line(run: Verification) -> str:
+    n = len(run.results)
+    counts: dict[str, int] = defaultdict(int)
+    for r in run.results:
+        counts[r.observed] += 1
+    rate = n / run.seconds if run.seconds else 0.0
+    seen = ", ".join(
+        f"{counts[k]} {k}"
+        for k in ("open", "closed", "filtered", "rejected", INCONCLUSIVE)
+        if counts[k]
+    )
+    return f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s): {seen} — {verdict_words(run)}"
+
+
+def verdict_words(run: Verification) -> str:
+    if run.ok:
+        return "all match"
+    words = [f"{len(run.failures)} FAILED"] if run.failures or not run.inconclusive else []
+    if run.inconclusive:
+        words.append(
+            f"{len(run.inconclusive)} INCONCLUSIVE (prober and firewall log disagreed twice: "
+            "this machine could not judge them)"
+        )
+    return ", ".join(words)
+
+
+def print_report(console: Console, plan: Plan, run: Verification) -> None:
+    source = from_json(run.source)
+    if source is not None:
+        console.print(source.line(), style="yellow" if source.candidate else "")
+    console.print(_matrix(plan, run))
+    intents = intent_outcomes(plan, run)
+    held = sum(1 for o in intents if o.holds)
+    console.print(f"intent: {held}/{len(intents)} lines hold")
+    for o in intents:
+        if o.failures:
+            console.print(
+                f"  [red]✗[/] {o.name}: {o.text} — {len(o.failures)} of {o.flows} flows differ"
+            )
+        elif o.inconclusive:
+            console.print(
+                f"  [yellow]?[/] {o.name}: {o.text} — {len(o.inconclusive)} of {o.flows} flows "
+                "inconclusive"
+            )
+        elif not o.flows:
+            console.print(f"  [yellow]?[/] {o.name}: {o.text} — no flow covers it")
+    if run.crafted:
+        good = sum(1 for c in run.crafted if c.ok)
+        mark = "[green]✓[/]" if good == len(run.crafted) else "[red]✗[/]"
+        console.print(
+            f"{mark} stateful and anti-spoofing: {good}/{len(run.crafted)} crafted packets "
+            "(stray ACKs, spoofed SYNs) dropped by the right rule"
+        )
+        for c in run.crafted:
+            if not c.ok:
+                console.print(
+                    f"  [red]✗[/] {c.kind} from {c.sender} as {c.src} → {c.dst} tcp/{c.port}: "
+                    f"expected {c.expected_rule}, firewall logged {c.rule or 'nothing'}"
+                )
+    if run.failures:
+        console.print(_failures(run.failures))
+    if run.inconclusive:
+        console.print(_failures(run.inconclusive, "flows inconclusive (no verdict: exit 3)"))
+    for w in run.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    style = "green" if run.ok else "bold red"
+    console.print(Text(summary_line(run), style=style))
+
+
+def _matrix(plan: Plan, run: Verification) -> Table:
+    """Rows: source zone; columns: destination zone; cell: allowed/probed, red on failure."""
+    cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in run.results:
+        cells[(r.src_zone, r.dst_zone)].append(r)
+    zones = [z.name for z in plan.zones]
+    table = Table(title=f"lab {plan.lab}: flows allowed / probed (from row to column)")
+    table.add_column("from \\ to", style="bold")
+    for z in zones:
+        table.add_column(z, justify="center")
+    for src in zones:
+        row = []
+        for dst in zones:
+            rs = cells.get((src, dst), [])
+            if not rs:
+                row.append(Text("·", style="dim"))
+                continue
+            allowed = sum(1 for r in rs if r.observed in ("open", "closed"))
+            bad = sum(1 for r in rs if not r.ok and r.observed != INCONCLUSIVE)
+            unsure = sum(1 for r in rs if r.observed == INCONCLUSIVE)
+            label = f"{allowed}/{len(rs)}" + (f" ✗{bad}" if bad else "")
+            label += f" ?{unsure}" if unsure else ""
+            style = "bold red" if bad else ("yellow" if unsure else "green" if allowed else "dim")
+            row.append(Text(label, style=style))
+        table.add_row(src, *row)
+    return table
+
+
+def _failures(
+    failures: list[Result], what: str = "flows differ from the policy or the intent"
+) -> Table:
+    table = Table(title=f"{len(failures)} {what}")
+    for col in ("flow", "service", "expected", "observed", "firewall rule", "why"):
+        table.add_column(col)
+    for r in failures[:MAX_FAILURE_ROWS]:
+        table.add_row(
+            f"{r.src} ({r.src_zone}) → {r.dst} ({r.dst_zone})",
+            service_label(r.proto, r.port),
+            r.expected,
+            r.observed,
+            r.rule or "—",
+            r.reason,
+        )
+    if len(failures) > MAX_FAILURE_ROWS:
+        table.caption = f"… and {len(failures) - MAX_FAILURE_ROWS} more (see --json)"
+    return table
+
+
+def service_label(proto: str, port: int) -> str:
+    return "icmp" if proto == "icmp" else f"{proto}/{port}"

@@ -1,0 +1,129 @@
+"""The HTML report: one self-contained file (inline CSS, no script, nothing fetched), for people.
+
+Failures first, then the zone×zone matrix coloured by verdict, the rehearsal (before → after,
+static diff, disagreements), the intent lines, the zone graph with the attack paths (static,
+`twin.report.graph`), and the log evidence. This module prepares every
+value; the template (`templates/report/report.html.j2`) only loops and prints, autoescaped.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from twin.analysis.blast import Blast, check_unreachable, path_line
+from twin.analysis.reach import Reach
+from twin.files import write_output
+from twin.plan.plan import Plan
+from twin.render.templates import INSTALLED_TEMPLATES, PACKAGE_TEMPLATES
+from twin.report.console import intent_outcomes, service_label, summary_line
+from twin.report.graph import zone_svg
+from twin.verify.runs import SavedRun
+from twin.verify.verify import INCONCLUSIVE, Result
+
+MAX_ROWS = 500
+
+
+@dataclass(frozen=True)
+class Cell:
+    css: str  # allow | block | mixed | fail | unsure | none
+    label: str
+    title: str
+
+
+def render_html(saved: SavedRun) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(PACKAGE_TEMPLATES), str(INSTALLED_TEMPLATES)]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    run, plan = saved.run, saved.plan
+    zones = [z.name for z in plan.zones]
+    failures = [_row(r) for r in run.failures[:MAX_ROWS]]
+    return env.get_template("report/report.html.j2").render(
+        lab=saved.lab,
+        kind=saved.kind,
+        when=datetime.datetime.fromtimestamp(saved.time).strftime("%Y-%m-%d %H:%M:%S"),
+        ok=run.ok and saved.evidence.ok and not saved.rehearsal.get("disagreements"),
+        unsure=bool(run.inconclusive) and not run.failures and not run.health,
+        inconclusive=[_row(r) for r in run.inconclusive[:MAX_ROWS]],
+        summary=summary_line(run),
+        source=run.source,
+        health=run.health,
+        warnings=run.warnings,
+        failures=failures,
+        more_failures=max(0, len(run.failures) - MAX_ROWS),
+        zones=zones,
+        matrix=[[_cell(_pairs(run.results).get((s, d), [])) for d in zones] for s in zones],
+        intents=intent_outcomes(plan, run),
+        rehearsal=saved.rehearsal,
+        evidence=saved.evidence,
+        evidence_problems=saved.evidence.problems,
+        unlogged=[_row(r) for r in saved.evidence.unlogged[:MAX_ROWS]],
+        max_rows=MAX_ROWS,
+        breach=_breach(plan),
+    )
+
+
+def write_html(saved: SavedRun, path: Path) -> None:
+    write_output(path, render_html(saved))
+
+
+def _breach(plan: Plan) -> dict[str, Any]:
+    """The zone graph (static, exact) and the `unreachable` intent lines, checked."""
+    reach = Reach(plan)
+    blast = Blast(reach)
+    drawn = zone_svg(blast, inline=True)
+    return {
+        "svg": Markup(drawn.svg),  # every text in it is escaped by twin.graph
+        "foothold": drawn.foothold,
+        "unreachable": [
+            {"name": c.name, "text": c.text, "holds": c.holds, "path": path_line(c.path or ())}
+            for c in check_unreachable(reach, blast)
+        ],
+    }
+
+
+def _pairs(results: list[Result]) -> dict[tuple[str, str], list[Result]]:
+    out: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in results:
+        out[(r.src_zone, r.dst_zone)].append(r)
+    return out
+
+
+def _cell(rs: list[Result]) -> Cell:
+    if not rs:
+        return Cell("none", "·", "not probed")
+    allowed = [r for r in rs if r.observed in ("open", "closed")]
+    bad = [r for r in rs if not r.ok and r.observed != INCONCLUSIVE]
+    unsure = [r for r in rs if r.observed == INCONCLUSIVE]
+    services = sorted({service_label(r.proto, r.port) for r in allowed})
+    title = "allowed: " + (", ".join(services) if services else "nothing")
+    label = f"{len(allowed)}/{len(rs)}" + (f" ✗{len(bad)}" if bad else "")
+    label += f" ?{len(unsure)}" if unsure else ""
+    if bad:
+        return Cell("fail", label, title + f"; {len(bad)} differ from policy or intent")
+    if unsure:
+        return Cell("unsure", label, title + f"; {len(unsure)} inconclusive")
+    if not allowed:
+        return Cell("block", label, title)
+    return Cell("allow" if len(allowed) == len(rs) else "mixed", label, title)
+
+
+def _row(r: Result) -> dict[str, Any]:
+    return {
+        "flow": f"{r.src} ({r.src_zone}) → {r.dst} ({r.dst_zone})",
+        "service": service_label(r.proto, r.port),
+        "expected": r.expected,
+        "observed": r.observed,
+        "rule": r.rule or "—",
+        "why": r.reason,
+    }

@@ -1,0 +1,29 @@
+"""The JSON report of a run: what was judged, the outcome, one object per flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from twin.files import write_output
+from twin.report.console import summary_line
+from twin.verify.verify import Verification
+
+
+def run_json(run: Verification) -> dict[str, object]:
+    """The JSON report: what was judged (policy file and sha256, ruleset sha256, baseline or
+    rehearsal candidate), the outcome, and one object per flow."""
+    return {
+        "lab": run.lab,
+        **run.source,
+        "exit_code": run.exit_code,
+        "summary": summary_line(run),
+        "failures": len(run.failures),
+        "inconclusive": len(run.inconclusive),
+        "health": run.health,
+        "results": run.to_json(),
+    }
+
+
+def write_json(run: Verification, path: Path) -> None:
+    write_output(path, json.dumps(run_json(run), indent=1) + "\n")

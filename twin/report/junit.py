@@ -1,0 +1,91 @@
+"""The JUnit XML report of a run: one test case per intent line, one per zone pair."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+from twin.files import write_output
+from twin.plan.plan import Plan
+from twin.report.console import intent_outcomes, service_label
+from twin.verify.verify import INCONCLUSIVE, Result, Verification
+
+
+def write_junit(plan: Plan, run: Verification, path: Path) -> None:
+    """One test case per intent line, one per zone pair of the matrix."""
+    suite = ET.Element("testsuite", name=f"twin.{plan.lab}", time=f"{run.seconds:.3f}")
+    if run.source:
+        props = ET.SubElement(suite, "properties")
+        for key, value in run.source.items():
+            ET.SubElement(props, "property", name=key, value=value)
+    cases = failed = errors = 0
+    for o in intent_outcomes(plan, run):
+        case = ET.SubElement(suite, "testcase", classname=f"twin.{plan.lab}.intent", name=o.name)
+        cases += 1
+        if o.failures or not o.flows:
+            failed += 1
+            msg = (
+                f"{o.text}: {len(o.failures)} of {o.flows} flows differ"
+                if o.flows
+                else f"{o.text}: no flow covers it"
+            )
+            fail = ET.SubElement(case, "failure", message=msg, type="intent")
+            fail.text = "\n".join(_flow_line(r) for r in o.failures)
+        elif o.inconclusive:
+            errors += 1
+            error = ET.SubElement(
+                case, "error", type=INCONCLUSIVE,
+                message=f"{o.text}: {len(o.inconclusive)} of {o.flows} flows inconclusive",
+            )  # fmt: skip
+            error.text = "\n".join(_flow_line(r) for r in o.inconclusive)
+    pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in run.results:
+        pairs[(r.src_zone, r.dst_zone)].append(r)
+    for (src, dst), rs in pairs.items():
+        case = ET.SubElement(
+            suite, "testcase", classname=f"twin.{plan.lab}.matrix", name=f"{src} -> {dst}"
+        )
+        cases += 1
+        bad = [r for r in rs if not r.ok and r.observed != INCONCLUSIVE]
+        unsure = [r for r in rs if r.observed == INCONCLUSIVE]
+        if bad:
+            failed += 1
+            fail = ET.SubElement(
+                case, "failure", message=f"{len(bad)} of {len(rs)} flows differ", type="flow"
+            )
+            fail.text = "\n".join(_flow_line(r) for r in bad)
+        elif unsure:  # JUnit's error: the test could not be judged
+            errors += 1
+            error = ET.SubElement(
+                case, "error", type=INCONCLUSIVE,
+                message=f"{len(unsure)} of {len(rs)} flows inconclusive",
+            )  # fmt: skip
+            error.text = "\n".join(_flow_line(r) for r in unsure)
+    if run.crafted:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"twin.{plan.lab}.stateful", name="crafted packets"
+        )
+        cases += 1
+        stray = [c for c in run.crafted if not c.ok]
+        if stray:
+            failed += 1
+            fail = ET.SubElement(case, "failure", message=f"{len(stray)} crafted packets passed")
+            fail.text = "\n".join(
+                f"{c.kind} {c.sender} as {c.src} -> {c.dst} tcp/{c.port}: "
+                f"expected {c.expected_rule}, logged {c.rule or 'nothing'}"
+                for c in stray
+            )
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failed))
+    suite.set("errors", str(errors))
+    suites = ET.Element("testsuites", name="twin")
+    suites.append(suite)
+    write_output(path, ET.tostring(suites, encoding="utf-8", xml_declaration=True))
+
+
+def _flow_line(r: Result) -> str:
+    return (
+        f"{r.src} -> {r.dst} {service_label(r.proto, r.port)}: expected {r.expected}, "
+        f"observed {r.observed} (rule {r.rule or 'none'}): {r.reason}"
+    )

@@ -1,0 +1,1 @@
+"""A twin policy → vendor configuration text (PAN-OS, FortiGate)."""

@@ -1,0 +1,1 @@
+"""DeviceConfig → a twin policy: rules, addresses, services, NAT, zones, derived intent."""

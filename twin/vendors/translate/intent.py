@@ -1,0 +1,199 @@
+"""Intent from the device: one sample flow per imported rule, as `expect:` lines marked derived.
+
+For each rule the import kept (exact or approximated), a flow from a host its source matches to
+a host its destination matches, on its first service; a host is added where the zone has none
+on such an address. The line's verdict is what the *device* decides for that flow, walking the
+vendor's own rule order: a sample that a skipped rule, or an approximated rule whose device
+meaning may differ, could decide is left out (the device's answer is not known), and counted.
+So an imported policy is testable at once, and a later edit shows its blast radius.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from twin.plan.plan import Plan, RulePlan, build_plan
+from twin.policy.load import validate_policy
+from twin.policy.model import Action, Policy
+from twin.policy.resolve import IPv4Net
+from twin.vendors.report import Direction, ImportReport, Kind, Outcome, RuleOutcome
+from twin.vendors.translate.names import Namespace
+
+MAX_HOSTS_PER_ZONE = 8
+ANY_SERVICE_SAMPLE = ("tcp", 443)
+
+
+@dataclass(frozen=True)
+class Sample:
+    outcome: RuleOutcome
+    rule: str  # the twin rule it samples
+    src: str
+    dst: str
+    proto: str
+    port: int
+
+    @property
+    def service(self) -> str:
+        return "icmp" if self.proto == "icmp" else f"{self.proto}/{self.port}"
+
+
+def derive(
+    data: dict[str, Any], policy: Policy, report: ImportReport, names: Namespace, file: str
+) -> Policy:
+    """Add hosts and derived `expect:` lines to `data`; the policy validated again."""
+    plan = build_plan(policy)
+    wanted: list[tuple[RuleOutcome, RulePlan, str, str, ipaddress.IPv4Address | None,
+                       ipaddress.IPv4Address | None, str, int]] = []  # fmt: skip
+    by_name = {r.name: r for r in plan.rules}
+    for o in report.rules:
+        if o.outcome not in (Outcome.exact, Outcome.approximated) or not o.twin_rules:
+            continue
+        rp = by_name.get(o.twin_rules[0])
+        if rp is None:
+            continue
+        pick = _pick(plan, rp)
+        if pick is not None:
+            wanted.append((o, rp, *pick))
+    samples: list[Sample] = []
+    for o, rp, sz, dz, s_addr, d_addr, proto, port in wanted:
+        src = _host(data, plan, names, sz, s_addr, None)
+        dst = _host(data, plan, names, dz, d_addr, src)
+        if src is not None and dst is not None:
+            samples.append(Sample(o, rp.name, src, dst, proto, port))
+    policy = validate_policy(data, {}, file)
+    plan = build_plan(policy)
+    expect: list[dict[str, Any]] = []
+    left_out = 0
+    taken: set[tuple[str, str, str]] = set()
+    for s in samples:
+        action = _device_decides(plan, report, s)
+        if action is None:
+            left_out += 1
+            continue
+        key = (s.src, s.dst, s.service)
+        if key in taken:
+            continue
+        taken.add(key)
+        expect.append(
+            {
+                "name": f"derived.{s.rule}"[:63],
+                "from": s.src,
+                "to": s.dst,
+                "service": s.service,
+                "verdict": "allow" if action is Action.allow else "block",
+                "derived": True,
+            }
+        )
+    if expect:
+        data["expect"] = expect
+    report.counts["expect"] = len(expect)
+    if left_out:
+        report.add(
+            Kind.assumed,
+            "intent",
+            f"{left_out} sample flows left out of the derived intent: a skipped or approximated "
+            "rule could decide them on the device",
+        )
+    return validate_policy(data, {}, file)
+
+
+def _pick(
+    plan: Plan, rp: RulePlan
+) -> tuple[str, str, ipaddress.IPv4Address | None, ipaddress.IPv4Address | None, str, int] | None:
+    zones = {z.name: z.subnet for z in plan.zones}
+    pairs = [(s, d) for s in sorted(rp.src_zones) for d in sorted(rp.dst_zones)]
+    if rp.scope == "rule":
+        pairs.sort(key=lambda p: p[0] == p[1])  # another zone first: intrazone needs 2 hosts
+    for sz, dz in pairs:
+        s_addr = _point(rp.sources, zones[sz])
+        d_addr = _point(rp.destinations, zones[dz])
+        if s_addr is False or d_addr is False:
+            continue
+        proto, port = _service(rp)
+        return sz, dz, _addr(s_addr), _addr(d_addr), proto, port
+    return None
+
+
+def _addr(found: ipaddress.IPv4Address | bool) -> ipaddress.IPv4Address | None:
+    return found if isinstance(found, ipaddress.IPv4Address) else None
+
+
+def _point(nets: tuple[IPv4Net, ...] | None, zone: IPv4Net) -> ipaddress.IPv4Address | bool:
+    """An address of `nets` inside the zone (True: any host will do; False: none)."""
+    if nets is None:
+        return True
+    for n in nets:
+        if n.overlaps(zone):
+            part = n if n.subnet_of(zone) else zone
+            for cand in (part[0], part[1], part[2]) if part.num_addresses > 2 else (part[0],):
+                if cand not in (zone[0], zone[1], zone[-1]) and cand in n:
+                    return cand
+    return False
+
+
+def _service(rp: RulePlan) -> tuple[str, int]:
+    if not rp.services:
+        return ANY_SERVICE_SAMPLE
+    first = rp.services[0]
+    return first.proto, first.lo
+
+
+def _host(  # noqa: PLR0917 - where, which zone, which address, not which host
+    data: dict[str, Any],
+    plan: Plan,
+    names: Namespace,
+    zone: str,
+    addr: ipaddress.IPv4Address | None,
+    other: str | None,
+) -> str | None:
+    hosts = data["zones"][zone]["hosts"]
+    for h in hosts:
+        if addr is None and h["name"] != other:
+            return str(h["name"])
+        if addr is not None and ipaddress.IPv4Address(h["address"]) == addr:
+            return str(h["name"]) if h["name"] != other else None
+    if addr is None or len(hosts) >= MAX_HOSTS_PER_ZONE:
+        return None
+    gateway = plan.by_zone[zone].gateway
+    if addr == gateway:
+        return None
+    name = names.claim(f"{zone}-h{len(hosts) + 1}", node=True)
+    hosts.append({"name": name, "address": str(addr)})
+    return name
+
+
+def _device_decides(plan: Plan, report: ImportReport, s: Sample) -> Action | None:
+    """The device's verdict for the sample, walking its own rule order; None: not known."""
+    src, dst = plan.by_host[s.src], plan.by_host[s.dst]
+    sz, dz = src.zone, dst.zone
+    by_name = {r.name: r for r in plan.rules}
+    for o in report.rules:
+        if o.outcome in (Outcome.disabled, Outcome.never):
+            continue
+        if o.outcome is Outcome.skipped:
+            if o.direction is Direction.untested:
+                continue  # IPv6 only: never an IPv4 flow
+            if _covers(o.from_, sz) and _covers(o.to, dz):
+                return None
+            continue
+        hit = [
+            by_name[n]
+            for n in o.twin_rules
+            if n in by_name
+            and by_name[n].applies(sz, dz)
+            and by_name[n].matches(src.address, dst.address, s.proto, s.port)
+        ]
+        if hit:
+            own = o is s.outcome
+            if o.outcome is Outcome.exact or o.direction is Direction.block_more or own:
+                return hit[0].action
+            return None
+        if o.outcome is Outcome.approximated and o.direction is not Direction.allow_more:
+            return None  # the device's rule may be wider than the twin's
+    return plan.decide(s.src, s.dst, s.proto, s.port).action  # defaults, intrazone allows
+
+
+def _covers(zones: tuple[str, ...], zone: str) -> bool:
+    return not zones or "any" in zones or zone in zones

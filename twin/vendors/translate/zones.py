@@ -1,0 +1,165 @@
+"""Zone subnets of an imported policy: from the interfaces' addresses, the user's
+`--zone-subnets`, or (none, or one that would overlap another zone) a /24 of 198.18.0.0/15 (RFC
+2544 benchmarking space, never a real network); and the hosts each zone gets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, ClassVar
+
+from twin.errors import InputError, Problem
+from twin.policy.resolve import IPv4Net
+from twin.vendors.device import DeviceConfig, DevZone
+from twin.vendors.report import ImportReport, Kind
+from twin.vendors.translate.names import Namespace
+
+ASSUMED_POOL = ipaddress.IPv4Network("198.18.0.0/15")
+HOSTS_PER_ZONE = 2
+
+
+def assign_subnets(
+    dev: DeviceConfig,
+    zone_map: dict[str, str],
+    given: dict[str, IPv4Net],
+    report: ImportReport,
+) -> tuple[dict[str, dict[str, Any]], dict[str, IPv4Net]]:
+    found: dict[str, tuple[list[IPv4Net], list[ipaddress.IPv4Address]]] = {}
+    for vz in dev.zones.values():
+        nets, ips = [], []
+        for iface in vz.interfaces:
+            for addr in dev.interfaces.get(iface, _NoIface).addresses:
+                nets.append(addr.network)
+                ips.append(addr.ip)
+        found[vz.name] = (nets, ips)
+    taken = [n for vname, (nets, _) in found.items() if vname not in given for n in nets]
+    taken += list(given.values())
+    pool = (n for n in ASSUMED_POOL.subnets(new_prefix=24) if not any(n.overlaps(t) for t in taken))
+    zones: dict[str, dict[str, Any]] = {}
+    subnets: dict[str, IPv4Net] = {}
+    for vname, (nets, ips) in found.items():
+        vz = dev.zones[vname]
+        twin = zone_map[vname]
+        subnet = given.get(vname) or given.get(twin)
+        if subnet is None:
+            subnet = _one_subnet(vz, nets, taken, report)
+        if subnet is None:
+            subnet = next(pool)
+            report.add(
+                Kind.assumed,
+                f"zone {vname!r}",
+                f"no interface address: twin uses {subnet} (give the real one with "
+                f"--zone-subnets {twin}=CIDR)",
+                vz.line,
+            )
+        if subnet.prefixlen > 29:
+            wider = subnet.supernet(new_prefix=29)
+            report.add(
+                Kind.assumed, f"zone {vname!r}", f"{subnet} widened to {wider} (twin needs a /29)"
+            )
+            subnet = wider
+        clash = next((z for z, n in subnets.items() if n.overlaps(subnet)), None)
+        if clash is not None and not (given.get(vname) or given.get(twin)):
+            other = subnets[clash]
+            subnet = next(pool)
+            report.add(
+                Kind.assumed,
+                f"zone {vname!r}",
+                f"its interface subnet overlaps zone {clash!r} ({other}) in the twin: twin uses "
+                f"{subnet} (give another with --zone-subnets {twin}=CIDR)",
+                vz.line,
+            )
+        zone: dict[str, Any] = {"subnet": str(subnet)}
+        gw = next((ip for ip in ips if ip in subnet and ip not in (subnet[0], subnet[-1])), None)
+        if gw is not None and gw != subnet[1]:
+            zone["gateway"] = str(gw)
+        if vname != twin:
+            zone["description"] = f"{dev.vendor} zone {vname!r}"
+        zones[twin] = zone
+        subnets[twin] = subnet
+    _check_overlaps(dev, subnets)
+    return zones, subnets
+
+
+class _NoIface:
+    addresses: ClassVar[list[ipaddress.IPv4Interface]] = []
+
+
+def _one_subnet(
+    vz: DevZone, nets: list[IPv4Net], taken: list[IPv4Net], report: ImportReport
+) -> IPv4Net | None:
+    unique = list(ipaddress.collapse_addresses(nets))
+    if not unique:
+        return None
+    if len(unique) == 1:
+        return unique[0]
+    wide = unique[0]
+    while not all(n.subnet_of(wide) for n in unique):
+        wide = wide.supernet()
+    others = [t for t in taken if not any(t == n for n in unique)]
+    if not any(wide.overlaps(t) for t in others):
+        report.add(
+            Kind.assumed,
+            f"zone {vz.name!r}",
+            f"{len(unique)} interface subnets ({', '.join(map(str, unique))}) modelled as {wide}",
+            vz.line,
+        )
+        return wide
+    report.add(
+        Kind.assumed,
+        f"zone {vz.name!r}",
+        f"{len(unique)} interface subnets; twin models {unique[0]} only "
+        f"(not {', '.join(map(str, unique[1:]))}: their supernet overlaps another zone)",
+        vz.line,
+    )
+    return unique[0]
+
+
+def _check_overlaps(dev: DeviceConfig, subnets: dict[str, IPv4Net]) -> None:
+    items = list(subnets.items())
+    for i, (a, na) in enumerate(items):
+        for b, nb in items[i + 1 :]:
+            if na.overlaps(nb):
+                raise InputError(
+                    [
+                        Problem(
+                            dev.file,
+                            None,
+                            f"zone {b!r}",
+                            f"subnet {nb} overlaps zone {a!r} ({na})",
+                            "give each zone its own subnet with --zone-subnets ZONE=CIDR,…",
+                        )
+                    ]
+                )
+
+
+def place_hosts(
+    zones: dict[str, dict[str, Any]],
+    nets: dict[str, IPv4Net],
+    addresses: dict[str, list[str]],
+    names: Namespace,
+) -> None:
+    named: list[ipaddress.IPv4Address] = []
+    for items in addresses.values():
+        for item in items:
+            try:
+                n = ipaddress.IPv4Network(item)
+            except ValueError:
+                continue
+            if n.prefixlen >= 24:
+                named.append(n[0] if n.prefixlen == 32 else n[1])
+    for zname, zone in zones.items():
+        subnet = nets[zname]
+        gw = ipaddress.IPv4Address(zone.get("gateway") or subnet[1])
+        start = 11 if subnet.num_addresses - 2 >= 10 + HOSTS_PER_ZONE else 2
+        defaults = (subnet[i] for i in range(start, subnet.num_addresses - 1))
+        picked: list[ipaddress.IPv4Address] = []
+        for cand in [*(a for a in named if a in subnet), *defaults]:
+            if cand not in (gw, subnet[0], subnet[-1]) and cand not in picked:
+                picked.append(cand)
+            if len(picked) == HOSTS_PER_ZONE:
+                break
+        zone["hosts"] = [
+            {"name": names.claim(f"{zname}-h{i}", node=True), "address": str(a)}
+            for i, a in enumerate(picked, start=1)
+        ]

@@ -1,0 +1,327 @@
+"""verify: send every planned flow for real, read the firewall's own account, judge each one.
+
+Two witnesses: the prober (what came back) and the firewall (its NFLOG record of the same
+5-tuple names the rule, hence the action, it applied). A probe where they disagree — the
+firewall logged a reject but nothing came back, it logged an accept but the probe timed out —
+or that left no record is sent again on a fresh 5-tuple with a longer wait; if the witnesses
+still disagree the flow is `inconclusive`: the machine could not judge it (exit 3), and it is
+never reported as a policy failure. Then a flow passes when (a) what came back matches the
+policy's first-match prediction (allowed or blocked, dropped or rejected), (b) the firewall's
+log names the rule the policy predicts, and (c) it agrees with every intent line that covers it.
+A blocked probe without a log record from the firewall is a failure: something else dropped it,
+and the twin would be lying.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traffic.nflog import LogRecord, NflogReader
+from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Outcome, Probe, run_probes
+from twin.deploy.configure import Snapshot, firewall_snapshot
+from twin.errors import EnvironmentProblem
+from twin.lab.directory import LabDir, lab_subdir, write_atomic
+from twin.lab.state import LabState
+from twin.plan.flows import PlannedFlow, plan_flows
+from twin.plan.plan import ANTI_SPOOFING, CT_INVALID, Plan
+from twin.policy.model import Action, FirewallKind
+from twin.runtime.base import Runtime
+from twin.verify.crafted import CraftedResult, judge_crafted, plan_crafted, send
+from twin.verify.provenance import Provenance
+
+DEFAULT_TIMEOUT = 0.2  # seconds per probe; the twin's RTT is ~0.1 ms
+INCONCLUSIVE = "inconclusive"  # the prober and the firewall's log disagreed, twice
+OBSERVED_CLASS = {OPEN: "allow", CLOSED: "allow", FILTERED: "block", REJECTED: "block"}
+EXPECTED_BLOCK = {Action.deny: FILTERED, Action.reject: REJECTED}
+SEEN_IF = {Action.allow: (OPEN, CLOSED), Action.deny: (FILTERED,), Action.reject: (REJECTED,)}
+
+
+@dataclass
+class Result:
+    src: str
+    dst: str
+    src_zone: str
+    dst_zone: str
+    proto: str
+    port: int
+    expected: str  # allow | block: the intent where a line covers the flow, else the policy
+    observed: str  # open | closed | filtered | rejected | inconclusive
+    ok: bool
+    rule: str  # the rule the firewall logged for this flow ("" if none)
+    predicted: str  # allow | block: the policy's first match
+    predicted_rule: str
+    intent: list[str] = field(default_factory=list)  # intent lines covering the flow
+    violates: list[str] = field(default_factory=list)  # intent lines it breaks
+    reason: str = ""
+    detail: str = ""
+    rtt_ms: float = 0.0
+
+
+@dataclass
+class Verification:
+    lab: str
+    results: list[Result]
+    seconds: float  # probes sent and judged
+    warnings: list[str] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)  # rule → packets during the run
+    reprobed: int = 0  # flows sent a second time, with a longer wait, before being failed
+    health: list[str] = field(default_factory=list)  # the twin broke: no verdict stands (exit 3)
+    snapshot: Snapshot | None = field(default=None, repr=False)  # the firewall after the run
+    crafted: list[CraftedResult] = field(default_factory=list)  # stateful/anti-spoofing checks
+    log_file: str = ""
+    source: dict[str, str] = field(default_factory=dict)  # Provenance.to_json(): what was judged
+
+    @property
+    def failures(self) -> list[Result]:
+        """Flows that differ from the policy or the intent, both witnesses agreeing."""
+        return [r for r in self.results if not r.ok and r.observed != INCONCLUSIVE]
+
+    @property
+    def inconclusive(self) -> list[Result]:
+        return [r for r in self.results if r.observed == INCONCLUSIVE]
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.failures
+            and not self.inconclusive
+            and not self.health
+            and all(c.ok for c in self.crafted)
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """3: the twin or the machine could not judge (unhealthy, or flows inconclusive and no
+        real failure); 1: a flow or a crafted packet differs from the policy; 0: all good."""
+        if self.health:
+            return 3
+        if self.failures or not all(c.ok for c in self.crafted):
+            return 1
+        return 3 if self.inconclusive else 0
+
+    def to_json(self) -> list[dict[str, object]]:
+        """The results, one object per flow."""
+        return [dict(vars(r)) for r in self.results]
+
+
+def verify(
+    runtime: Runtime,
+    state: LabState,
+    plan: Plan,
+    timeout: float = DEFAULT_TIMEOUT,
+    matrix: str = "auto",
+    *,
+    flows: list[PlannedFlow] | None = None,
+    snapshot: Snapshot | bool | None = True,
+    stateful: bool = True,
+    provenance: Provenance | None = None,
+) -> Verification:
+    """Probe every planned flow (or `flows`). A probe whose firewall record contradicts what
+    came back, or is missing, is sent once more (fresh 5-tuple, three times the wait); still
+    contradicted, the flow is inconclusive. The run is saved in the lab directory
+    (`runs/last.json`) for `twin report`."""
+    flows = plan_flows(plan, matrix) if flows is None else flows
+    netns = {h.name: runtime.netns(state, h.name) for h in plan.hosts}
+    addr = {h.name: str(h.address) for h in plan.hosts}
+    probes = [
+        Probe(netns[f.flow.src], addr[f.flow.src], addr[f.flow.dst], f.flow.proto, f.flow.port)
+        for f in flows
+    ]
+    subnets = [str(z.subnet) for z in plan.zones]
+    crafted = (
+        plan_crafted(plan, flows, netns)
+        if stateful and plan.firewall_kind.value == "nftables"
+        else []
+    )
+    extra: list[LogRecord] = []
+    before = (
+        firewall_snapshot(runtime, state, plan)
+        if snapshot is True
+        else (snapshot if isinstance(snapshot, Snapshot) else None)
+    )
+    try:
+        reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
+    witness = firewall_actions(plan) if plan.firewall_kind is FirewallKind.nftables else None
+    with reader.start():
+        started = time.monotonic()
+        outcomes = run_probes(probes, subnets, timeout=timeout)
+        seconds = time.monotonic() - started
+        records = _drain(reader, len(probes))
+        logged = _records_of(probes, outcomes, records)
+        again = [
+            i for i, f in enumerate(flows) if _doubt(f, outcomes[i], logged[i], witness)
+        ]  # fmt: skip
+        if again:  # once more on fresh 5-tuples, with a longer wait
+            resent = [probes[i] for i in again]
+            second = run_probes(resent, subnets, timeout=min(0.9, timeout * 3))
+            records += _drain(reader, len(again))
+            for i, out, rec in zip(
+                again, second, _records_of(resent, second, records), strict=True
+            ):
+                outcomes[i], logged[i] = out, rec
+        if crafted:  # after the matrix, so its timing and counters stay the matrix's own
+            send(crafted)
+            extra = _drain(reader, len(crafted))
+            records += extra
+    run_after = firewall_snapshot(runtime, state, plan)
+    counters = _delta(before, run_after)
+    results = []
+    for flow, out, rec in zip(flows, outcomes, logged, strict=True):
+        rule = rec.prefix if rec else ""
+        said = witness.get(rule) if witness is not None and rec else None
+        if said is not None and out.verdict not in SEEN_IF[said]:  # after the second try
+            results.append(inconclusive(flow, out.verdict, rule, said, out.detail))
+        else:
+            results.append(judge(flow, out.verdict, rule, out.detail, out.rtt_ms))
+    run = Verification(plan.lab, results, seconds, counters=counters, reprobed=len(again))
+    run.crafted = judge_crafted(crafted, extra) if crafted else []
+    run.snapshot = run_after
+    if before is None:
+        run.warnings.append(
+            "twin's nftables table is missing from the firewall: it enforces nothing "
+            "(run `twin down` and `twin up` to restore it)"
+        )
+    else:
+        run.warnings.extend(_counter_warnings(counters, records))
+    run.log_file = str(save_log(state.path, records))
+    run.source = provenance.to_json() if provenance else {}
+    save_run(state, plan, run)
+    return run
+
+
+def firewall_actions(plan: Plan) -> dict[str, Action]:
+    """What the firewall did, by the rule name its log record carries."""
+    return {r.name: r.action for r in plan.rules} | {
+        ANTI_SPOOFING: Action.deny,
+        CT_INVALID: Action.deny,
+    }
+
+
+def _doubt(
+    f: PlannedFlow, out: Outcome, rec: LogRecord | None, witness: dict[str, Action] | None
+) -> bool:
+    """Send it again? When the firewall's record contradicts the prober or is missing; without
+    a log to read (VyOS), when the prober contradicts the policy."""
+    said = witness.get(rec.prefix) if witness is not None and rec is not None else None
+    if said is not None:
+        return out.verdict not in SEEN_IF[said]
+    if witness is not None and rec is None:
+        return True
+    return OBSERVED_CLASS[out.verdict] != f.predicted
+
+
+def _records_of(
+    probes: list[Probe], outcomes: list[Outcome], records: list[LogRecord]
+) -> list[LogRecord | None]:
+    """Each probe's NFLOG record, matched by 5-tuple (ICMP: echo id and sequence)."""
+    by_key: dict[tuple[str, str, str, int, int], LogRecord] = {}
+    for rec in records:
+        by_key.setdefault((rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
+    return [
+        by_key.get((p.src, p.dst, p.proto, o.sport, o.seq if p.proto == "icmp" else p.port))
+        for p, o in zip(probes, outcomes, strict=True)
+    ]
+
+
+def _drain(reader: NflogReader, expect: int) -> list[LogRecord]:
+    try:
+        return reader.drain(settle=0.01, expect=expect)
+    except OSError as exc:
+        raise EnvironmentProblem(f"reading the firewall's log: {exc.strerror or exc}") from None
+
+
+def inconclusive(f: PlannedFlow, seen: str, rule: str, said: Action, detail: str) -> Result:
+    """The prober and the firewall's log disagreed on two 5-tuples: no verdict for this flow."""
+    fl = f.flow
+    why = f"firewall logged {said.value} ({rule}), prober saw {seen}: twice, on fresh 5-tuples"
+    return Result(
+        src=fl.src, dst=fl.dst, src_zone=f.src_zone, dst_zone=f.dst_zone, proto=fl.proto,
+        port=fl.port, expected=f.intents[0][2].value if f.intents else f.predicted,
+        observed=INCONCLUSIVE, ok=False, rule=rule, predicted=f.predicted,
+        predicted_rule=f.rule.name, intent=[n for _, n, _ in f.intents], reason=why,
+        detail=f"prober: {seen}" + (f" ({detail})" if detail else ""),
+    )  # fmt: skip
+
+
+def judge(f: PlannedFlow, observed: str, logged: str, detail: str = "", rtt: float = 0.0) -> Result:
+    seen = OBSERVED_CLASS[observed]
+    rule = f.rule
+    problems: list[str] = []
+    if seen != f.predicted:
+        problems.append(f"policy {f.predicted}s it ({rule.name}) but the flow was {observed}")
+    elif seen == "block" and observed != EXPECTED_BLOCK[rule.action]:
+        problems.append(f"{rule.name} should {rule.action.value} it, but it was {observed}")
+    if logged and logged != rule.name:
+        problems.append(f"firewall logged rule {logged}, policy says {rule.name}")
+    if seen == "block" and not logged:
+        problems.append("blocked, but the firewall logged no rule for it")
+    violates = [name for _, name, verdict in f.intents if verdict.value != seen]
+    for _, name, verdict in f.intents:
+        if name in violates:
+            problems.append(f"violates intent {name} (expects {verdict.value})")
+    expected = f.intents[0][2].value if f.intents else f.predicted
+    fl = f.flow
+    return Result(
+        src=fl.src, dst=fl.dst, src_zone=f.src_zone, dst_zone=f.dst_zone, proto=fl.proto,
+        port=fl.port, expected=expected, observed=observed, ok=not problems, rule=logged,
+        predicted=f.predicted, predicted_rule=rule.name, intent=[n for _, n, _ in f.intents],
+        violates=violates, reason="; ".join(problems), detail=detail, rtt_ms=round(rtt, 3),
+    )  # fmt: skip
+
+
+def _delta(before: Snapshot | None, after: Snapshot | None) -> dict[str, int]:
+    if before is None or after is None:
+        return {}
+    b, a = before.counters, after.counters
+    return {k: v - b.get(k, 0) for k, v in a.items() if v - b.get(k, 0)}
+
+
+def _counter_warnings(counters: dict[str, int], records: list[LogRecord]) -> list[str]:
+    logged = Counter(r.prefix for r in records)
+    out = []
+    for rule in sorted(set(counters) | set(logged)):
+        if rule != "unmatched" and counters.get(rule, 0) != logged.get(rule, 0):
+            out.append(
+                f"rule {rule}: counter says {counters.get(rule, 0)} packets, "
+                f"log has {logged.get(rule, 0)} records"
+            )
+    return out
+
+
+def save_log(lab_dir: Path, records: list[LogRecord]) -> Path:
+    logs = lab_subdir(lab_dir, LabDir.LOGS)
+    stamp = time.strftime("nflog-%Y%m%dT%H%M%S")
+    path, n = logs / f"{stamp}.jsonl", 1
+    while path.exists():  # two runs in one second (a rehearsal's before and after): keep both
+        n += 1
+        path = logs / f"{stamp}-{n}.jsonl"
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW), "w") as f:
+        for rec in records:
+            f.write(json.dumps(vars(rec)) + "\n")
+    return path
+
+
+def save_run(state: LabState, plan: Plan, run: Verification, **extra: object) -> Path:
+    """The run and the policy it was judged against, as `twin report` reads them back."""
+    path = lab_subdir(state.path, LabDir.RUNS) / LabDir.LAST_RUN
+    body = {
+        "lab": plan.lab,
+        "time": time.time(),
+        "ruleset_sha256": state.ruleset_sha256,
+        "policy": plan.policy.model_dump(mode="json", by_alias=True),
+        "run": {
+            **{k: v for k, v in vars(run).items() if k not in ("results", "snapshot", "crafted")},
+            "results": [vars(r) for r in run.results],  # flat dataclasses: no deep copy
+            "crafted": [vars(c) for c in run.crafted],
+        },
+        **extra,
+    }
+    write_atomic(path, json.dumps(body, indent=1 if len(run.results) < 10_000 else None))
+    return path
