@@ -36,6 +36,7 @@ from twin.analysis.intervals import (
 from twin.analysis.reach import Reach
 from twin.plan.flows import LATERAL
 from twin.policy.model import Policy
+from twin.policy.names import intent_names
 from twin.policy.resolve import resolve_service
 
 VIA: dict[str, Ranges] = {
@@ -300,14 +301,13 @@ class PathIntent:
 
 def path_intents(policy: Policy) -> list[PathIntent]:
     out: list[PathIntent] = []
+    names = intent_names(policy.expect)
     for i, exp in enumerate(policy.expect):
         if exp.flow:
             continue
         last = service_ranges(resolve_service(policy, exp.service))
         text = f"{exp.from_} -> {exp.to}" + (f" {exp.service}" * (exp.service != "any"))
-        out.append(
-            PathIntent(exp.name or f"expect[{i}]", f"{text}: unreachable", exp.from_, exp.to, last)
-        )
+        out.append(PathIntent(names[i], f"{text}: unreachable", exp.from_, exp.to, last))
     return out
 
 

@@ -30,6 +30,7 @@ from twin.analysis.reach import Reach
 from twin.analysis.rulecheck import RuleFindings, check_rules, placements, rule_status
 from twin.plan.plan import Plan
 from twin.policy.model import Action, Policy, Verdict
+from twin.policy.names import intent_names
 from twin.policy.resolve import resolve_service
 
 DECISION = {Action.allow: Verdict.allow, Action.deny: Verdict.block, Action.reject: Verdict.block}
@@ -173,10 +174,11 @@ def intent_lines(
         space is not None
     ) else {}  # fmt: skip
     out: list[Intent] = []
+    names = intent_names(plan.policy.expect)
     for i, exp in enumerate(plan.policy.expect):
         if not exp.flow:
             continue  # an unreachable line is about paths, not flow classes
-        name = exp.name or f"expect[{i}]"
+        name = names[i]
         text = f"{exp.from_} -> {exp.to} {exp.service}: {exp.verdict.value}"
         ends = [_end(plan, ref) for ref in (exp.from_, exp.to)]
         svc = service_ranges(resolve_service(plan.policy, exp.service))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from twin.plan.plan import Plan, RulePlan
 from twin.policy.model import Action, Verdict
+from twin.policy.names import intent_names
 from twin.policy.resolve import PortRange, resolve_service
 
 LATERAL: tuple[tuple[str, int], ...] = (
@@ -108,10 +109,11 @@ def plan_flows(plan: Plan, mode: str = "auto") -> list[PlannedFlow]:
             for a, b in ((members[0], members[1]), (members[1], members[0])):
                 for proto, port in ports:
                     add(a, b, proto, port)
+    names = intent_names(plan.policy.expect)
     for index, exp in enumerate(plan.policy.expect):
         if not exp.flow:
             continue  # an unreachable line is about paths (twin blast), not one flow
-        name = exp.name or f"expect[{index}]"
+        name = names[index]
         targets = _concrete(resolve_service(plan.policy, exp.service), ports)
         srcs, dsts = hosts_of(plan, exp.from_), hosts_of(plan, exp.to)
         if not full:  # one representative per side, as in the matrix

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from twin.plan.plan import Plan
+from twin.policy.names import intent_names
 from twin.verify.provenance import from_json
 from twin.verify.verify import INCONCLUSIVE, Result, Verification
 
@@ -36,10 +37,11 @@ def intent_outcomes(plan: Plan, run: Verification) -> list[IntentOutcome]:
         for name in r.intent:
             covered[name].append(r)
     out = []
+    names = intent_names(plan.policy.expect)
     for i, exp in enumerate(plan.policy.expect):
         if not exp.flow:
             continue  # unreachable lines are about paths: twin blast checks them
-        name = exp.name or f"expect[{i}]"
+        name = names[i]
         text = f"{exp.from_} -> {exp.to} {exp.service}: {exp.verdict.value}"
         flows = covered.get(name, [])
         bad = [r for r in flows if name in r.violates]
