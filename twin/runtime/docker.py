@@ -226,7 +226,7 @@ def check_images(images: set[str]) -> None:
 
 def run_parallel(argvs: list[list[str]], where: str) -> None:
     """Run docker commands a few at a time; wait for all (also on Ctrl-C), then report.
-    (Starting containers in parallel is safe: the deadlock is between leaving ones.)"""
+    (Starting containers in parallel is safe: the engine's deadlock needs two leaving.)"""
     pool = ThreadPoolExecutor(max_workers=WORKERS)
     try:
         results = list(pool.map(docker, argvs))
