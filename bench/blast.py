@@ -26,7 +26,7 @@ from bench.common import REFERENCE, Clock, figure
 from bench.scale import scale_policy
 from twin.analysis.blast import Blast, check_unreachable
 from twin.analysis.reach import Reach
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 from twin.report.blast import blast_data
 

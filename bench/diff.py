@@ -20,7 +20,7 @@ import yaml
 from bench.common import Clock, figure
 from twin.analysis.flowspace import FlowSpace, compare
 from twin.analysis.rulecheck import check_rules
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,8 +30,9 @@ from twin.errors import EnvironmentProblem, TwinError, UsageError
 from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir, write_atomic
 from twin.lab.registry import claim, release
 from twin.lab.state import LabState, testing
+from twin.plan.build import build_plan
 from twin.plan.flows import probe_ports
-from twin.plan.plan import Plan, build_plan
+from twin.plan.plan import Plan
 from twin.policy.load import load_policy, parse_policy
 from twin.policy.model import Policy
 from twin.policy.source import read_policy_file

@@ -34,17 +34,18 @@ from twin.deploy.configure import firewall_snapshot, load_firewall
 from twin.deploy.health import check_health
 from twin.deploy.running import Lab, open_lab
 from twin.errors import EnvironmentProblem, Interrupted, Terminated, TwinError, UsageError
+from twin.firewalls.table import firewall_of
 from twin.lab.directory import LabDir, lab_subdir, write_atomic
 from twin.lab.registry import entries
 from twin.lab.state import testing
 from twin.pipeline import provenance, signals_deferred
+from twin.plan.build import build_plan
 from twin.plan.flows import Flow, PlannedFlow, plan_flows
-from twin.plan.plan import Plan, build_plan
+from twin.plan.plan import Plan
 from twin.policy.load import parse_policy
-from twin.policy.model import Action, FirewallKind
+from twin.policy.model import Action
 from twin.policy.source import read_policy_file
 from twin.render.templates import Templates
-from twin.render.topology import FIREWALL_RENDERERS
 from twin.verify.evidence import Evidence, log_evidence
 from twin.verify.provenance import Provenance, rehearsal_state
 from twin.verify.verify import INCONCLUSIVE, Verification, save_run, verify
@@ -178,7 +179,7 @@ def swap_to(
     step fails, the firewall is put back to what the record still names, and the error says
     which ruleset is enforced. Returns the seconds the firewall swap took."""
     path = lab.state.path
-    fw_file, policy_file = LabDir(path).config(plan.firewall, ".nft"), LabDir(path).policy
+    fw_file, policy_file = LabDir(path).config(plan.firewall, _suffix(plan)), LabDir(path).policy
     was = (fw_file.read_text(), policy_file.read_bytes(), lab.state.ruleset_sha256)
     with signals_deferred():
         try:
@@ -195,7 +196,7 @@ def _put_back(lab: Lab, plan: Plan, was: tuple[str, bytes, str], why: str) -> En
     ruleset, policy, sha = was
     name = lab.state.lab
     with contextlib.suppress(OSError):
-        write_atomic(lab.state.files.config(plan.firewall, ".nft"), ruleset)
+        write_atomic(lab.state.files.config(plan.firewall, _suffix(plan)), ruleset)
         write_atomic(lab.state.files.policy, policy)
     try:
         snap = firewall_snapshot(lab.runtime, lab.state, plan)
@@ -238,8 +239,11 @@ def enforced(lab: Lab) -> str:
 
 
 def render_ruleset(plan: Plan, source: str) -> str:
-    _, render = FIREWALL_RENDERERS[plan.firewall_kind]
-    return render(Templates(), plan, source)
+    return firewall_of(plan.firewall_kind).render(Templates(), plan, source)
+
+
+def _suffix(plan: Plan) -> str:
+    return firewall_of(plan.firewall_kind).suffix
 
 
 def swap_ruleset(lab: Lab, plan: Plan, ruleset: str) -> float:
@@ -323,7 +327,7 @@ def _open(lab: str | None, candidate_name: str) -> Lab:
 
 
 def _check_swappable(old: Plan, new: Plan) -> None:
-    if new.firewall_kind != FirewallKind.nftables:
+    if not firewall_of(new.firewall_kind).rehearsal:
         raise UsageError(f"rehearse swaps nftables rulesets; this firewall is {new.firewall_kind}")
     differ = same_topology(old.policy, new.policy)
     if differ:
@@ -346,14 +350,14 @@ def _remember_baseline(lab: Lab) -> Path:
     folder = lab_subdir(lab.state.path, LabDir.REHEARSAL)
     if _active(folder) != "candidate":
         write_atomic(folder / "baseline.yml", lab.state.files.policy.read_bytes())
-        fw = lab.state.files.config(lab.plan.firewall, ".nft")
+        fw = lab.state.files.config(lab.plan.firewall, _suffix(lab.plan))
         write_atomic(folder / "baseline.nft", fw.read_bytes())
     return folder
 
 
 def _adopt(lab: Lab, plan: Plan, ruleset: str, policy: bytes | None = None) -> None:
     """The lab directory names what the firewall enforces now (`twin test` judges by it)."""
-    write_atomic(lab.state.files.config(plan.firewall, ".nft"), ruleset)
+    write_atomic(lab.state.files.config(plan.firewall, _suffix(plan)), ruleset)
     if policy is not None:
         write_atomic(lab.state.files.policy, policy)
     else:

@@ -11,7 +11,7 @@ import yaml
 
 from tests.conftest import ROOT, assert_golden
 from twin.lab.directory import TOPOLOGY
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 from twin.render.topology import render_lab
 

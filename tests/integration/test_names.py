@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from twin.errors import InputError
 from twin.lab.directory import TOPOLOGY
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import parse_policy
 from twin.policy.model import LAB_NAME, NODE_NAME, OBJECT_NAME
 from twin.render.topology import render_lab

@@ -20,7 +20,8 @@ from tests.conftest import REFERENCE
 from twin.analysis.blast import VIA, Blast, check_unreachable, path_line, way_in
 from twin.analysis.intervals import ALL_SERVICES, contains, service_key
 from twin.analysis.reach import FLAT, Reach
-from twin.plan.plan import Plan, build_plan
+from twin.plan.build import build_plan
+from twin.plan.plan import Plan
 from twin.policy.load import load_policy
 from twin.policy.model import Action, Policy
 

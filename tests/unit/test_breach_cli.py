@@ -15,7 +15,7 @@ from bench.scale import scale_policy
 from tests.conftest import REFERENCE, ROOT
 from twin.analysis.blast import Blast
 from twin.analysis.reach import Reach
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.model import Policy
 from twin.report.graph import zone_svg
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import REFERENCE
 from twin.cli import app
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 from twin.report.html import render_html
 from twin.verify.evidence import log_evidence

@@ -21,7 +21,8 @@ from twin.analysis.intervals import (
     union,
 )
 from twin.analysis.rulecheck import check_rules
-from twin.plan.plan import Plan, RulePlan, build_plan
+from twin.plan.build import build_plan
+from twin.plan.plan import Plan, RulePlan
 from twin.policy.load import load_policy
 from twin.policy.model import Policy
 

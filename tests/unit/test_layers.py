@@ -18,8 +18,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("twin.policy",),  # the policy file: model, YAML source, wording, checks, load
     ("twin.lab",),  # the lab directory and its file names, the state file, the registry
     ("twin.images.recipe",),  # which image twin nodes run: data the plan names
-    ("twin.plan",),  # addresses, nodes, links, chains, verdicts; the flows to probe
-    ("twin.analysis", "twin.firewalls"),  # exact analysis; one adapter per firewall kind
+    ("twin.plan.plan",),  # the plan's types: addresses, nodes, links, chains, verdicts
+    ("twin.firewalls",),  # one adapter per firewall kind, and the table of kinds
+    ("twin.plan",),  # build_plan (bridge names come from the kind's adapter); flows to probe
+    ("twin.analysis",),  # exact analysis of a policy, no lab
     ("twin.render",),  # templates, topology
     ("twin.images",),  # the node image built (images.recipe sits lower)
     ("twin.runtime",),  # netns, docker, containerlab behind one protocol

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REFERENCE
 from twin.errors import InputError
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy, parse_policy
 
 

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from tests.conftest import REFERENCE
 from twin.cli import app
 from twin.errors import InputError
+from twin.plan.build import build_plan
 from twin.plan.flows import plan_flows, static_violations
-from twin.plan.plan import build_plan
 from twin.policy.load import parse_policy
 from twin.policy.model import Policy
 from twin.render.topology import render_lab

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from tests.conftest import REFERENCE
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy, parse_policy
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import REFERENCE
+from twin.plan.build import build_plan
 from twin.plan.flows import LATERAL, plan_flows, probe_ports, static_violations
-from twin.plan.plan import build_plan
 from twin.policy.load import load_policy
 
 

@@ -11,8 +11,9 @@ import pytest
 from tests.conftest import REFERENCE
 from traffic.nflog import LogRecord
 from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Outcome
+from twin.plan.build import build_plan
 from twin.plan.flows import PlannedFlow, plan_flows
-from twin.plan.plan import Plan, build_plan
+from twin.plan.plan import Plan
 from twin.policy.load import load_policy
 from twin.policy.model import FirewallKind
 from twin.report.console import intent_outcomes, summary_line

@@ -17,7 +17,7 @@ from twin.analysis.reach import Reach
 from twin.cli.common import handle_errors, out
 from twin.errors import UsageError
 from twin.files import write_output
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 from twin.report.blast import blast_data, print_blast
 from twin.report.graph import zone_svg

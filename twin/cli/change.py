@@ -11,7 +11,7 @@ import typer
 from twin import rehearse as rehearsal
 from twin.analysis.diff import diff_json, diff_plans
 from twin.cli.common import check_outputs, err, handle_errors, out, write_reports
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 from twin.report.change import print_diff, print_evidence, print_rehearsal
 from twin.report.console import print_report, summary_line

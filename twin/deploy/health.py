@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 from traffic.netns import Namespaces, in_thread
 from traffic.prober import OPEN, Probe, run_probes
-from twin.deploy.configure import Snapshot, firewall_snapshot, ruleset_change
+from twin.deploy.configure import firewall_snapshot, ruleset_change
 from twin.deploy.responders import responder_alive
+from twin.firewalls.base import Snapshot
 from twin.lab.state import LabState
 from twin.plan.plan import Plan
 from twin.runtime.base import Runtime

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from twin.lab.registry import find_entry
 from twin.lab.state import LabState, load_state
-from twin.plan.plan import Plan, build_plan
+from twin.plan.build import build_plan
+from twin.plan.plan import Plan
 from twin.policy.load import load_policy
 from twin.runtime.base import Runtime
 from twin.runtime.registry import get_runtime

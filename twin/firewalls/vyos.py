@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from twin.errors import EnvironmentProblem
-from twin.firewalls.base import NodeExec, TemplateSet
+from twin.firewalls.base import Firewall, FirewallNode, NodeExec, SendFile, TemplateSet
 from twin.plan.plan import ChainRule, Plan
-from twin.policy.model import Action
+from twin.policy.model import Action, FirewallKind
 from twin.policy.resolve import IPv4Net, PortRange
 
 VYOS_ACTION = {Action.allow: "accept", Action.deny: "drop", Action.reject: "reject"}
@@ -99,7 +100,7 @@ def render_vyos(t: TemplateSet, plan: Plan, source: str) -> str:
             }
         )
     return t.render(
-        "vyos/firewall.vyos.j2",
+        Vyos.template,
         lab=plan.lab,
         source=source,
         zones=zones,
@@ -178,17 +179,15 @@ def configuration_script(config: str) -> str:
     )
 
 
-def apply_vyos(run: NodeExec, plan: Plan, config: str) -> None:
+def apply_vyos(run: NodeExec, node: str, config: str) -> None:
     """Wait for VyOS to finish booting, then apply and commit the configuration."""
-    wait_booted(run, plan.firewall)
+    wait_booted(run, node)
     script = configuration_script(config)
     argv = ["sg", "vyattacfg", "-c", "/bin/vbash -s"]
     res = run(argv, stdin=script)
     if not res.ok or "Commit failed" in res.stdout:
         detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [str(res.returncode)]
-        raise EnvironmentProblem(
-            f"VyOS on node {plan.firewall} refused the configuration: {detail[0]}"
-        )
+        raise EnvironmentProblem(f"VyOS on node {node} refused the configuration: {detail[0]}")
 
 
 def wait_booted(run: NodeExec, node: str, timeout: float = BOOT_TIMEOUT) -> None:
@@ -204,3 +203,32 @@ def wait_booted(run: NodeExec, node: str, timeout: float = BOOT_TIMEOUT) -> None
                 f"(systemd says {res.stdout.strip() or res.stderr.strip() or 'nothing'})"
             )
         time.sleep(2)
+
+
+class Vyos(Firewall):
+    kind: ClassVar[FirewallKind] = FirewallKind.vyos
+    suffix: ClassVar[str] = ".vyos"
+    template: ClassVar[str] = "vyos/firewall.vyos.j2"
+    # VyOS boots its own init (systemd), which mounts, writes sysctls and loads its nftables from
+    # inside: it does not run unprivileged. Only this node, only with this firewall kind.
+    own_init: ClassVar[bool] = True
+    privileged: ClassVar[bool] = True
+    binds: ClassVar[tuple[str, ...]] = ("/lib/modules:/lib/modules:ro",)
+    netmiko_type: ClassVar[str] = "vyos"
+
+    def bridge(self, zone: str, index: int) -> str:
+        return f"br{index}"  # VyOS names its bridges brN
+
+    def render(self, t: TemplateSet, plan: Plan, source: str) -> str:
+        return render_vyos(t, plan, source)
+
+    def apply(self, node: FirewallNode, config: str) -> None:
+        apply_vyos(node.run, node.name, config)
+
+    def push_ssh(self, conn: Any, config: str, send_file: SendFile) -> tuple[str, ...]:
+        """Configuration mode, every `set`/`delete` line, commit, save."""
+        commands = [c for c in config.splitlines() if c.startswith(("set ", "delete "))]
+        conn.send_config_set(commands, exit_config_mode=False)
+        conn.commit()
+        conn.save_config()
+        return ("configure", *commands, "commit", "save")

@@ -1,4 +1,5 @@
-"""plan: a validated Policy → everything derived (addresses, nodes, links, chains, verdicts).
+"""The plan's types: everything derived from a validated Policy (addresses, nodes, links, chains,
+verdicts), as `twin.plan.build` makes it.
 
 Pure. The renderers only print what is here; the runtimes only build what is here; the verifier
 predicts every probe's verdict from `decide`, which reads the rules, not the chains.
@@ -7,7 +8,6 @@ predicts every probe's verdict from `decide`, which reads the rules, not the cha
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from twin.images.recipe import node_tag
@@ -15,12 +15,6 @@ from twin.policy.model import Action, FirewallKind, Policy
 from twin.policy.resolve import (
     IPv4Net,
     PortRange,
-    gateway,
-    host_addresses,
-    merge_ranges,
-    resolve_address,
-    resolve_service,
-    zone_refs,
 )
 
 IPv4 = ipaddress.IPv4Address
@@ -169,154 +163,3 @@ class Plan:
             if rule.matches(s.address, d.address, proto, port):
                 return rule
         raise AssertionError("the defaults match every flow")
-
-
-def build_plan(policy: Policy) -> Plan:
-    zones, hosts, links = _layout(policy)
-    rules = _rules(policy)
-    zone_nets = {z.name: z.subnet for z in zones}
-    plan = Plan(
-        lab=policy.name,
-        policy=policy,
-        firewall=policy.firewall.name,
-        firewall_kind=policy.firewall.kind,
-        image=policy.firewall.image or node_tag(),
-        zones=zones,
-        hosts=hosts,
-        links=links,
-        rules=rules,
-        chains=_chains(policy, rules, zone_nets),
-    )
-    plan.by_host.update({h.name: h for h in hosts})
-    plan.by_zone.update({z.name: z for z in zones})
-    pairs: dict[tuple[str, str], list[RulePlan]] = {}
-    for rule in rules:
-        for src in rule.src_zones:
-            for dst in rule.dst_zones:
-                if rule.applies(src, dst):
-                    pairs.setdefault((src, dst), []).append(rule)
-    plan.by_pair.update({pair: tuple(rs) for pair, rs in pairs.items()})
-    return plan
-
-
-def _layout(
-    policy: Policy,
-) -> tuple[tuple[ZonePlan, ...], tuple[HostPlan, ...], tuple[LinkPlan, ...]]:
-    addresses = host_addresses(policy)
-    zones: list[ZonePlan] = []
-    hosts: list[HostPlan] = []
-    links: list[LinkPlan] = []
-    port = 0
-    for index, (zname, zone) in enumerate(policy.zones.items(), start=1):
-        bridge = f"br-{zname}" if len(zname) <= 12 else f"brz{index}"
-        if policy.firewall.kind is FirewallKind.vyos:
-            bridge = f"br{index}"  # VyOS names its bridges brN
-        gw = gateway(policy, zname)
-        ports: list[str] = []
-        for host in zone.hosts:
-            port += 1
-            fw_port = f"eth{port}"
-            ports.append(fw_port)
-            hosts.append(
-                HostPlan(
-                    host.name, zname, addresses[host.name][1], gw, zone.subnet.prefixlen, fw_port
-                )
-            )
-            links.append(LinkPlan(policy.firewall.name, fw_port, host.name, "eth1"))
-        zones.append(ZonePlan(zname, index, zone.subnet, gw, bridge, tuple(ports)))
-    return tuple(zones), tuple(hosts), tuple(links)
-
-
-def _rules(policy: Policy) -> tuple[RulePlan, ...]:
-    hosts = host_addresses(policy)
-    out: list[RulePlan] = []
-
-    def nets(refs: list[str] | None) -> tuple[IPv4Net, ...] | None:
-        if refs is None:
-            return None
-        found = [n for ref in refs for n in resolve_address(policy, ref, hosts)]
-        return tuple(ipaddress.collapse_addresses(found))
-
-    for index, rule in enumerate(policy.rules):
-        if rule.disabled:
-            continue
-        services = None
-        if rule.services is not None and "any" not in rule.services:
-            services = merge_ranges([r for s in rule.services for r in resolve_service(policy, s)])
-        out.append(
-            RulePlan(
-                name=rule.name,
-                index=index,
-                action=rule.action,
-                log=rule.log,
-                src_zones=frozenset(zone_refs(policy, rule.from_)),
-                dst_zones=frozenset(zone_refs(policy, rule.to)),
-                sources=nets(rule.source),
-                destinations=nets(rule.destination),
-                services=services,
-            )
-        )
-    every = frozenset(policy.zones)
-    n = len(policy.rules)
-    out.append(_default(INTRAZONE_DEFAULT, n, policy.defaults.intrazone, every, intra=True))
-    out.append(_default(INTERZONE_DEFAULT, n + 1, policy.defaults.interzone, every, intra=False))
-    return tuple(out)
-
-
-def _default(name: str, index: int, action: Action, zones: frozenset[str], intra: bool) -> RulePlan:
-    scope = "intrazone" if intra else "interzone"
-    return RulePlan(name, index, action, True, zones, zones, None, None, None, scope)
-
-
-def _chains(
-    policy: Policy, rules: tuple[RulePlan, ...], zone_nets: dict[str, IPv4Net]
-) -> tuple[ChainPlan, ...]:
-    chains: list[ChainPlan] = []
-    by_pair: dict[tuple[str, str], list[RulePlan]] = {}  # each pair's rules, in order
-    for rule in rules:
-        for src in rule.src_zones:
-            for dst in rule.dst_zones:
-                by_pair.setdefault((src, dst), []).append(rule)
-    for src in policy.zones:
-        for dst in policy.zones:
-            own: list[ChainRule] = []
-            for rule in by_pair[(src, dst)]:
-                if not rule.applies(src, dst):
-                    continue
-                if rule.default:
-                    own.append(ChainRule(rule, None, None, (), False, True))
-                    break
-                own.extend(_narrow(rule, zone_nets[src], zone_nets[dst]))
-                if own and own[-1].catch_all:
-                    break  # what follows can never match in this chain
-            if not (len(own) == 1 and own[0].rule.default):  # else: the shared default chain
-                chains.append(ChainPlan(f"{src}/{dst}", src, dst, tuple(own)))
-    return tuple(chains)
-
-
-def _narrow(rule: RulePlan, src_net: IPv4Net, dst_net: IPv4Net) -> Iterable[ChainRule]:
-    """The rule inside one zone pair; nothing when its addresses miss the pair's subnets."""
-    saddr = _within(rule.sources, src_net)
-    daddr = _within(rule.destinations, dst_net)
-    if saddr == () or daddr == ():
-        return
-    services = rule.services
-    if services is None:
-        yield ChainRule(rule, saddr, daddr, (), False, True)
-        return
-    ports = tuple(s for s in services if s.proto != "icmp")
-    icmp = any(s.proto == "icmp" for s in services)
-    yield ChainRule(rule, saddr, daddr, ports, icmp, False)
-
-
-def _within(nets: tuple[IPv4Net, ...] | None, zone: IPv4Net) -> tuple[IPv4Net, ...] | None:
-    """`nets` ∩ `zone`: None when that is the whole zone, () when empty."""
-    if nets is None:
-        return None
-    inside: list[IPv4Net] = []
-    for n in nets:
-        if zone.subnet_of(n):
-            return None
-        if n.subnet_of(zone):
-            inside.append(n)
-    return tuple(inside)

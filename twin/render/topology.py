@@ -6,24 +6,14 @@ hands them ready-made values. A user folder passed as `template_dir` overrides a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.firewalls.base import TemplateSet
-from twin.firewalls.nftables import render_nftables
-from twin.firewalls.vyos import render_vyos
+from twin.firewalls.base import Firewall
+from twin.firewalls.table import firewall_of
 from twin.lab.directory import TOPOLOGY, LabDir
 from twin.plan.plan import Plan
-from twin.policy.model import FirewallKind
 from twin.render.templates import Templates
-
-# A firewall kind → (file name suffix in configs/, how its configuration is rendered).
-Renderer = Callable[[TemplateSet, Plan, str], str]
-FIREWALL_RENDERERS: dict[FirewallKind, tuple[str, Renderer]] = {
-    FirewallKind.nftables: (".nft", render_nftables),
-    FirewallKind.vyos: (".vyos", render_vyos),
-}
 
 
 def render_lab(
@@ -31,9 +21,9 @@ def render_lab(
 ) -> dict[str, str]:
     """Every artefact of a lab, by path relative to the lab directory."""
     t = Templates(template_dir)
-    fw_file, fw_render = FIREWALL_RENDERERS[plan.firewall_kind]
+    fw = firewall_of(plan.firewall_kind)
     files = {
-        LabDir.config_name(plan.firewall, fw_file): fw_render(t, plan, source),
+        LabDir.config_name(plan.firewall, fw.suffix): fw.render(t, plan, source),
         LabDir.config_name(plan.firewall, ".ip"): t.render(
             "node/firewall.ip.j2", node=plan.firewall, zones=plan.zones
         ),
@@ -49,7 +39,7 @@ def render_lab(
         lab=plan.lab,
         source=source,
         image=plan.host_image,
-        nodes=_clab_nodes(plan, fw_file),
+        nodes=_clab_nodes(plan, fw),
         links=plan.links,
     )
     return files
@@ -67,8 +57,9 @@ class _ClabNode:
     kind: str = ""  # the firewall kind, on the firewall node
 
 
-def _clab_nodes(plan: Plan, fw_file: str) -> list[_ClabNode]:
-    """Nodes as containerlab sees them: the same setup files, bound in and run by `exec:`."""
+def _clab_nodes(plan: Plan, fw: Firewall) -> list[_ClabNode]:
+    """Nodes as containerlab sees them: the same setup files, bound in and run by `exec:`; a
+    firewall that boots its own init runs that instead (twin applies its configuration later)."""
     setup = ("ip -batch /twin/setup.ip", "sysctl -q -p /twin/sysctl.conf")
 
     def binds(node: str) -> tuple[str, ...]:
@@ -77,33 +68,19 @@ def _clab_nodes(plan: Plan, fw_file: str) -> list[_ClabNode]:
             f"{LabDir.config_name(node, '.sysctl')}:/twin/sysctl.conf:ro",
         )
 
-    fw = _ClabNode(
+    fw_config = f"/twin/firewall{fw.suffix}"
+    fw_bind = f"{LabDir.config_name(plan.firewall, fw.suffix)}:{fw_config}:ro"
+    fw_node = _ClabNode(
         plan.firewall,
         plan.image,
         "firewall",
         "",
-        (
-            *binds(plan.firewall),
-            f"{LabDir.config_name(plan.firewall, fw_file)}:/twin/firewall{fw_file}:ro",
-        ),
-        (*setup, f"nft -f /twin/firewall{fw_file}"),
-        kind=plan.firewall_kind.value,
+        (*fw.binds, fw_bind) if fw.own_init else (*binds(plan.firewall), *fw.binds, fw_bind),
+        () if fw.own_init else (*setup, *fw.start(fw_config)),
+        "/sbin/init" if fw.own_init else "",
+        fw.name,
     )
-    if plan.firewall_kind is FirewallKind.vyos:  # VyOS boots its own init, twin commits later
-        fw = _ClabNode(
-            plan.firewall,
-            plan.image,
-            "firewall",
-            "",
-            (
-                "/lib/modules:/lib/modules:ro",
-                f"{LabDir.config_name(plan.firewall, fw_file)}:/twin/firewall{fw_file}:ro",
-            ),
-            (),
-            "/sbin/init",
-            plan.firewall_kind.value,
-        )
     hosts = [
         _ClabNode(h.name, plan.host_image, "host", h.zone, binds(h.name), setup) for h in plan.hosts
     ]
-    return [fw, *hosts]
+    return [fw_node, *hosts]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import EnvironmentProblem
+from twin.firewalls.table import firewall_named
 from twin.images.build import image_exists, missing_image_hint
 from twin.lab import directory as labdir
 from twin.lab.directory import TOPOLOGY, run_dir
@@ -39,7 +40,7 @@ CONTAINER = "container"  # the state file's resource kind
 REGISTRY_LABEL = "twin-registry"  # the twin registry (TWIN_RUN_DIR) a container belongs to
 ROLE_LABEL = "twin-role"  # set by the rendered topology on every node twin makes
 FIREWALL_LABEL = "twin-firewall"  # the firewall kind, on the firewall node
-CAPS = ("NET_ADMIN", "NET_RAW")
+HOST_CAPS = ("NET_ADMIN", "NET_RAW")  # a host: addresses, routes, raw sockets for the probes
 WORKERS = 4
 EXEC_TIMEOUT = 120.0
 
@@ -176,12 +177,12 @@ def node_options(state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
         **{str(k): str(v) for k, v in (spec.get("labels") or {}).items()},
     }
     opts = ["--name", name, "--hostname", node, "--network", "none", "--restart", "no"]
-    if labels.get(FIREWALL_LABEL) == "vyos":
-        # VyOS boots its own init, which mounts, writes sysctls and loads its nftables from
-        # inside: it does not run unprivileged. Only this node, only with this firewall kind.
+    fw = firewall_named(labels.get(FIREWALL_LABEL, ""))
+    if fw is not None and fw.privileged:  # only this node, only with a kind that needs it
         opts += ["--privileged"]
     else:
-        opts += ["--cap-drop", "ALL", *(a for cap in CAPS for a in ("--cap-add", cap))]
+        caps = fw.caps if fw is not None else HOST_CAPS
+        opts += ["--cap-drop", "ALL", *(a for cap in caps for a in ("--cap-add", cap))]
         opts += ["--security-opt", "no-new-privileges"]
     for key, value in labels.items():
         opts += ["--label", f"{key}={value}"]

@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 from twin.errors import InputError, Problem
-from twin.firewalls.nftables import render_nftables
-from twin.firewalls.vyos import render_vyos
-from twin.plan.plan import build_plan
+from twin.firewalls.table import firewall_named
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 from twin.policy.model import Policy
 from twin.render.templates import Templates
@@ -97,10 +96,9 @@ def export_policy(
         return panos_export.to_xml(view(policy), source, rules_only)
     if target == "fortigate":
         return fortigate_export.to_cli(view(policy), source, rules_only)
-    if target == "vyos":
-        return render_vyos(Templates(), build_plan(policy), source)
-    if target == "nftables":
-        return render_nftables(Templates(), build_plan(policy), source)
+    fw = firewall_named(target)
+    if fw is not None:  # twin's own firewall kinds, exported as they run
+        return fw.render(Templates(), build_plan(policy), source)
     raise InputError(
         [
             Problem(

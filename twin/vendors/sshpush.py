@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -28,9 +27,10 @@ from traffic.netns import entered
 from twin.deploy.configure import remember_loaded
 from twin.deploy.running import open_lab
 from twin.errors import EnvironmentProblem
+from twin.firewalls.base import Firewall
+from twin.firewalls.table import firewall_of
 from twin.lab.state import LabState
 from twin.plan.plan import Plan
-from twin.policy.model import FirewallKind
 from twin.proc import run
 from twin.runtime.base import Runtime
 
@@ -55,6 +55,7 @@ def push_firewall(runtime: Runtime, state: LabState, plan: Plan, config: str) ->
     if not Path(SSHD).exists():
         raise EnvironmentProblem("sshd is not installed (make setup installs openssh-server)")
     started = time.monotonic()
+    fw = firewall_of(plan.firewall_kind)
     mgmt = f"clab-{state.lab}-mgmt"
     keys = state.path / "ssh"
     sshd: subprocess.Popen[bytes] | None = None
@@ -64,8 +65,7 @@ def push_firewall(runtime: Runtime, state: LabState, plan: Plan, config: str) ->
         _management_link(runtime, state, plan, mgmt)
         client_key = _keys(keys)
         sshd = _start_sshd(runtime, state, plan, keys)
-        kind = "vyos" if plan.firewall_kind is FirewallKind.vyos else "linux"
-        commands = _in_namespace(f"/run/netns/{mgmt}", _session, kind, str(client_key), config)
+        commands = _in_namespace(f"/run/netns/{mgmt}", _session, fw, str(client_key), config)
     finally:
         if sshd is not None:
             _stop(sshd, state)
@@ -74,18 +74,17 @@ def push_firewall(runtime: Runtime, state: LabState, plan: Plan, config: str) ->
             state.resources["netns"].remove(mgmt)
         shutil.rmtree(keys, ignore_errors=True)
         state.save()
-    if kind == "linux":
-        remember_loaded(runtime, state, plan)
+    remember_loaded(runtime, state, plan)
     state.extra["firewall_loaded_via"] = "ssh"
     state.save()
-    return Pushed(kind, MGMT_FW, commands, time.monotonic() - started)
+    return Pushed(fw.netmiko_type, MGMT_FW, commands, time.monotonic() - started)
 
 
 def push_lab(lab: str) -> Pushed:
     """Push the firewall configuration of a lab that is up (its rendered file) over SSH."""
     opened = open_lab(lab)
     plan = opened.plan
-    ext = ".vyos" if plan.firewall_kind is FirewallKind.vyos else ".nft"
+    ext = firewall_of(plan.firewall_kind).suffix
     config = opened.state.files.config(plan.firewall, ext).read_text()
     return push_firewall(opened.runtime, opened.state, plan, config)
 
@@ -208,11 +207,11 @@ def _in_namespace(path: str, fn: Any, *args: Any) -> Any:
     return box["value"]
 
 
-def _session(kind: str, key_file: str, config: str) -> tuple[str, ...]:
+def _session(fw: Firewall, key_file: str, config: str) -> tuple[str, ...]:
     from netmiko import ConnectHandler, file_transfer  # noqa: PLC0415 - slow import, used here
 
     params: dict[str, Any] = {
-        "device_type": kind,
+        "device_type": fw.netmiko_type,
         "host": MGMT_FW,
         "username": "root",
         "use_keys": True,
@@ -221,7 +220,6 @@ def _session(kind: str, key_file: str, config: str) -> tuple[str, ...]:
         "ssh_config_file": None,
         "conn_timeout": 10,
     }
-    sent: list[str] = []
     try:
         conn = ConnectHandler(**params)
     except Exception as exc:  # noqa: BLE001 - one line for the user
@@ -229,24 +227,10 @@ def _session(kind: str, key_file: str, config: str) -> tuple[str, ...]:
             f"ssh to the firewall ({MGMT_FW}): {exc}".splitlines()[0]
         ) from None
     try:
-        if kind == "vyos":
-            commands = [c for c in config.splitlines() if c.startswith(("set ", "delete "))]
-            conn.send_config_set(commands, exit_config_mode=False)
-            conn.commit()
-            conn.save_config()
-            return ("configure", *commands, "commit", "save")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "firewall.nft"
-            local.write_text(config)
-            remote = "twin-firewall.nft"
+
+        def send_file(local: Path, remote: str) -> None:
             file_transfer(conn, str(local), remote, file_system="/tmp", overwrite_file=True)
-            sent.append(f"scp firewall.nft /tmp/{remote}")
-        for command in (f"nft -f /tmp/{remote} && echo twin-ok", f"rm -f /tmp/{remote}"):
-            output = str(conn.send_command(command))
-            sent.append(command)
-            if command.startswith("nft") and "twin-ok" not in output:
-                detail = output.strip().splitlines()[-1:] or ["no output"]
-                raise EnvironmentProblem(f"nft -f over ssh failed: {detail[0]}")
-        return tuple(sent)
+
+        return fw.push_ssh(conn, config, send_file)
     finally:
         conn.disconnect()

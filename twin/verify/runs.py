@@ -14,7 +14,8 @@ from typing import Any
 from twin.errors import EnvironmentProblem, UsageError
 from twin.lab.directory import LabDir
 from twin.lab.registry import find_entry
-from twin.plan.plan import Plan, build_plan
+from twin.plan.build import build_plan
+from twin.plan.plan import Plan
 from twin.policy.model import Policy
 from twin.verify.crafted import CraftedResult
 from twin.verify.evidence import Evidence, log_evidence

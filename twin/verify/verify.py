@@ -23,13 +23,15 @@ from pathlib import Path
 
 from traffic.nflog import LogRecord, NflogReader
 from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Outcome, Probe, run_probes
-from twin.deploy.configure import Snapshot, firewall_snapshot
+from twin.deploy.configure import firewall_snapshot
 from twin.errors import EnvironmentProblem
+from twin.firewalls.base import Snapshot
+from twin.firewalls.table import firewall_of
 from twin.lab.directory import LabDir, lab_subdir, write_atomic
 from twin.lab.state import LabState
 from twin.plan.flows import PlannedFlow, plan_flows
 from twin.plan.plan import ANTI_SPOOFING, CT_INVALID, Plan
-from twin.policy.model import Action, FirewallKind
+from twin.policy.model import Action
 from twin.runtime.base import Runtime
 from twin.verify.crafted import CraftedResult, judge_crafted, plan_crafted, send
 from twin.verify.provenance import Provenance
@@ -133,11 +135,9 @@ def verify(
         for f in flows
     ]
     subnets = [str(z.subnet) for z in plan.zones]
-    crafted = (
-        plan_crafted(plan, flows, netns)
-        if stateful and plan.firewall_kind.value == "nftables"
-        else []
-    )
+    fw = firewall_of(plan.firewall_kind)
+    # crafted packets are judged by the rule their NFLOG record names; so is the second witness
+    crafted = plan_crafted(plan, flows, netns) if stateful and fw.nflog_attribution else []
     extra: list[LogRecord] = []
     before = (
         firewall_snapshot(runtime, state, plan)
@@ -148,7 +148,7 @@ def verify(
         reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
     except OSError as exc:
         raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
-    witness = firewall_actions(plan) if plan.firewall_kind is FirewallKind.nftables else None
+    witness = firewall_actions(plan) if fw.nflog_attribution else None
     with reader.start():
         started = time.monotonic()
         outcomes = run_probes(probes, subnets, timeout=timeout)

@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import assert_golden
 from twin.errors import InputError
-from twin.plan.plan import Plan, build_plan
+from twin.plan.build import build_plan
+from twin.plan.plan import Plan
 from twin.policy.model import Action
 from twin.vendors.device import DeviceConfig
 from twin.vendors.registry import parse

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.model import Action
 from twin.vendors.report import Kind
 

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from twin.cli import app
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.model import Action
 from twin.vendors.registry import parse
 from twin.vendors.report import Direction, Kind, Outcome

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import REFERENCE
 from twin.analysis.flowspace import compare
-from twin.plan.plan import build_plan
+from twin.plan.build import build_plan
 from twin.policy.load import load_policy, validate_policy
 from twin.policy.model import Policy
 from twin.vendors.registry import export_policy, parse

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.vendor_flows import flow_files, imported_with_flows, load_flows
+from twin.plan.build import build_plan
 from twin.plan.flows import plan_flows, static_violations
-from twin.plan.plan import build_plan
 
 FILES = flow_files()
 

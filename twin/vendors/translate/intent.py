@@ -14,7 +14,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from twin.plan.plan import Plan, RulePlan, build_plan
+from twin.plan.build import build_plan
+from twin.plan.plan import Plan, RulePlan
 from twin.policy.load import validate_policy
 from twin.policy.model import Action, Policy
 from twin.policy.resolve import IPv4Net
