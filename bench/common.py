@@ -33,6 +33,13 @@ def isolated_home(prefix: str) -> Iterator[str]:
         yield tmp
 
 
+def backlog_drops() -> int:
+    """Packets the kernel dropped from its per-CPU input backlogs since boot (every veth hop of
+    a twin goes through them): a probe lost there would be judged on a packet never sent."""
+    rows = Path("/proc/net/softnet_stat").read_text().split("\n")
+    return sum(int(row.split()[1], 16) for row in rows if row.strip())
+
+
 class Clock:
     def __init__(self) -> None:
         self.t = time.perf_counter()
