@@ -1,8 +1,10 @@
 """Read the firewall's NFLOG records (nftables `log group N prefix "<rule>"`) over netlink.
 
 NFLOG works from any network namespace (plain `log` does not: nf_log_all_netns=0). The socket
-is created inside the firewall's namespace; one reader per group per namespace. The queue
-threshold is set to 1 so that every record is delivered at once instead of in ~1 s batches.
+is created inside the firewall's namespace; one reader per group per namespace. The kernel
+batches records (up to 64 KiB per message) and flushes a batch after 10 ms (the default is 1 s).
+While probes fly, a thread only copies what arrives (the prober needs the interpreter); records
+are parsed when `drain()` is called.
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ NETLINK_NETFILTER = 12
 NFNL_SUBSYS_ULOG = 4
 NFULNL_MSG_PACKET = 0
 NFULNL_MSG_CONFIG = 1
-NFULA_CFG_CMD, NFULA_CFG_MODE, NFULA_CFG_QTHRESH = 1, 2, 4
+NFULA_CFG_CMD, NFULA_CFG_MODE, NFULA_CFG_NLBUFSIZ, NFULA_CFG_TIMEOUT = 1, 2, 3, 4
 NFULNL_CFG_CMD_BIND, NFULNL_CFG_CMD_UNBIND = 1, 2
 NFULNL_COPY_PACKET = 2
 NFULA_PAYLOAD, NFULA_PREFIX = 9, 10
 NLM_F_REQUEST, NLM_F_ACK = 1, 4
 NLMSG_ERROR = 2
 SO_RCVBUFFORCE = 33
+BATCH = 64 << 10  # bytes of records per netlink message
+FLUSH = 1  # a batch is sent after this many hundredths of a second
+HEADER = struct.Struct("=IH")
+ATTR = struct.Struct("=HH")
+PORTS = struct.Struct("!HH")
+PACKET = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,13 @@ class LogRecord:
 class NflogReader:
     """Bind an NFLOG group inside a namespace; `drain()` returns what was logged since."""
 
-    def __init__(self, netns: str, group: int, copy_range: int = 96) -> None:
+    def __init__(self, netns: str, group: int, copy_range: int = 64) -> None:
         self.group = group
         self._records: list[LogRecord] = []
+        self._chunks: list[tuple[float, bytes]] = []  # (arrival, netlink messages), unparsed
+        self._buf = bytearray(BATCH * 4)
+        self._names: dict[bytes, str] = {}
+        self._addrs: dict[bytes, str] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
@@ -60,7 +72,8 @@ class NflogReader:
             self.sock.bind((0, 0))
             self._config(_attr(NFULA_CFG_CMD, struct.pack("B", NFULNL_CFG_CMD_BIND)))
             self._config(_attr(NFULA_CFG_MODE, struct.pack("!IBx", copy_range, NFULNL_COPY_PACKET)))
-            self._config(_attr(NFULA_CFG_QTHRESH, struct.pack("!I", 1)))
+            self._config(_attr(NFULA_CFG_NLBUFSIZ, struct.pack("!I", BATCH)))
+            self._config(_attr(NFULA_CFG_TIMEOUT, struct.pack("!I", FLUSH)))
         except BaseException:
             self.sock.close()
             raise
@@ -91,8 +104,7 @@ class NflogReader:
         try:
             while not self._stop.is_set():
                 if ep.poll(0.02):
-                    with self._lock:
-                        self._read_available()
+                    self._collect()
         except OSError as exc:
             self._error = exc
         finally:
@@ -104,31 +116,31 @@ class NflogReader:
         deadline = time.monotonic() + limit
         if self._thread is not None:
             while True:
-                seen = len(self._records)
+                seen = self._parse()
                 time.sleep(settle)
-                have = len(self._records)
+                have = self._parse()
                 if have == seen and (have >= expect or time.monotonic() > deadline):
                     break
         else:
             ep = select.epoll()
             ep.register(self.sock.fileno(), select.EPOLLIN)
             try:
-                while ep.poll(settle) or (
-                    len(self._records) < expect and time.monotonic() < deadline
-                ):
-                    self._read_available()
+                while ep.poll(settle) or (self._parse() < expect and time.monotonic() < deadline):
+                    self._collect()
             finally:
                 ep.close()
+            self._parse()
         if self._error is not None:
             raise self._error
-        with self._lock:
-            out, self._records = self._records, []
+        out, self._records = self._records, []
         return out
 
-    def _read_available(self) -> None:
+    def _collect(self) -> None:
+        """Copy every message waiting in the socket (no parsing: that is drain's work)."""
+        view = memoryview(self._buf)
         while True:
             try:
-                data = self.sock.recv(1 << 20)
+                n = self.sock.recv_into(self._buf)
             except BlockingIOError:
                 return
             except OSError as exc:
@@ -137,17 +149,27 @@ class NflogReader:
                         exc.errno, "NFLOG records were lost (receive buffer full)"
                     ) from None
                 raise
-            now = time.time()
-            off = 0
-            while off + 16 <= len(data):
-                length, mtype = struct.unpack_from("=IH", data, off)
+            chunk = (time.time(), bytes(view[:n]))
+            with self._lock:
+                self._chunks.append(chunk)
+
+    def _parse(self) -> int:
+        """Parse what the thread collected; how many records are in."""
+        with self._lock:
+            chunks, self._chunks = self._chunks, []
+        records, names, addrs = self._records, self._names, self._addrs
+        for now, data in chunks:
+            off, size = 0, len(data)
+            while off + 16 <= size:
+                length, mtype = HEADER.unpack_from(data, off)
                 if length < 16:
                     break
-                if mtype == (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET:
-                    rec = _parse_packet(data[off + 20 : off + length], now)
+                if mtype == PACKET:
+                    rec = _parse_packet(data, off + 20, off + length, now, names=names, addrs=addrs)
                     if rec is not None:
-                        self._records.append(rec)
+                        records.append(rec)
                 off += (length + 3) & ~3
+        return len(records)
 
     def close(self) -> None:
         if self._thread is not None:
@@ -168,36 +190,57 @@ def _attr(kind: int, payload: bytes) -> bytes:
     return struct.pack("=HH", length, kind) + payload + b"\0" * ((4 - length % 4) % 4)
 
 
-def _parse_packet(attrs: bytes, now: float) -> LogRecord | None:
-    prefix, payload = "", b""
-    off = 0
-    while off + 4 <= len(attrs):
-        length, kind = struct.unpack_from("=HH", attrs, off)
+def _parse_packet(
+    data: bytes,
+    off: int,
+    end: int,
+    now: float,
+    *,
+    names: dict[bytes, str],
+    addrs: dict[bytes, str],
+) -> LogRecord | None:
+    """One record from the attributes in data[off:end]; rule names and addresses are decoded
+    once per run (`names`, `addrs`)."""
+    prefix, payload = b"", b""
+    while off + 4 <= end:
+        length, kind = ATTR.unpack_from(data, off)
         if length < 4:
             break
-        value = attrs[off + 4 : off + length]
         kind &= 0x3FFF
         if kind == NFULA_PREFIX:
-            prefix = value.split(b"\0", 1)[0].decode("ascii", "replace")
+            prefix = data[off + 4 : off + length]
         elif kind == NFULA_PAYLOAD:
-            payload = value
+            payload = data[off + 4 : off + length]
         off += (length + 3) & ~3
     if len(payload) < 20 or payload[0] >> 4 != 4:
         return None
+    name = names.get(prefix)
+    if name is None:
+        name = names[prefix] = prefix.split(b"\0", 1)[0].decode("ascii", "replace")
+    src, dst = _addr(addrs, payload[12:16]), _addr(addrs, payload[16:20])
     ihl = (payload[0] & 0x0F) * 4
     proto_num = payload[9]
-    src, dst = socket.inet_ntoa(payload[12:16]), socket.inet_ntoa(payload[16:20])
-    l4 = payload[ihl:]
-    if proto_num in (socket.IPPROTO_TCP, socket.IPPROTO_UDP) and len(l4) >= 4:
-        sport, dport = struct.unpack_from("!HH", l4)
-        proto = "tcp" if proto_num == socket.IPPROTO_TCP else "udp"
-        flags = _tcp_flags(l4[13]) if proto == "tcp" and len(l4) >= 14 else ""
-        return LogRecord(prefix, src, dst, proto, sport, dport, now, flags)
-    if proto_num == socket.IPPROTO_ICMP and len(l4) >= 8:
-        ident, seq = struct.unpack_from("!HH", l4, 4)
-        return LogRecord(prefix, src, dst, "icmp", ident, seq, now)
-    return LogRecord(prefix, src, dst, "other", 0, 0, now)
+    if proto_num in (socket.IPPROTO_TCP, socket.IPPROTO_UDP) and len(payload) >= ihl + 4:
+        sport, dport = PORTS.unpack_from(payload, ihl)
+        if proto_num == socket.IPPROTO_UDP:
+            return LogRecord(name, src, dst, "udp", sport, dport, now)
+        flags = FLAGS[payload[ihl + 13] & 0x3F] if len(payload) >= ihl + 14 else ""
+        return LogRecord(name, src, dst, "tcp", sport, dport, now, flags)
+    if proto_num == socket.IPPROTO_ICMP and len(payload) >= ihl + 8:
+        ident, seq = PORTS.unpack_from(payload, ihl + 4)
+        return LogRecord(name, src, dst, "icmp", ident, seq, now)
+    return LogRecord(name, src, dst, "other", 0, 0, now)
+
+
+def _addr(cache: dict[bytes, str], raw: bytes) -> str:
+    text = cache.get(raw)
+    if text is None:
+        text = cache[raw] = socket.inet_ntoa(raw)
+    return text
 
 
 def _tcp_flags(bits: int) -> str:
     return "".join(c for c, b in zip("FSRPAU", (1, 2, 4, 8, 16, 32), strict=True) if bits & b)
+
+
+FLAGS = [_tcp_flags(bits) for bits in range(64)]
