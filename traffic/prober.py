@@ -2,6 +2,8 @@
 
 One thread enters each source node's namespace (setns), creates the probe's socket there, sends,
 and serves every outstanding probe from one epoll loop; at most `window` probes are in flight.
+Two entry points: `run_probes` (a list of probes, an Outcome each) and `sweep` (port ranges
+between host pairs, verdicts in arrays: a full 65,535-port sweep makes no object per port).
 
 The judging rule: a probe is called `filtered` only when `timeout` seconds have passed since the
 last send of its burst, and every socket of the run (TCP, UDP and the raw ICMP ones) has since
@@ -12,6 +14,8 @@ TCP resends it at 1 s (which would double counters and logs): keep timeouts unde
 
 Source ports are spread over the whole range (a quarter of TCP/UDP probes from privileged
 ports), so a hole keyed on source ports (`tcp sport 1-1023 accept`) shows as flows that pass.
+TCP sockets share source ports (SO_REUSEADDR: the kernel still keeps each 4-tuple unique), so
+a sweep of one host pair keeps that spread; a port a listener holds is drawn again.
 
 Verdicts: open (handshake / reply), closed (the destination host answered RST / port
 unreachable: the flow crossed the firewall), rejected (ICMP admin-prohibited from the firewall),
@@ -20,26 +24,52 @@ filtered (nothing came back).
 
 from __future__ import annotations
 
+import _socket
 import errno
+import functools
+import gc
 import ipaddress
+import math
 import random
+import resource
 import select
 import socket
 import struct
 import time
+from array import array
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
+from traffic.icmp import checksum, echo_answers_only, echo_request, parse_icmp
+from traffic.judged import CLOSED, CODE, FILTERED, OPEN, PENDING, REJECTED, Judged, Outcome
 from traffic.netns import Namespaces, in_thread, raise_fd_limit
 
-OPEN, CLOSED, FILTERED, REJECTED = "open", "closed", "filtered", "rejected"
+__all__ = [
+    "CLOSED", "FILTERED", "OPEN", "REJECTED", "Judged", "Outcome", "Probe", "Refused", "Sweep",
+    "check_targets", "checksum", "echo_request", "gc_paused", "parse_icmp", "run_probes", "sweep",
+]  # fmt: skip
+
+P = ParamSpec("P")
+T = TypeVar("T")
+WINDOW = 16384  # probes in flight at most (sockets open at once; the fd limit is raised)
 IP_RECVERR = 11
 SO_EE_ORIGIN_ICMP = 2
 LINGER_RESET = struct.pack("ii", 1, 0)
 SOURCE_PORTS = ((1, 1023), (1024, 32767), (32768, 60999), (61000, 65535))
 MAX_BURST = 0.1  # seconds of sending before the prober looks at answers again
 REJECT_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM}
+TCP, UDP, ICMP = 0, 1, 2
+V_OPEN, V_CLOSED, V_FILTERED, V_REJECTED = (CODE[v] for v in (OPEN, CLOSED, FILTERED, REJECTED))
+EPOLLOUT, EPOLLIN = select.EPOLLOUT, select.EPOLLIN
+MAXEVENTS = 4096
+AF_INET, SOL_SOCKET, SOL_IP, SOCK_NONBLOCK = (
+    socket.AF_INET, socket.SOL_SOCKET, socket.SOL_IP, socket.SOCK_NONBLOCK,
+)  # fmt: skip
+SO_ERROR, SO_LINGER, SO_REUSEADDR = socket.SO_ERROR, socket.SO_LINGER, socket.SO_REUSEADDR
+SO_RCVBUFFORCE = 33
+TCP_NONBLOCK, UDP_NONBLOCK = socket.SOCK_STREAM | SOCK_NONBLOCK, socket.SOCK_DGRAM | SOCK_NONBLOCK
 
 
 @dataclass(frozen=True)
@@ -51,95 +81,164 @@ class Probe:
     port: int = 0
 
 
-@dataclass
-class Outcome:
-    verdict: str = FILTERED
-    sport: int = 0  # source port, or the ICMP echo id
-    seq: int = 0  # ICMP echo sequence
-    detail: str = ""
-    rtt_ms: float = 0.0
+@dataclass(frozen=True)
+class Sweep:
+    """One probe per port of `ports` from one source host to one destination host."""
+
+    netns: str
+    src: str
+    dst: str
+    proto: str  # tcp | udp (icmp: one probe, ports=range(1))
+    ports: Sequence[int] = range(1, 65536)
 
 
 class Refused(ValueError):
     """A probe that would leave the twin."""
 
 
-def check_targets(probes: Sequence[Probe], allowed: Sequence[str]) -> None:
-    """Refuse any probe whose source or destination lies outside the lab's subnets."""
+def check_targets(pairs: Iterable[tuple[str, str, str]], allowed: Sequence[str]) -> None:
+    """Refuse any (netns, src, dst) whose source or destination lies outside the lab's
+    subnets, or that would be sent from the machine's own namespace."""
     nets = [ipaddress.IPv4Network(n) for n in allowed]
-    for addr in {a for p in probes for a in (p.src, p.dst)}:
-        if not any(ipaddress.IPv4Address(addr) in n for n in nets):
-            raise Refused(f"refusing to probe {addr}: outside the lab's subnets")
-    for p in probes:
-        if not p.netns:
-            raise Refused(f"refusing to probe {p.dst} from the machine's own namespace")
+    seen: set[str] = set()
+    for netns, src, dst in pairs:
+        for addr in (src, dst):
+            if addr not in seen:
+                if not any(ipaddress.IPv4Address(addr) in n for n in nets):
+                    raise Refused(f"refusing to probe {addr}: outside the lab's subnets")
+                seen.add(addr)
+        if not netns:
+            raise Refused(f"refusing to probe {dst} from the machine's own namespace")
 
 
 def run_probes(
-    probes: Sequence[Probe], lab_subnets: Sequence[str], timeout: float = 0.3, window: int = 4096
+    probes: Sequence[Probe], lab_subnets: Sequence[str], timeout: float = 0.3, window: int = WINDOW
 ) -> list[Outcome]:
     """Send every probe and judge it; outcomes are in the order of `probes`."""
-    check_targets(probes, lab_subnets)
+    check_targets(((p.netns, p.src, p.dst) for p in probes), lab_subnets)
+    items = ((p.netns, p.src, p.dst, p.proto, p.port) for p in probes)
+    judged = _run(items, len(probes), timeout, window)
+    return [judged.outcome(i) for i in range(len(probes))]
+
+
+def sweep(
+    sweeps: Sequence[Sweep], lab_subnets: Sequence[str], timeout: float = 0.3, window: int = WINDOW
+) -> list[Judged]:
+    """Probe every port of every sweep; one Judged per sweep, indexed like its `ports`."""
+    check_targets(((s.netns, s.src, s.dst) for s in sweeps), lab_subnets)
+    sizes = [len(s.ports) for s in sweeps]
+    items = ((s.netns, s.src, s.dst, s.proto, port) for s in sweeps for port in s.ports)
+    judged = _run(items, sum(sizes), timeout, window)
+    out, start = [], 0
+    for size in sizes:
+        out.append(judged.part(start, start + size))
+        start += size
+    return out
+
+
+def gc_paused(work: Callable[P, T]) -> Callable[P, T]:
+    """`work` with the cyclic GC paused (as it was before, afterwards). A run makes a few
+    objects per probe and no cycles; with a big twin's plan in memory, a full collection took
+    up to 1.3 s — the prober's loop stalled past TCP's 1 s SYN resend (two log records for one
+    probe) — and the collector's passes were ~30% of a 100-zone `twin test`."""
+
+    @functools.wraps(work)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> T:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return work(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    return paused
+
+
+@gc_paused
+def _run(
+    items: Iterator[tuple[str, str, str, str, int]], total: int, timeout: float, window: int
+) -> Judged:
+    """The engine, in a thread of its own (setns changes the calling thread only)."""
     raise_fd_limit(window + 1024)
-    run = _Run(probes, timeout, window)
+    run = _Run(items, total, timeout, window)
     in_thread(run.main, "twin-prober")
-    return run.outcomes
+    return run.out
+
+
+class _Spread:
+    """Source ports: every fourth probe from each range of SOURCE_PORTS, each range walked in a
+    random order of its own (a random start and a stride prime to its size)."""
+
+    def __init__(self, rnd: random.Random) -> None:
+        self.walks = []
+        for lo, hi in SOURCE_PORTS:
+            size = hi - lo + 1
+            stride = rnd.randrange(1, size)
+            while math.gcd(stride, size) != 1:
+                stride += 1
+            self.walks.append([lo, size, rnd.randrange(size), stride])
+
+    def next(self, i: int) -> int:
+        walk = self.walks[i & 3]
+        lo, size, at, stride = walk
+        walk[2] = (at + stride) % size
+        return lo + at
 
 
 class _Run:
-    def __init__(self, probes: Sequence[Probe], timeout: float, window: int) -> None:
-        self.probes = probes
+    def __init__(
+        self, items: Iterator[tuple[str, str, str, str, int]], total: int, timeout: float,
+        window: int,
+    ) -> None:  # fmt: skip
+        self.items = items
+        self.total = total
         self.timeout = timeout
         self.window = window
         # a burst of sends lasts at most this long, so that its first SYN is judged (and its
         # socket closed) before TCP resends it at 1 s
         self.burst = max(0.01, min(MAX_BURST, 0.95 - timeout))
-        self.outcomes = [Outcome() for _ in probes]
-        self.ep = select.epoll()
-        self.socks: dict[int, tuple[int, socket.socket]] = {}  # fd → (probe index, socket)
-        self.sock_of: dict[int, socket.socket] = {}  # probe index → its socket
+        self.out = Judged(total, timeout)
+        self.protos = bytearray(total)  # TCP, UDP or ICMP per probe
+        self.sent_at = array("d", bytes(8 * total))
+        self.socks: list[_socket.socket | None] = [None] * total  # a pending probe's socket
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.owner = [-1] * (min(limit, 1 << 20) + 1)  # fd → the probe it belongs to
         self.raw: dict[str, socket.socket] = {}  # netns → raw ICMP socket
         self.raw_fds: dict[int, socket.socket] = {}
         self.icmp_wait: dict[tuple[str, int, int], int] = {}  # (dst, id, seq) → probe index
-        self.pending: set[int] = set()
-        self.sent_at: dict[int, float] = {}
-        self.ident = _idents(len(probes))
-        self.rnd = random.Random()
+        self.icmp_key: dict[int, tuple[str, int, int]] = {}
+        self.live = 0  # probes sent and not judged yet
+        self.ident = _idents(total)
+        self.ports = _Spread(random.Random())
+        self.ep = select.epoll()
 
     def main(self) -> None:
         ns = Namespaces()
         try:
             self._loop(ns)
         finally:
-            for _, s in self.socks.values():
-                s.close()
-            for s in self.raw.values():
-                s.close()
+            for s in self.socks:
+                if s is not None:
+                    s.close()
+            for r in self.raw.values():
+                r.close()
             self.ep.close()
             ns.close()
 
     def _loop(self, ns: Namespaces) -> None:
         """Send in bursts, serve answers between them; judge a deadline only after every socket
         (raw ICMP ones included) has been read to the end at a moment past that deadline."""
-        bursts: deque[tuple[float, list[int]]] = deque()  # (deadline, probes) in send order
-        nxt = 0
-        total = len(self.probes)
-        while nxt < total or self.pending:
-            if nxt < total and len(self.pending) < self.window:
-                burst: list[int] = []
-                start = time.monotonic()
-                while (
-                    nxt < total
-                    and len(self.pending) < self.window
-                    and time.monotonic() - start < self.burst
-                ):
-                    self._send(ns, nxt)
-                    burst.append(nxt)
-                    nxt += 1
+        bursts: deque[tuple[float, int, int]] = deque()  # (deadline, first, end) in send order
+        nxt, total, verdicts = 0, self.total, self.out.verdicts
+        while nxt < total or self.live:
+            if nxt < total and self.live < self.window:
+                first = nxt
+                nxt = self._send_burst(ns, nxt)
                 # every deadline counts from the last send of its burst: while the prober is
                 # sending, the kernel is busy with its packets, not with the answers
-                bursts.append((time.monotonic() + self.timeout, burst))
-            if nxt < total and len(self.pending) < self.window:
+                bursts.append((time.monotonic() + self.timeout, first, nxt))
+            if nxt < total and self.live < self.window:
                 wait = 0.0  # more to send: look at what came back, then go on sending
             else:
                 wait = max(0.0, bursts[0][0] - time.monotonic()) if bursts else self.timeout
@@ -149,139 +248,174 @@ class _Run:
                 while self._serve(0.0):  # read every socket to the end before judging
                     pass
                 while bursts and bursts[0][0] <= now:
-                    for i in bursts.popleft()[1]:
-                        if i in self.pending:
-                            self._expire(i)
+                    _, i, end = bursts.popleft()
+                    i = verdicts.find(PENDING, i, end)
+                    while i >= 0:
+                        self._finish(i, V_FILTERED)
+                        i = verdicts.find(PENDING, i + 1, end)
 
     def _serve(self, wait: float) -> int:
         """Handle what is ready (waiting up to `wait` s for something); how many sockets."""
-        events = self.ep.poll(wait)
+        events = self.ep.poll(wait, MAXEVENTS)
+        owner, socks, protos = self.owner, self.socks, self.protos
         for fd, mask in events:
-            if fd in self.raw_fds:
-                self._read_icmp(fd)
-            elif fd in self.socks:
-                self._event(fd, mask)
+            i = owner[fd] if fd < len(owner) else -1
+            s = socks[i] if i >= 0 else None
+            if s is None:
+                raw = self.raw_fds.get(fd)
+                if raw is not None:
+                    self._read_icmp(raw)
+            elif protos[i] == TCP:
+                self._tcp_answer(i, s, s.getsockopt(SOL_SOCKET, SO_ERROR), mask)
+            else:
+                self._udp_answer(i, s)
         return len(events)
 
     # --- sending ------------------------------------------------------------------------------
 
-    def _send(self, ns: Namespaces, i: int) -> None:
-        p = self.probes[i]
-        ns.enter(p.netns)
-        self.pending.add(i)
-        self.sent_at[i] = time.monotonic()
-        try:
-            if p.proto == "tcp":
-                self._send_tcp(i, p)
-            elif p.proto == "udp":
-                self._send_udp(i, p)
-            else:
-                self._send_icmp(i, p)
-        except OSError as exc:
-            self._finish(i, REJECTED if exc.errno in REJECT_ERRNOS else FILTERED, str(exc))
+    def _send_burst(self, ns: Namespaces, nxt: int) -> int:
+        """Send probes from `nxt` on for at most one burst (or until the window is full); the
+        index of the next probe to send."""
+        items, total, window, protos, sent_at = (
+            self.items, self.total, self.window, self.protos, self.sent_at,
+        )  # fmt: skip
+        clock = time.monotonic
+        end = clock() + self.burst
+        while nxt < total and self.live < window:
+            netns, src, dst, proto, port = next(items)
+            if netns != ns.current:
+                ns.enter(netns)
+            now = sent_at[nxt] = clock()
+            self.live += 1
+            try:
+                if proto == "tcp":
+                    self._send_tcp(nxt, src, dst, port)
+                elif proto == "udp":
+                    protos[nxt] = UDP
+                    self._send_udp(nxt, src, dst, port)
+                else:
+                    protos[nxt] = ICMP
+                    self._send_icmp(nxt, netns, dst)
+            except OSError as exc:  # e.g. the source address is gone: the health check names it
+                self._finish(
+                    nxt, V_REJECTED if exc.errno in REJECT_ERRNOS else V_FILTERED, str(exc)
+                )
+            nxt += 1
+            if now >= end:
+                break
+        return nxt
 
-    def _send_tcp(self, i: int, p: Probe) -> None:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
-        self._bind(i, s, p.src)
-        self.outcomes[i].sport = s.getsockname()[1]
-        self._watch(i, s, select.EPOLLOUT)
-        rc = s.connect_ex((p.dst, p.port))
-        if rc not in (0, errno.EINPROGRESS):
-            self._judge_tcp(i, rc)
+    def _own(self, i: int, s: _socket.socket) -> int:
+        fd: int = s.fileno()
+        if fd >= len(self.owner):
+            self.owner.extend([-1] * (fd + 1 - len(self.owner)))
+        self.owner[fd] = i
+        self.socks[i] = s
+        return fd
 
-    def _send_udp(self, i: int, p: Probe) -> None:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
-        s.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
-        self._bind(i, s, p.src)
-        self.outcomes[i].sport = s.getsockname()[1]
-        s.connect((p.dst, p.port))
-        self._watch(i, s, select.EPOLLIN)
+    def _send_tcp(self, i: int, src: str, dst: str, port: int) -> None:
+        for _ in range(4):
+            s = _socket.socket(AF_INET, TCP_NONBLOCK)
+            fd = self._own(i, s)
+            s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+            self.out.sports[i] = self._bind(i, s, src)
+            self.ep.register(fd, EPOLLOUT)
+            rc = s.connect_ex((dst, port))
+            if rc != errno.EADDRNOTAVAIL:  # that 4-tuple is in use: another source port
+                break
+            self.owner[fd] = -1
+            self.socks[i] = None
+            s.close()
+        else:
+            raise OSError(rc, f"no free source port towards {dst}:{port}")
+        if rc and rc != errno.EINPROGRESS:
+            self._tcp_answer(i, s, rc, 0)
+
+    def _send_udp(self, i: int, src: str, dst: str, port: int) -> None:
+        s = _socket.socket(AF_INET, UDP_NONBLOCK)
+        fd = self._own(i, s)
+        s.setsockopt(SOL_IP, IP_RECVERR, 1)
+        self.out.sports[i] = self._bind(i, s, src)
+        s.connect((dst, port))
+        self.ep.register(fd, EPOLLIN)
         s.send(b"twin-probe %d" % i)
 
-    def _send_icmp(self, i: int, p: Probe) -> None:
-        raw = self.raw.get(p.netns)
+    def _send_icmp(self, i: int, netns: str, dst: str) -> None:
+        raw = self.raw.get(netns)
         if raw is None:
-            raw = socket.socket(
-                socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.IPPROTO_ICMP
-            )
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-            self.raw[p.netns] = raw
+            raw = socket.socket(AF_INET, socket.SOCK_RAW | SOCK_NONBLOCK, socket.IPPROTO_ICMP)
+            raw.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)  # past rmem_max: root
+            echo_answers_only(raw)
+            self.raw[netns] = raw
             self.raw_fds[raw.fileno()] = raw
-            self.ep.register(raw.fileno(), select.EPOLLIN)
+            self.ep.register(raw.fileno(), EPOLLIN)
         seq = i & 0xFFFF
         ident = (self.ident + (i >> 16)) & 0xFFFF
-        self.outcomes[i].sport, self.outcomes[i].seq = ident, seq
-        self.icmp_wait[(p.dst, ident, seq)] = i
-        raw.sendto(echo_request(ident, seq, b"twin-probe"), (p.dst, 0))
+        self.out.sports[i], self.out.seqs[i] = ident, seq
+        self.icmp_wait[(dst, ident, seq)] = i
+        self.icmp_key[i] = (dst, ident, seq)
+        raw.sendto(echo_request(ident, seq, b"twin-probe"), (dst, 0))
 
-    def _bind(self, i: int, s: socket.socket, src: str) -> None:
-        """A source port from a spread: every fourth probe from a privileged port (1-1023), the
-        others from the registered, ephemeral and top ranges, so a rule keyed on source ports is
-        crossed too. A port in use on that host (a responder's) is drawn again."""
-        lo, hi = SOURCE_PORTS[i % len(SOURCE_PORTS)]
+    def _bind(self, i: int, s: _socket.socket, src: str) -> int:
+        """A source port from the spread; one a listener holds on that host (a responder's) is
+        drawn again."""
         for _ in range(8):
+            port = self.ports.next(i)
             try:
-                s.bind((src, self.rnd.randint(lo, hi)))
-                return
+                s.bind((src, port))
+                return port
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
                     raise
         s.bind((src, 0))
-
-    def _watch(self, i: int, s: socket.socket, events: int) -> None:
-        self.socks[s.fileno()] = (i, s)
-        self.sock_of[i] = s
-        self.ep.register(s.fileno(), events | select.EPOLLERR)
+        bound: int = s.getsockname()[1]
+        return bound
 
     # --- judging ------------------------------------------------------------------------------
 
-    def _event(self, fd: int, events: int) -> None:
-        i, s = self.socks[fd]
-        if s.type == socket.SOCK_STREAM:
-            self._judge_tcp(i, s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
-        else:
-            self._judge_udp(i, s)
-
-    def _judge_tcp(self, i: int, err: int) -> None:
-        if err in (0, errno.ECONNRESET, errno.EPIPE):  # a reset after the handshake: it was open
-            self._finish(i, OPEN, "reset after handshake" if err else "")
+    def _tcp_answer(self, i: int, s: _socket.socket, err: int, events: int) -> None:
+        if err == 0:
+            if events & EPOLLOUT or _connected(s):  # handshake done: it was open
+                s.setsockopt(SOL_SOCKET, SO_LINGER, LINGER_RESET)  # close with a reset
+                self._finish(i, V_OPEN)
+        elif err in (errno.ECONNRESET, errno.EPIPE):  # a reset after the handshake: open
+            self._finish(i, V_OPEN, "reset after handshake")
         elif err == errno.ECONNREFUSED:
-            self._finish(i, CLOSED, "RST")
+            self._finish(i, V_CLOSED)
         elif err in REJECT_ERRNOS:
-            self._finish(i, REJECTED, errno.errorcode.get(err, str(err)))
+            self._finish(i, V_REJECTED, errno.errorcode.get(err, str(err)))
         elif err not in (errno.EINPROGRESS, errno.EALREADY):
-            self._finish(i, FILTERED, errno.errorcode.get(err, str(err)))
+            self._finish(i, V_FILTERED, errno.errorcode.get(err, str(err)))
 
-    def _judge_udp(self, i: int, s: socket.socket) -> None:
+    def _udp_answer(self, i: int, s: _socket.socket) -> None:
         try:
             _, anc, _, _ = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
         except BlockingIOError:
             anc = []
         for level, kind, data in anc:
-            if level == socket.SOL_IP and kind == IP_RECVERR and len(data) >= 16:
+            if level == SOL_IP and kind == IP_RECVERR and len(data) >= 16:
                 _, origin, itype, code = struct.unpack_from("=IBBB", data)
                 sender = socket.inet_ntoa(data[20:24]) if len(data) >= 24 else "?"
                 if origin == SO_EE_ORIGIN_ICMP and itype == 3 and code == 3:
-                    self._finish(i, CLOSED, f"port unreachable from {sender}")
+                    self._finish(i, V_CLOSED, f"port unreachable from {sender}")
                 elif origin == SO_EE_ORIGIN_ICMP:
-                    self._finish(i, REJECTED, f"icmp {itype}/{code} from {sender}")
+                    self._finish(i, V_REJECTED, f"icmp {itype}/{code} from {sender}")
                 return
         try:
             data = s.recv(2048)
         except BlockingIOError:
             return
         except OSError as exc:
-            self._finish(i, CLOSED if exc.errno == errno.ECONNREFUSED else REJECTED, str(exc))
+            self._finish(i, V_CLOSED if exc.errno == errno.ECONNREFUSED else V_REJECTED, str(exc))
             return
         if data == b"twin-probe %d" % i:
-            self._finish(i, OPEN)
+            self._finish(i, V_OPEN)
 
-    def _read_icmp(self, fd: int) -> None:
-        raw = self.raw_fds[fd]
+    def _read_icmp(self, raw: socket.socket) -> None:
+        verdicts = self.out.verdicts
         while True:
             try:
-                pkt, _ = raw.recvfrom(2048)
+                pkt = raw.recv(2048)
             except BlockingIOError:
                 return
             found = parse_icmp(pkt)
@@ -289,40 +423,31 @@ class _Run:
                 continue
             key, itype, code, sender = found
             i = self.icmp_wait.get(key)
-            if i is None or i not in self.pending:
+            if i is None or verdicts[i] != PENDING:
                 continue
             if itype == 0:
-                self._finish(i, OPEN)
+                self._finish(i, V_OPEN)
             else:
-                self._finish(i, REJECTED, f"icmp {itype}/{code} from {sender}")
+                self._finish(i, V_REJECTED, f"icmp {itype}/{code} from {sender}")
 
-    def _expire(self, i: int) -> None:
-        """The deadline passed: look once more at the socket, then call it filtered."""
-        s = self.sock_of.get(i)
-        if s is not None and s.type == socket.SOCK_STREAM:
-            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if err or _connected(s):
-                self._judge_tcp(i, err)
-        elif s is not None:
-            self._judge_udp(i, s)
-        if i in self.pending:
-            self._finish(i, FILTERED, f"no answer in {self.timeout * 1000:.0f} ms")
-
-    def _finish(self, i: int, verdict: str, detail: str = "") -> None:
-        if i not in self.pending:
+    def _finish(self, i: int, verdict: int, detail: str = "") -> None:
+        out = self.out
+        if out.verdicts[i] != PENDING:
             return
-        self.pending.discard(i)
-        out = self.outcomes[i]
-        out.verdict, out.detail = verdict, detail
-        out.rtt_ms = (time.monotonic() - self.sent_at[i]) * 1000
-        p = self.probes[i]
-        if p.proto == "icmp":
-            self.icmp_wait.pop((p.dst, out.sport, out.seq), None)
+        out.verdicts[i] = verdict
+        if detail:
+            out.details[i] = detail
+        out.rtt_ms[i] = (time.monotonic() - self.sent_at[i]) * 1000
+        self.live -= 1
+        if self.protos[i] == ICMP:
+            key = self.icmp_key.pop(i, None)
+            if key is not None:
+                self.icmp_wait.pop(key, None)
             return
-        s = self.sock_of.pop(i, None)
-        if s is not None:
-            self.ep.unregister(s.fileno())
-            del self.socks[s.fileno()]
+        s = self.socks[i]
+        if s is not None:  # closing it takes it out of the epoll set too
+            self.socks[i] = None
+            self.owner[s.fileno()] = -1
             s.close()
 
 
@@ -337,47 +462,9 @@ def _idents(n: int) -> int:
     return first
 
 
-def _connected(s: socket.socket) -> bool:
+def _connected(s: _socket.socket) -> bool:
     try:
         s.getpeername()
         return True
     except OSError:
         return False
-
-
-def echo_request(ident: int, seq: int, payload: bytes) -> bytes:
-    header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-    csum = checksum(header + payload)
-    return struct.pack("!BBHHH", 8, 0, csum, ident, seq) + payload
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def parse_icmp(pkt: bytes) -> tuple[tuple[str, int, int], int, int, str] | None:
-    """An echo reply or an ICMP error about an echo request → ((dst, id, seq), type, code, from)."""
-    ihl = (pkt[0] & 0x0F) * 4
-    if len(pkt) < ihl + 8:
-        return None
-    sender = socket.inet_ntoa(pkt[12:16])
-    itype, code = pkt[ihl], pkt[ihl + 1]
-    if itype == 0:
-        ident, seq = struct.unpack_from("!HH", pkt, ihl + 4)
-        return (sender, ident, seq), itype, code, sender
-    if itype == 3:
-        inner = pkt[ihl + 8 :]
-        if len(inner) < 28 or inner[9] != socket.IPPROTO_ICMP:
-            return None
-        iihl = (inner[0] & 0x0F) * 4
-        if len(inner) < iihl + 8 or inner[iihl] != 8:
-            return None
-        dst = socket.inet_ntoa(inner[16:20])
-        ident, seq = struct.unpack_from("!HH", inner, iihl + 4)
-        return (dst, ident, seq), itype, code, sender
-    return None
