@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import REFERENCE
+from twin.plan.build import build_plan
 from twin.plan.flows import plan_flows
-from twin.plan.plan import build_plan
 from twin.policy.load import load_policy
 from twin.policy.model import Expect
 from twin.policy.names import intent_names
