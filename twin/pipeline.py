@@ -29,6 +29,7 @@ from twin.deploy.teardown import down, down_lost, signals_deferred
 from twin.errors import EnvironmentProblem, TwinError, UsageError
 from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir, write_atomic
 from twin.lab.registry import claim, release
+from twin.lab.runstore import DEFAULT_KEEP
 from twin.lab.state import LabState, testing
 from twin.plan.build import build_plan
 from twin.plan.flows import probe_ports
@@ -43,10 +44,12 @@ from twin.runtime.registry import get_runtime
 from twin.verify.provenance import (
     Provenance,
     differences,
-    file_sha256,
+    judged,
     mismatch_message,
+    read_source,
     running_candidate,
 )
+from twin.verify.runs import begin_run, drop_run, finish_run
 from twin.verify.verify import DEFAULT_TIMEOUT, Verification, verify
 
 __all__ = [
@@ -242,17 +245,20 @@ def provenance(lab: Lab) -> Provenance:
     """The policy file judged (its sha256), the ruleset enforced, a rehearsal candidate."""
     candidate = running_candidate(lab.state.path)
     if lab.policy_file:
-        file, sha = lab.policy_file, file_sha256(lab.policy_file)
-    else:
-        file, sha = candidate or lab.state.policy, file_sha256(lab.state.files.policy)
-    return Provenance(file, sha, lab.state.ruleset_sha256, candidate)
+        return judged(lab.policy_file, lab.state.ruleset_sha256, candidate)
+    raw = read_source(lab.state.files.policy)  # the lab's copy of what it enforces
+    return judged(candidate or lab.state.policy, lab.state.ruleset_sha256, candidate, raw)
 
 
-def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto") -> Verification:
-    """Health check, every flow, health check again. An unhealthy twin is never a pass: its
-    problems land in `Verification.health` (the CLI exits 3 on them); a twin already broken
-    before the run is not probed at all, and one taken away during the run (`twin down`
-    elsewhere, a node killed) ends it with one EnvironmentProblem. One run per lab at a time."""
+def test(
+    lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto", keep: int = DEFAULT_KEEP
+) -> Verification:
+    """Health check, every flow, health check again; the run is kept in the run store (the
+    lab's oldest runs beyond `keep` removed). An unhealthy twin is never a pass: its problems
+    land in `Verification.health` (the CLI exits 3 on them); a twin already broken before the
+    run is not probed at all, and one taken away during the run (`twin down` elsewhere, a node
+    killed) ends it with one EnvironmentProblem. One run per lab at a time."""
+    started = time.time()
     with testing(lab.state):
         if lab.state.status != "up":
             raise EnvironmentProblem(f"lab {lab.state.lab} is {lab.state.status}, not up")
@@ -263,18 +269,29 @@ def test(lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto") -> Ve
                 + "; ".join(before.problems)
             )
         snap, source = before.snapshot, provenance(lab)
+        files = None  # the run's folder, begun with its log records as soon as they are in
         try:
-            run = verify(
-                lab.runtime, lab.state, lab.plan, timeout, matrix, snapshot=snap, provenance=source
-            )
-            after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
-        except (OSError, TwinError) as exc:
-            raise vanished(lab) or _as_problem(exc) from None
-        gone = vanished(lab)
-        if gone:
-            raise gone
+            try:
+                run = verify(
+                    lab.runtime, lab.state, lab.plan, timeout, matrix, snapshot=snap,
+                    provenance=source,
+                )  # fmt: skip
+                files = begin_run(lab.state, lab.plan, run)
+                after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
+            except (OSError, TwinError) as exc:
+                raise vanished(lab) or _as_problem(exc) from None
+            gone = vanished(lab)
+            if gone:
+                raise gone
+        except BaseException:
+            if files is not None:
+                drop_run(files)  # no verdict stands: no run is kept
+            raise
     run.health = [f"during the run: {p}" for p in after.problems]
     run.warnings = list(dict.fromkeys([*before.warnings, *after.warnings, *run.warnings]))
+    run.started, run.ended = started, time.time()
+    run.health_checks = {"before": before.to_json(), "after": after.to_json()}
+    finish_run(files, lab.state, lab.plan, run, keep=keep)
     return run
 
 

@@ -18,7 +18,6 @@ candidate, and which one is loaded; `policy.yml` always names the policy the fir
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from twin.errors import EnvironmentProblem, Interrupted, Terminated, TwinError, 
 from twin.firewalls.table import firewall_of
 from twin.lab.directory import LabDir, lab_subdir, write_atomic
 from twin.lab.registry import entries
+from twin.lab.runstore import DEFAULT_KEEP
 from twin.lab.state import testing
 from twin.pipeline import provenance, signals_deferred
 from twin.plan.build import build_plan
@@ -47,8 +47,9 @@ from twin.policy.model import Action
 from twin.policy.source import read_policy_file
 from twin.render.templates import Templates
 from twin.verify.evidence import Evidence, log_evidence
-from twin.verify.provenance import Provenance, rehearsal_state
-from twin.verify.verify import INCONCLUSIVE, Verification, save_run, verify
+from twin.verify.provenance import judged, rehearsal_state
+from twin.verify.runs import keep_run
+from twin.verify.verify import INCONCLUSIVE, Verification, verify
 
 LIVE_ACTION = {"open": Action.allow, "closed": Action.allow, "filtered": Action.deny,
                "rejected": Action.reject}  # fmt: skip
@@ -100,15 +101,19 @@ class Rehearsal:
         }
 
 
-def rehearse(candidate: str | Path, lab: str | None = None, timeout: float = 0.2) -> Rehearsal:
+def rehearse(
+    candidate: str | Path, lab: str | None = None, timeout: float = 0.2, keep: int = DEFAULT_KEEP
+) -> Rehearsal:
     raw = read_policy_file(candidate)
     new = build_plan(parse_policy(raw, str(candidate)))
     lab_ = _open(lab, new.lab)
     with testing(lab_.state):
-        return _rehearse(lab_, new, raw, str(candidate), timeout)
+        return _rehearse(lab_, new, raw, str(candidate), timeout, keep=keep)
 
 
-def _rehearse(lab_: Lab, new: Plan, raw: bytes, candidate: str, timeout: float) -> Rehearsal:
+def _rehearse(
+    lab_: Lab, new: Plan, raw: bytes, candidate: str, timeout: float, *, keep: int
+) -> Rehearsal:
     old = lab_.plan
     renamed = new.lab != old.lab
     if renamed:  # the same twin under another lab name in the file: adopt the running lab's
@@ -130,8 +135,7 @@ def _rehearse(lab_: Lab, new: Plan, raw: bytes, candidate: str, timeout: float) 
     started = time.monotonic()
     with said_on_interrupt(lab_):
         swap = swap_to(lab_, new, ruleset, None if renamed else raw, ("candidate", candidate))
-        sha = hashlib.sha256(raw).hexdigest()
-        source = Provenance(candidate, sha, lab_.state.ruleset_sha256, candidate)
+        source = judged(candidate, lab_.state.ruleset_sha256, candidate, raw)
         after = verify(
             lab_.runtime, lab_.state, new, timeout, flows=planned(old, new, keys),
             provenance=source,
@@ -143,11 +147,13 @@ def _rehearse(lab_: Lab, new: Plan, raw: bytes, candidate: str, timeout: float) 
             diff_json(static, new, "running", candidate), changed, disagree, swap, seconds,
             log_evidence(new, after),
         )  # fmt: skip
-        save_run(lab_.state, new, after, kind="rehearsal", rehearsal=done.to_json())
+        keep_run(lab_.state, new, after, kind="rehearsal", rehearsal=done.to_json(), keep=keep)
     return done
 
 
-def roll_back(lab: str | None = None, timeout: float = 0.2) -> tuple[Lab, Verification]:
+def roll_back(
+    lab: str | None = None, timeout: float = 0.2, keep: int = DEFAULT_KEEP
+) -> tuple[Lab, Verification]:
     """Load the baseline ruleset back (one transaction, conntrack flushed) and test it."""
     lab_ = open_lab(lab)
     with testing(lab_.state):
@@ -162,11 +168,9 @@ def roll_back(lab: str | None = None, timeout: float = 0.2) -> tuple[Lab, Verifi
         with said_on_interrupt(lab_):
             swap_to(lab_, base, ruleset, raw, ("baseline", ""))
             _healthy(lab_)
-            source = Provenance(
-                lab_.state.policy, hashlib.sha256(raw).hexdigest(), lab_.state.ruleset_sha256
-            )
+            source = judged(lab_.state.policy, lab_.state.ruleset_sha256, "", raw)
             run = verify(lab_.runtime, lab_.state, base, timeout, provenance=source)
-            save_run(lab_.state, base, run, kind="rollback")
+            keep_run(lab_.state, base, run, kind="rollback", keep=keep)
     return Lab(lab_.state, lab_.runtime, base), run
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, need_root_netns
 from twin.lab.directory import home
+from twin.lab.runstore import list_runs
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def test_report_paths_are_checked_first_and_results_are_never_lost(
 ) -> None:
     need_root_netns()
     lab = lab_up(make_policy())
-    name, last = lab.state.lab, home() / lab.state.lab / "runs" / "last.json"
+    name = lab.state.lab
     missing = tmp_path / "missing" / "x.xml"
     (tmp_path / "adir").mkdir()
     os.mkfifo(tmp_path / "fifo")
@@ -51,7 +52,7 @@ def test_report_paths_are_checked_first_and_results_are_never_lost(
         ("--json", tmp_path / "fifo"),  # nothing reads it: writing would block forever
     ]:
         refused(twin("test", "--lab", name, option, str(path), cwd=tmp_path), option, path)
-        assert not last.exists(), "a probe was sent before the path was checked"
+        assert not list_runs(home(), name), "a probe was sent before the path was checked"
     assert not missing.parent.exists()
 
     # /dev/full takes the open and fails the write: the other report and the saved run survive
@@ -64,7 +65,7 @@ def test_report_paths_are_checked_first_and_results_are_never_lost(
     (line,) = res.stderr.splitlines()
     assert line.startswith("error: --json /dev/full: No space left on device; the run is saved")
     assert "all match" in res.stdout and junit.read_text().startswith("<?xml")
-    assert last.exists()
+    assert list_runs(home(), name)
 
     # written again from the saved run; /dev/stdout is written through, never replaced
     again = tmp_path / "again.json"

@@ -57,7 +57,7 @@ def test_three_labs_with_the_same_subnets_at_once(make_policy, tmp_path, runtime
             results = json.loads((tmp_path / f"{lab}.json").read_text())["results"]
             assert len(results) == 1452 and all(r["ok"] for r in results)
             # every NFLOG record of this run came from this lab's own firewall
-            logs = sorted((tmp_path / "home" / lab / "logs").glob("*.jsonl"))
+            logs = sorted((tmp_path / "home" / "twin-runs").glob(f"*-{lab}/nflog.jsonl"))
             assert logs and len(logs[-1].read_text().splitlines()) >= 1306  # the blocked ones
         if runtime == "netns":
             names = netns_list()

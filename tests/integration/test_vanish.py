@@ -89,7 +89,8 @@ def lab_netns(lab, node: str) -> str:
 
 
 def logs_written(lab_dir: Path) -> Callable[[], bool]:
-    return lambda: any((lab_dir / "logs").glob("*.jsonl"))
+    """The run's log records are in its folder of the run store (before the last checks)."""
+    return lambda: any((lab_dir.parent / "twin-runs").glob(f"*-{lab_dir.name}/nflog.jsonl"))
 
 
 @pytest.mark.parametrize("when", ["probing", "logs-written"])
@@ -109,6 +110,7 @@ def test_twin_down_during_twin_test_is_exit_3_one_line(make_policy, lab_up, when
     line = one_line_exit_3(*finish(test))
     assert line.startswith(f"error: lab {name} ") and "during the run" in line, line
     assert not (home() / name).exists()
+    assert not list((home() / "twin-runs").glob(f"*-{name}")), "a run with no verdict was kept"
 
 
 def test_a_node_killed_during_twin_test_is_exit_3_one_line(make_policy, lab_up) -> None:

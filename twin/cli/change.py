@@ -11,6 +11,7 @@ import typer
 from twin import rehearse as rehearsal
 from twin.analysis.diff import diff_json, diff_plans
 from twin.cli.common import check_outputs, err, handle_errors, out, write_reports
+from twin.lab.runstore import DEFAULT_KEEP
 from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 from twin.report.change import print_diff, print_evidence, print_rehearsal
@@ -24,6 +25,9 @@ LabOpt = Annotated[
     str | None, typer.Option("--lab", help="Lab name (default: the lab that is up).")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+KeepOpt = Annotated[
+    int, typer.Option(help="Runs of this lab kept in the run store (`twin runs`); older go.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -64,6 +68,7 @@ def rehearse(
     as_json: JsonFlag = False,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML of the run.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per probe answer (< 1).")] = 0.3,
+    keep: KeepOpt = DEFAULT_KEEP,
 ) -> None:
     """Try a candidate policy on the running twin: atomic swap, full matrix, before → after.
 
@@ -77,14 +82,17 @@ def rehearse(
     if rollback == (candidate is not None):
         err.print("error: give a CANDIDATE policy file, or --rollback (not both)")
         raise typer.Exit(2)
+    if keep < 1:
+        err.print("error: --keep must be 1 or more (this run is kept)")
+        raise typer.Exit(2)
     check_outputs(junit=junit)
     if rollback:
-        lab_, run = rehearsal.roll_back(lab, timeout)
+        lab_, run = rehearsal.roll_back(lab, timeout, keep)
         wrote = write_reports(("junit", junit, lambda p: write_junit(lab_.plan, run, p)))
         out.print(f"baseline restored on lab {lab_.state.lab}: {summary_line(run)}")
         raise typer.Exit(run.exit_code if wrote else 3)
     assert candidate is not None
-    done = rehearsal.rehearse(candidate, lab, timeout)
+    done = rehearsal.rehearse(candidate, lab, timeout, keep)
     wrote = write_reports(("junit", junit, lambda p: write_junit(done.plan, done.after, p)))
     data = done.to_json()
     if as_json:
@@ -98,13 +106,17 @@ def rehearse(
 @handle_errors
 def report(
     lab: LabOpt = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="A run kept in the run store (`twin runs`).")
+    ] = None,
     html: Annotated[Path | None, typer.Option(help="Write the self-contained HTML report.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML.")] = None,
 ) -> None:
-    """Render the last run of a lab (twin test or twin rehearse) again: HTML, JSON, JUnit."""
+    """Render a kept run again (HTML, JSON, JUnit): `--run ID`, else the newest run of the lab
+    (of any lab without --lab). Runs outlive `twin down`; `twin runs` lists them."""
     check_outputs(html=html, json=json_path, junit=junit)
-    saved = load_run(lab)
+    saved = load_run(lab, run_id)
     wrote = write_reports(
         ("html", html, lambda p: write_html(saved, p)),
         ("json", json_path, lambda p: write_json(saved.run, p)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twin.cli import breach, change, images, lab, vendor
+from twin.cli import breach, change, images, lab, runs, vendor
 
 app = typer.Typer(
     name="twin",
@@ -18,3 +18,4 @@ vendor.register(app)
 images.register(app)
 change.register(app)
 breach.register(app)
+runs.register(app)

@@ -17,6 +17,7 @@ from twin.deploy import teardown
 from twin.errors import UsageError
 from twin.lab.directory import write_atomic
 from twin.lab.registry import entries
+from twin.lab.runstore import DEFAULT_KEEP
 from twin.lab.state import load_state
 from twin.plan.flows import plan_flows, static_violations
 from twin.report.console import print_report, summary_line
@@ -29,6 +30,9 @@ from twin.verify.verify import DEFAULT_TIMEOUT
 
 FileArg = Annotated[Path | None, typer.Argument(help="Policy file (default: the lab that is up).")]
 LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of FILE).")]
+KeepOpt = Annotated[
+    int, typer.Option(help="Runs of this lab kept in the run store (`twin runs`); older go.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -142,6 +146,7 @@ def test_cmd(
     matrix: Annotated[
         str, typer.Option(help="full: every host pair; zones: one host pair per zone pair; auto.")
     ] = "auto",
+    keep: KeepOpt = DEFAULT_KEEP,
 ) -> None:
     """Send every flow for real and judge it against the policy and the intent.
 
@@ -153,9 +158,12 @@ def test_cmd(
     if not 0 < timeout < 1:
         err.print("error: --timeout must be between 0 and 1 s (TCP resends a SYN at 1 s)")
         raise typer.Exit(2)
+    if keep < 1:
+        err.print("error: --keep must be 1 or more (this run is kept)")
+        raise typer.Exit(2)
     check_outputs(json=json_path, junit=junit)
     lab_ = pipeline.open_to_test(lab, file)
-    run = pipeline.test(lab_, timeout, matrix)
+    run = pipeline.test(lab_, timeout, matrix, keep)
     wrote = write_reports(
         ("json", json_path, lambda p: write_json(run, p)),
         ("junit", junit, lambda p: write_junit(lab_.plan, run, p)),

@@ -31,6 +31,13 @@ class Health:
     problems: list[str] = field(default_factory=list)  # the twin cannot be trusted: exit 3
     warnings: list[str] = field(default_factory=list)  # worth saying; results still stand
     snapshot: Snapshot | None = None  # the firewall's table as read by the check
+    checks: list[str] = field(default_factory=list)  # what was looked at, for the report
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok, "checks": self.checks, "problems": self.problems,
+            "warnings": self.warnings,
+        }  # fmt: skip
 
     @property
     def ok(self) -> bool:
@@ -60,6 +67,7 @@ def check_health(
         health.problems.append(f"{role} node {n} is {nodes.get(n, 'missing')}")
     if gone:
         return health
+    health.checks.append(f"{len(plan.nodes)} nodes running")
     seen = _interfaces(runtime, state, plan)
     for z in plan.zones:
         _expect(health, seen, plan.firewall, z.bridge, f"{z.gateway}/{z.subnet.prefixlen}")
@@ -73,6 +81,9 @@ def check_health(
                 f"host {h.name}: default route via {gw.address or 'nothing'}, not the firewall "
                 f"({h.gateway})"
             )
+    ifaces = len(plan.zones) + sum(len(z.ports) for z in plan.zones) + len(plan.hosts)
+    health.checks.append(f"{ifaces} interfaces up, with their planned addresses")
+    health.checks.append(f"{len(plan.hosts)} hosts' default routes via the firewall")
     if snapshot is False:
         return health
     snap = firewall_snapshot(runtime, state, plan) if snapshot is True else snapshot
@@ -86,6 +97,10 @@ def check_health(
         change = ruleset_change(runtime, state, plan, health.snapshot)
         health.problems.append(
             f"the firewall's ruleset is not the one twin loaded (changed by hand?): {change}"
+        )
+    if state.ruleset_sha256:
+        health.checks.append(
+            f"the firewall holds the ruleset twin loaded (sha256 {state.ruleset_sha256[:16]}…)"
         )
     if responders:
         _check_responders(runtime, state, plan, health)
@@ -178,6 +193,7 @@ def _check_responders(runtime: Runtime, state: LabState, plan: Plan, health: Hea
         probes += [Probe(path, addr, addr, "tcp", p) for p in tcp[:1]]
         probes += [Probe(path, addr, addr, "udp", p) for p in udp[:1]]
     subnets = [str(z.subnet) for z in plan.zones]
+    health.checks.append(f"responders answer ({len(probes)} probes, each host to itself)")
     silent = [
         f"{p.proto}/{p.port} on {p.dst}"
         for p, out in zip(probes, run_probes(probes, subnets, timeout=0.5), strict=True)

@@ -1,5 +1,6 @@
 """The lab directory: `$TWIN_HOME/<lab>/` (default `./.twin/<lab>/`), like containerlab's
-`clab-<lab>/`: every rendered artefact, a copy of the policy, the state file, the logs, the runs.
+`clab-<lab>/`: every rendered artefact, a copy of the policy, the state file. Runs are kept
+outside it, in the twin home's run store (`twin.lab.runstore`), so `twin down` keeps them.
 Every name twin gives a file in it is spelled here, once.
 """
 
@@ -28,9 +29,6 @@ class LabDir:
     RESPONDER_SPEC: ClassVar[str] = "responders.json"
     RESPONDER_READY: ClassVar[str] = "responder.ready"
     RESPONDER_LOG: ClassVar[str] = "responder.log"
-    LOGS: ClassVar[str] = "logs"  # NFLOG records of each run
-    RUNS: ClassVar[str] = "runs"
-    LAST_RUN: ClassVar[str] = "last.json"  # in RUNS: what `twin report` reads
     REHEARSAL: ClassVar[str] = "rehearsal"  # baseline and candidate of `twin rehearse`
     REHEARSAL_STATE: ClassVar[str] = "state.json"  # in REHEARSAL: which of them is enforced
 
@@ -63,14 +61,6 @@ class LabDir:
         return self.path / self.config_name(node, suffix)
 
     @property
-    def logs(self) -> Path:
-        return self.path / self.LOGS
-
-    @property
-    def runs(self) -> Path:
-        return self.path / self.RUNS
-
-    @property
     def rehearsal(self) -> Path:
         return self.path / self.REHEARSAL
 
@@ -89,10 +79,6 @@ class LabDir:
     @property
     def responder_log(self) -> Path:
         return self.path / self.RESPONDER_LOG
-
-    @property
-    def last_run(self) -> Path:
-        return self.path / self.RUNS / self.LAST_RUN
 
     @property
     def rehearsal_state(self) -> Path:
@@ -125,7 +111,7 @@ def write_atomic(path: Path, text: str | bytes) -> None:
 
 
 def lab_subdir(lab_dir: Path, name: str) -> Path:
-    """A folder of a lab directory that twin writes into (runs, logs, rehearsal): a link there
+    """A folder of a lab directory that twin writes into (rehearsal): a link there
     is removed, never followed."""
     path = lab_dir / name
     if path.is_symlink():

@@ -1,14 +1,16 @@
 """The HTML report: one self-contained file (inline CSS, no script, nothing fetched), for people.
 
-Failures first, then the zone×zone matrix coloured by verdict, the rehearsal (before → after,
-static diff, disagreements), the intent lines, the zone graph with the attack paths (static,
-`twin.report.graph`), and the log evidence. This module prepares every
-value; the template (`templates/report/report.html.j2`) only loops and prints, autoescaped.
+What ran where (run id, host, twin version, times in UTC, policy and ruleset sha256), failures
+first, then the zone×zone matrix coloured by verdict, the rehearsal (before → after, static
+diff, disagreements), the intent lines, the twin's health before and after, the crafted
+packets, the zone graph with the attack paths (static, `twin.report.graph`), the log evidence,
+every flow probed (collapsible per zone pair; printing expands them all) and what the report
+does and does not show. This module and `twin.report.sections` prepare every value; the
+template (`templates/report/report.html.j2`) only loops and prints, autoescaped.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from twin.plan.plan import Plan
 from twin.render.templates import INSTALLED_TEMPLATES, PACKAGE_TEMPLATES
 from twin.report.console import intent_outcomes, service_label, summary_line
 from twin.report.graph import zone_svg
+from twin.report.sections import crafted_rows, flow_groups, health_rows, run_facts
 from twin.verify.runs import SavedRun
 from twin.verify.verify import INCONCLUSIVE, Result
 
@@ -37,7 +40,9 @@ class Cell:
     title: str
 
 
-def render_html(saved: SavedRun) -> str:
+def render_html(saved: SavedRun, log_href: str | None = None) -> str:
+    """The report of a kept run. `log_href`: the firewall's log records, relative to where the
+    report goes (an evidence pack); else a link into the run folder while the file exists."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(PACKAGE_TEMPLATES), str(INSTALLED_TEMPLATES)]),
         undefined=jinja2.StrictUndefined,
@@ -48,10 +53,15 @@ def render_html(saved: SavedRun) -> str:
     run, plan = saved.run, saved.plan
     zones = [z.name for z in plan.zones]
     failures = [_row(r) for r in run.failures[:MAX_ROWS]]
+    groups, cut = flow_groups(plan, run.results)
     return env.get_template("report/report.html.j2").render(
         lab=saved.lab,
         kind=saved.kind,
-        when=datetime.datetime.fromtimestamp(saved.time).strftime("%Y-%m-%d %H:%M:%S"),
+        facts=run_facts(saved, log_href),
+        health_rows=health_rows(saved),
+        crafted=crafted_rows(saved),
+        flow_groups=groups,
+        flows_cut=cut,
         ok=run.ok and saved.evidence.ok and not saved.rehearsal.get("disagreements"),
         unsure=bool(run.inconclusive) and not run.failures and not run.health,
         inconclusive=[_row(r) for r in run.inconclusive[:MAX_ROWS]],
@@ -73,8 +83,8 @@ def render_html(saved: SavedRun) -> str:
     )
 
 
-def write_html(saved: SavedRun, path: Path) -> None:
-    write_output(path, render_html(saved))
+def write_html(saved: SavedRun, path: Path, log_href: str | None = None) -> None:
+    write_output(path, render_html(saved, log_href))
 
 
 def _breach(plan: Plan) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from twin.files import write_output
 from twin.report.console import summary_line
+from twin.verify.runs import utc
 from twin.verify.verify import Verification
 
 
@@ -15,7 +16,13 @@ def run_json(run: Verification) -> dict[str, object]:
     rehearsal candidate), the outcome, and one object per flow."""
     return {
         "lab": run.lab,
+        "run_id": run.run_id,
         **run.source,
+        "twin_version": run.host.get("twin", ""),
+        "host": {k: v for k, v in run.host.items() if k != "twin"},
+        "started": utc(run.started) if run.started else "",
+        "ended": utc(run.ended) if run.ended else "",
+        "time_zone": "UTC",
         "exit_code": run.exit_code,
         "summary": summary_line(run),
         "failures": len(run.failures),

@@ -9,6 +9,7 @@ from pathlib import Path
 from twin.files import write_output
 from twin.plan.plan import Plan
 from twin.report.console import intent_outcomes, service_label
+from twin.verify.runs import utc
 from twin.verify.verify import INCONCLUSIVE, Result, Verification
 
 
@@ -17,7 +18,7 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
     suite = ET.Element("testsuite", name=f"twin.{plan.lab}", time=f"{run.seconds:.3f}")
     if run.source:
         props = ET.SubElement(suite, "properties")
-        for key, value in run.source.items():
+        for key, value in {**run.source, **run_properties(run)}.items():
             ET.SubElement(props, "property", name=key, value=value)
     cases = failed = errors = 0
     for o in intent_outcomes(plan, run):
@@ -82,6 +83,18 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
     suites = ET.Element("testsuites", name="twin")
     suites.append(suite)
     write_output(path, ET.tostring(suites, encoding="utf-8", xml_declaration=True))
+
+
+def run_properties(run: Verification) -> dict[str, str]:
+    """The run's id, twin's version, the host and the times (UTC) as JUnit properties."""
+    return {
+        "run_id": run.run_id,
+        "twin_version": run.host.get("twin", ""),
+        "hostname": run.host.get("hostname", ""),
+        "kernel": run.host.get("kernel", ""),
+        "started": utc(run.started) if run.started else "",
+        "ended": utc(run.ended) if run.ended else "",
+    }
 
 
 def _flow_line(r: Result) -> str:

@@ -9,7 +9,6 @@ something other than the policy dropped the packet, or the log would be useless 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from twin.plan.plan import Plan
@@ -81,7 +80,7 @@ def log_evidence(plan: Plan, run: Verification) -> Evidence:
     blocked = [r for r in run.results if r.observed in BLOCKED]
     ev = Evidence(
         log_file=run.log_file,
-        records=count_records(run.log_file),
+        records=run.log_records,
         denied=len(blocked),
         denied_logged=sum(1 for r in blocked if r.rule and r.rule == r.predicted_rule),
         unlogged=[r for r in blocked if not r.rule],
@@ -96,13 +95,3 @@ def log_evidence(plan: Plan, run: Verification) -> Evidence:
         if rule.log and hit and not logged:
             ev.silent.append(rule.name)
     return ev
-
-
-def count_records(log_file: str) -> int:
-    if not log_file:
-        return 0
-    try:
-        with Path(log_file).open() as f:
-            return sum(1 for line in f if line.strip())
-    except OSError:
-        return 0

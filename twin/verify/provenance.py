@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class Provenance:
     policy_sha256: str
     ruleset_sha256: str  # the firewall's table as the kernel held it ("" if not nftables)
     candidate: str = ""  # the lab runs this rehearsal candidate (not what `twin up` loaded)
+    source: bytes = field(default=b"", repr=False, compare=False)  # the file as read and hashed
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -60,10 +61,24 @@ def from_json(data: dict[str, Any]) -> Provenance | None:
 
 
 def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(read_source(path)).hexdigest() if Path(path).exists() else ""
+
+
+def read_source(path: str | Path) -> bytes:
+    """A policy file's bytes (b"" if it cannot be read): what is hashed is what is kept."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return Path(path).read_bytes()
     except OSError:
-        return ""
+        return b""
+
+
+def judged(
+    file: str, ruleset_sha256: str, candidate: str = "", raw: bytes | None = None
+) -> Provenance:
+    """The provenance of a run judging `file` (its bytes read once, or `raw` as already read)."""
+    data = read_source(file) if raw is None else raw
+    sha = hashlib.sha256(data).hexdigest() if data else ""
+    return Provenance(file, sha, ruleset_sha256, candidate, data)
 
 
 def rehearsal_state(lab_dir: Path) -> dict[str, Any]:

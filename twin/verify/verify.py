@@ -14,20 +14,20 @@ and the twin would be lying.
 
 from __future__ import annotations
 
-import json
-import os
+import platform
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from traffic.nflog import LogRecord, NflogReader
 from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Outcome, Probe, gc_paused, run_probes
+from twin import __version__
 from twin.deploy.configure import firewall_snapshot
 from twin.errors import EnvironmentProblem
 from twin.firewalls.base import Snapshot
 from twin.firewalls.table import firewall_of
-from twin.lab.directory import LabDir, lab_subdir, write_atomic
 from twin.lab.state import LabState
 from twin.plan.flows import PlannedFlow, plan_flows
 from twin.plan.plan import ANTI_SPOOFING, CT_INVALID, Plan
@@ -75,8 +75,16 @@ class Verification:
     health: list[str] = field(default_factory=list)  # the twin broke: no verdict stands (exit 3)
     snapshot: Snapshot | None = field(default=None, repr=False)  # the firewall after the run
     crafted: list[CraftedResult] = field(default_factory=list)  # stateful/anti-spoofing checks
-    log_file: str = ""
+    log_file: str = ""  # the firewall's log records of the run (in the run folder)
+    log_records: int = 0
     source: dict[str, str] = field(default_factory=dict)  # Provenance.to_json(): what was judged
+    started: float = 0.0  # wall clock (epoch seconds), health check before the run …
+    ended: float = 0.0  # … to health check after it
+    host: dict[str, str] = field(default_factory=dict)  # where it ran: hostname, kernel, twin
+    run_id: str = ""  # the run's folder in the run store (`twin runs`)
+    health_checks: dict[str, Any] = field(default_factory=dict)  # before/after: Health.to_json()
+    records: list[LogRecord] = field(default_factory=list, repr=False)  # not kept in run.json
+    policy_bytes: bytes = field(default=b"", repr=False)  # the policy file judged, as hashed
 
     @property
     def failures(self) -> list[Result]:
@@ -126,8 +134,8 @@ def verify(
 ) -> Verification:
     """Probe every planned flow (or `flows`). A probe whose firewall record contradicts what
     came back, or is missing, is sent once more (fresh 5-tuple, three times the wait); still
-    contradicted, the flow is inconclusive. The run is saved in the lab directory
-    (`runs/last.json`) for `twin report`."""
+    contradicted, the flow is inconclusive. The caller keeps the run (`twin.verify.runs`):
+    its results, and the firewall's log records in `Verification.records`."""
     flows = plan_flows(plan, matrix) if flows is None else flows
     netns = {h.name: runtime.netns(state, h.name) for h in plan.hosts}
     addr = {h.name: str(h.address) for h in plan.hosts}
@@ -150,6 +158,7 @@ def verify(
     except OSError as exc:
         raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
     witness = firewall_actions(plan) if fw.nflog_attribution else None
+    wall = time.time()
     with reader.start():
         started = time.monotonic()
         outcomes = run_probes(probes, subnets, timeout=timeout)
@@ -173,14 +182,7 @@ def verify(
             records += extra
     run_after = firewall_snapshot(runtime, state, plan)
     counters = _delta(before, run_after)
-    results = []
-    for flow, out, rec in zip(flows, outcomes, logged, strict=True):
-        rule = rec.prefix if rec else ""
-        said = witness.get(rule) if witness is not None and rec else None
-        if said is not None and out.verdict not in SEEN_IF[said]:  # after the second try
-            results.append(inconclusive(flow, out.verdict, rule, said, out.detail))
-        else:
-            results.append(judge(flow, out.verdict, rule, out.detail, out.rtt_ms))
+    results = _judge_all(flows, outcomes, logged, witness)
     run = Verification(plan.lab, results, seconds, counters=counters, reprobed=len(again))
     run.crafted = judge_crafted(crafted, extra) if crafted else []
     run.snapshot = run_after
@@ -191,10 +193,37 @@ def verify(
         )
     else:
         run.warnings.extend(_counter_warnings(counters, records))
-    run.log_file = str(save_log(state.path, records))
-    run.source = provenance.to_json() if provenance else {}
-    save_run(state, plan, run)
+    run.records, run.log_records = records, len(records)
+    if provenance is not None:
+        run.source, run.policy_bytes = provenance.to_json(), provenance.source
+    run.started, run.ended, run.host = wall, time.time(), machine()
     return run
+
+
+def machine() -> dict[str, str]:
+    """Where a run ran: the host's name, its kernel, twin's version."""
+    return {
+        "hostname": socket.gethostname(),
+        "kernel": f"{platform.system()} {platform.release()}",
+        "twin": __version__,
+    }
+
+
+def _judge_all(
+    flows: list[PlannedFlow],
+    outcomes: list[Outcome],
+    logged: list[LogRecord | None],
+    witness: dict[str, Action] | None,
+) -> list[Result]:
+    results = []
+    for flow, out, rec in zip(flows, outcomes, logged, strict=True):
+        rule = rec.prefix if rec else ""
+        said = witness.get(rule) if witness is not None and rec else None
+        if said is not None and out.verdict not in SEEN_IF[said]:  # after the second try
+            results.append(inconclusive(flow, out.verdict, rule, said, out.detail))
+        else:
+            results.append(judge(flow, out.verdict, rule, out.detail, out.rtt_ms))
+    return results
 
 
 def firewall_actions(plan: Plan) -> dict[str, Action]:
@@ -294,35 +323,3 @@ def _counter_warnings(counters: dict[str, int], records: list[LogRecord]) -> lis
                 f"log has {logged.get(rule, 0)} records"
             )
     return out
-
-
-def save_log(lab_dir: Path, records: list[LogRecord]) -> Path:
-    logs = lab_subdir(lab_dir, LabDir.LOGS)
-    stamp = time.strftime("nflog-%Y%m%dT%H%M%S")
-    path, n = logs / f"{stamp}.jsonl", 1
-    while path.exists():  # two runs in one second (a rehearsal's before and after): keep both
-        n += 1
-        path = logs / f"{stamp}-{n}.jsonl"
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW), "w") as f:
-        for rec in records:
-            f.write(json.dumps(vars(rec)) + "\n")
-    return path
-
-
-def save_run(state: LabState, plan: Plan, run: Verification, **extra: object) -> Path:
-    """The run and the policy it was judged against, as `twin report` reads them back."""
-    path = lab_subdir(state.path, LabDir.RUNS) / LabDir.LAST_RUN
-    body = {
-        "lab": plan.lab,
-        "time": time.time(),
-        "ruleset_sha256": state.ruleset_sha256,
-        "policy": plan.policy.model_dump(mode="json", by_alias=True),
-        "run": {
-            **{k: v for k, v in vars(run).items() if k not in ("results", "snapshot", "crafted")},
-            "results": [vars(r) for r in run.results],  # flat dataclasses: no deep copy
-            "crafted": [vars(c) for c in run.crafted],
-        },
-        **extra,
-    }
-    write_atomic(path, json.dumps(body, indent=1 if len(run.results) < 10_000 else None))
-    return path
