@@ -77,30 +77,44 @@ def attribute(sw: Sweep, judged: Judged, records: list[LogRecord]) -> list[str]:
 
 class Round(NamedTuple):
     floor: float  # seconds, the bare loop
+    floor_cpu: float  # CPU seconds this process used meanwhile
     probe: float  # seconds, the prober's sweep
+    probe_cpu: float  # CPU seconds, the log reader's thread included
     judged: float  # the sweep, its log drained and every port attributed
     wrong: list[tuple[int, str, str]]  # (port, seen, policy)
     misattributed: int
     records: int
+    conntrack: int  # entries in the firewall's table right after the sweep
+
+
+def conntrack_entries(lab: pipeline.Lab) -> int:
+    """The firewall's conntrack table size now (the kernel caps it at nf_conntrack_max)."""
+    res = lab.runtime.exec(lab.state, lab.plan.firewall,
+                           ["cat", "/proc/sys/net/netfilter/nf_conntrack_count"])  # fmt: skip
+    return int(res.stdout or 0)
 
 
 def one_round(lab: pipeline.Lab, sw: Sweep, want: list[str], want_rule: list[str]) -> Round:
     """The floor, then the prober with the firewall's log read and every port attributed."""
     plan = lab.plan
+    cpu = time.process_time()
     floor, _ = bare_epoll([(sw.netns, sw.src, sw.dst, sw.proto, p) for p in sw.ports],
                           DEFAULT_TIMEOUT)  # fmt: skip
+    floor_cpu = time.process_time() - cpu
     with NflogReader(lab.runtime.netns(lab.state, plan.firewall), plan.nflog_group) as reader:
         reader.start()
-        t0 = time.perf_counter()
+        t0, cpu = time.perf_counter(), time.process_time()
         (judged,) = sweep([sw], [str(z.subnet) for z in plan.zones], timeout=DEFAULT_TIMEOUT)
-        t_probe = time.perf_counter() - t0
+        t_probe, probe_cpu = time.perf_counter() - t0, time.process_time() - cpu
         records = reader.drain(settle=0.01, expect=len(sw.ports))
         rules = attribute(sw, judged, records)
         t_judged = time.perf_counter() - t0
+    entries = conntrack_entries(lab)
     seen = [judged.verdict(k) for k in range(len(sw.ports))]
     wrong = [(p, got, w) for p, got, w in zip(sw.ports, seen, want, strict=True) if got != w]
     misattributed = sum(r != w for r, w in zip(rules, want_rule, strict=True))
-    return Round(floor, t_probe, t_judged, wrong, misattributed, len(records))
+    return Round(floor, floor_cpu, t_probe, probe_cpu, t_judged, wrong, misattributed,
+                 len(records), entries)  # fmt: skip
 
 
 def one_sweep(lab: pipeline.Lab, dst: str) -> bool:
@@ -127,12 +141,19 @@ def one_sweep(lab: pipeline.Lab, dst: str) -> bool:
     print(f"    prober / floor (floor: bare epoll loop, same connect()s) {floor / probe:.2f}x; "
           "rounds (prober/floor s): "
           + ", ".join(f"{r.probe:.2f}/{r.floor:.2f}" for r in rounds), flush=True)  # fmt: skip
+    cpu, floor_cpu = min(r.probe_cpu for r in rounds), min(r.floor_cpu for r in rounds)
+    figure("CPU time of the process (prober + log reader)", cpu, floor=floor_cpu)
+    print(f"    prober / floor in CPU time (steadier than the clock on a shared machine) "
+          f"{floor_cpu / cpu:.2f}x", flush=True)  # fmt: skip
     figure("wrong verdicts, all rounds (must be 0)", len(wrong), "ports")
     for port, got, w in wrong[:3]:
         print(f"    tcp/{port}: {got}, policy says {w}", flush=True)
     figure("ports not logged under the policy's rule (must be 0)", misattributed, "ports")
     figure("firewall log records per round", min(r.records for r in rounds), "records",
            target=f">= {n}")  # fmt: skip
+    limit = int(Path("/proc/sys/net/netfilter/nf_conntrack_max").read_text())
+    figure("firewall conntrack entries after a sweep (most)", max(r.conntrack for r in rounds),
+           "entries", target=f"< nf_conntrack_max {limit}")  # fmt: skip
     figure("kernel input backlog drops (must be 0)", drops, "packets")
     return not wrong and not misattributed and not drops
 
