@@ -14,8 +14,9 @@ TCP resends it at 1 s (which would double counters and logs): keep timeouts unde
 
 Source ports are spread over the whole range (a quarter of TCP/UDP probes from privileged
 ports), so a hole keyed on source ports (`tcp sport 1-1023 accept`) shows as flows that pass.
-TCP sockets share source ports (SO_REUSEADDR: the kernel still keeps each 4-tuple unique), so
-a sweep of one host pair keeps that spread; a port a listener holds is drawn again.
+Probe sockets share source ports (SO_REUSEADDR: the kernel keeps each TCP 4-tuple unique, and
+gives a connected UDP socket the answers to its own 4-tuple), so a sweep of one host pair keeps
+that spread; a port a listener or a responder holds is drawn again.
 
 Verdicts: open (handshake / reply), closed (the destination host answered RST / port
 unreachable: the flow crossed the firewall), rejected (ICMP admin-prohibited from the firewall),
@@ -334,6 +335,7 @@ class _Run:
     def _send_udp(self, i: int, src: str, dst: str, port: int) -> None:
         s = _socket.socket(AF_INET, UDP_NONBLOCK)
         fd = self._own(i, s)
+        s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)  # a connected socket still gets its own answers
         s.setsockopt(SOL_IP, IP_RECVERR, 1)
         self.out.sports[i] = self._bind(i, s, src)
         s.connect((dst, port))
