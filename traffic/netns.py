@@ -70,9 +70,13 @@ def _tid() -> int:
 
 def set_sysctls(values: dict[str, str]) -> None:
     """Write net.* sysctls in the calling thread's namespace (/proc/sys/net follows it); one
-    that already holds its value is left alone (some writes take the kernel's rtnl lock)."""
-    for key, value in values.items():
+    that already holds its value is left alone (some writes take the kernel's rtnl lock). A key
+    written `-key` (as in sysctl.d) is skipped where the kernel does not have it."""
+    for name, value in values.items():
+        key = name.removeprefix("-")
         path = "/proc/sys/" + key.replace(".", "/")
+        if key != name and not os.path.exists(path):
+            continue
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:

@@ -67,7 +67,12 @@ def policies(draw: st.DrawFn) -> Plan:
         "name": "prop",
         "defaults": {"interzone": draw(actions), "intrazone": draw(actions)},
         "zones": {
-            z: {"subnet": f"10.0.0.{16 * i}/28", "hosts": hosts[z]} for i, z in enumerate(ZONES)
+            z: {
+                "subnet": f"10.0.0.{16 * i}/28",
+                "hosts": hosts[z],
+                "segment": draw(st.sampled_from(["isolated", "isolated", "flat"])),
+            }
+            for i, z in enumerate(ZONES)
         },
         "rules": rules,
     }

@@ -77,7 +77,11 @@ def policies(draw: st.DrawFn) -> Plan:
         "name": "prop",
         "defaults": {"interzone": draw(actions), "intrazone": draw(actions)},
         "zones": {
-            z: {"subnet": f"10.0.0.{32 * i}/27", "hosts": [f"{z}1", f"{z}2"]}
+            z: {
+                "subnet": f"10.0.0.{32 * i}/27",
+                "hosts": [f"{z}1", f"{z}2"],
+                "segment": draw(st.sampled_from(["isolated", "isolated", "flat"])),
+            }
             for i, z in enumerate(ZONES)
         },
         "rules": draw(rules()),
@@ -100,6 +104,8 @@ def first_match(plan: Plan, src: int, dst: int, proto: str, port: int) -> RulePl
     s_ip, d_ip = ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst)
     sz = next(n for n, net in zone.items() if s_ip in net)
     dz = next(n for n, net in zone.items() if d_ip in net)
+    if sz == dz and sz in plan.flat_zones and plan.flat_rule is not None:
+        return plan.flat_rule  # hosts of a flat zone never reach the firewall
     return next(r for r in plan.rules if r.applies(sz, dz) and r.matches(s_ip, d_ip, proto, port))
 
 

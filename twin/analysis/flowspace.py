@@ -143,7 +143,8 @@ class FlowSpace:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.zones: dict[str, Ranges] = {z.name: (net_range(z.subnet),) for z in plan.zones}
-        self.order = {r.name: i for i, r in enumerate(plan.rules)}
+        rules = (*plan.rules, plan.flat_rule) if plan.flat_rule else plan.rules
+        self.order = {r.name: i for i, r in enumerate(rules)}
         self._placed = _place(plan, self.zones)
         self._classes: dict[Pair, tuple[FlowClass, ...]] = {}
 
@@ -215,6 +216,10 @@ def _place(plan: Plan, zones: dict[str, Ranges]) -> dict[Pair, list[Placed]]:
     for (s, d), rules in placed.items():
         rule = next(r for r in defaults if r.applies(s, d))
         rules.append(Placed(rule, (zones[s], zones[d], ALL_SERVICES)))
+    flat = plan.flat_rule
+    if flat is not None:  # it decides everything inside a flat zone, before any rule
+        for z in plan.flat_zones:
+            placed[(z, z)].insert(0, Placed(flat, (zones[z], zones[z], ALL_SERVICES)))
     return placed
 
 

@@ -10,8 +10,10 @@ rules take is an `Edge`: every host of `srcs` reaches every host of `dsts` on ex
 `allowed`, each `Piece` decided by its rule. Nothing is sampled: `Plan.decide` gives the same
 answer for every flow (the property tests check it).
 
-A zone named in `flat` is one L2 segment: its hosts reach each other directly, on everything,
-without crossing the firewall (the pieces name `FLAT` instead of a rule).
+A flat zone (`segment: flat`, or named in `flat`) is one L2 segment: its hosts reach each other
+directly, on everything, without crossing the firewall (the pieces name `FLAT` instead of a
+rule). With `one_segment`, all flat zones share one L2 segment (no firewall between them: the
+"one flat network" baseline of `twin compare`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from dataclasses import dataclass
 
 from twin.analysis.flowspace import FlowSpace, Placed
 from twin.analysis.intervals import ALL_SERVICES, Ranges, contains, intersect, normalize, subtract
-from twin.plan.plan import Plan
+from twin.plan.plan import FLAT_SEGMENT, Plan
 from twin.policy.model import Action
 
-FLAT = "flat-segment"  # the "rule" of a hop between two hosts of a flat zone: no firewall
+FLAT = FLAT_SEGMENT  # the "rule" of a hop between two hosts of a flat zone: no firewall
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,12 @@ class Edge:
 class Reach:
     """The exact host-to-host reachability of one plan."""
 
-    def __init__(self, plan: Plan, flat: Iterable[str] = ()) -> None:
+    def __init__(self, plan: Plan, flat: Iterable[str] = (), one_segment: bool = False) -> None:
         self.plan = plan
         self.hosts = plan.hosts
         self.index = {h.name: i for i, h in enumerate(plan.hosts)}
-        self.flat = frozenset(flat)
+        self.flat = plan.flat_zones | frozenset(flat)
+        self.one_segment = one_segment
         members: dict[str, list[int]] = {z.name: [] for z in plan.zones}
         for i, h in enumerate(plan.hosts):
             members[h.zone].append(i)
@@ -90,7 +93,7 @@ class Reach:
         srcs, dsts = self.members[s], self.members[d]
         if not srcs or not dsts:
             return []
-        if s == d and s in self.flat:
+        if (s == d or self.one_segment) and s in self.flat and d in self.flat:
             return [Edge(s, d, srcs, dsts, (Piece(ALL_SERVICES, FLAT),), ALL_SERVICES)]
         placed = space.placed(s, d)
         src_groups = _groups(srcs, addr, [p.box[0] for p in placed], space.zones[s])

@@ -1,4 +1,5 @@
-"""Assume-breach commands: blast (what a compromised host can reach), graph (the zone graph)."""
+"""Assume-breach commands: blast (what a compromised host can reach), graph (the zone graph),
+compare (the policy against a flat baseline)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Annotated
 import typer
 
 from twin.analysis.blast import VIA, Blast
+from twin.analysis.compare import BASELINES
 from twin.analysis.reach import Reach
 from twin.cli.common import handle_errors, out
 from twin.errors import UsageError
@@ -20,6 +22,7 @@ from twin.files import write_output
 from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 from twin.report.blast import blast_data, print_blast
+from twin.report.compare import compare_data, print_compare
 from twin.report.graph import zone_svg
 
 FileArg = Annotated[Path, typer.Argument(help="Policy file.")]
@@ -39,6 +42,7 @@ ViaOpt = Annotated[
 def register(app: typer.Typer) -> None:
     app.command()(blast)
     app.command()(graph)
+    app.command()(compare)
 
 
 def _reach(file: Path, via: str, foothold: str | None) -> Reach:
@@ -119,3 +123,34 @@ def graph(
             + (f"attack paths from {drawn.foothold}" if drawn.foothold else "no foothold"),
             markup=False,
         )
+
+
+@handle_errors
+def compare(
+    file: FileArg,
+    baseline: Annotated[
+        str,
+        typer.Option(
+            help="flat: one flat network (no firewall between hosts); flat-zones: every zone "
+            "flat, the firewall between zones."
+        ),
+    ] = "flat",
+    foothold: FromOpt = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the comparison as JSON (- for stdout).")
+    ] = None,
+    via: ViaOpt = "any",
+) -> None:
+    """Flat vs microsegmented: what the policy takes away from a flat baseline, exactly.
+
+    Host pairs that can talk, reachable host-services, and per foothold zone the hosts reached
+    at the fixed point and the hops to each crown jewel: baseline → policy."""
+    if baseline not in BASELINES:
+        raise UsageError(f"--baseline must be one of {', '.join(BASELINES)}, not {baseline!r}")
+    with _no_gc():
+        reach = _reach(file, via, foothold)
+        data = compare_data(reach, str(file), baseline, via, foothold)
+    if json_path is not None:
+        _write(json_path, json.dumps(data, indent=1) + "\n")
+    if json_path is None or str(json_path) != "-":
+        print_compare(out, data)

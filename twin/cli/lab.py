@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from twin import pipeline
@@ -20,6 +21,7 @@ from twin.lab.registry import entries
 from twin.lab.runstore import DEFAULT_KEEP
 from twin.lab.state import load_state
 from twin.plan.flows import plan_flows, static_violations
+from twin.policy.load import policy_warnings
 from twin.report.console import print_report, summary_line
 from twin.report.json import write_json
 from twin.report.junit import write_junit
@@ -56,6 +58,8 @@ def validate(file: Annotated[Path, typer.Argument(help="Policy file.")]) -> None
         f"{file}: valid — lab {p.name}, {len(p.zones)} zones, {hosts} hosts, "
         f"{len(p.rules)} rules, {len(p.expect)} intent lines, {len(flows)} flows to probe"
     )
+    for warning in policy_warnings(prep.source, str(file), p):
+        out.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
     for name, fs in bad.items():
         f = fs[0]
         out.print(

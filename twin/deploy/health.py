@@ -13,7 +13,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from traffic.netns import Namespaces, in_thread
+from traffic.netns import Namespaces, entered, in_thread
 from traffic.prober import OPEN, Probe, run_probes
 from twin.deploy.configure import firewall_snapshot, ruleset_change
 from twin.deploy.responders import responder_alive
@@ -84,6 +84,14 @@ def check_health(
     ifaces = len(plan.zones) + sum(len(z.ports) for z in plan.zones) + len(plan.hosts)
     health.checks.append(f"{ifaces} interfaces up, with their planned addresses")
     health.checks.append(f"{len(plan.hosts)} hosts' default routes via the firewall")
+    if plan.flat_zones and _bridge_nf_on(runtime, state, plan):
+        health.problems.append(
+            "firewall: net.bridge.bridge-nf-call-iptables is 1 (br_netfilter loaded after "
+            "twin up?): frames between hosts of a flat zone go through the forward chain; "
+            "`twin down` and `twin up` set it to 0"
+        )
+    elif plan.flat_zones:
+        health.checks.append("flat zones bridged without the firewall (bridge-nf-call-iptables 0)")
     if snapshot is False:
         return health
     snap = firewall_snapshot(runtime, state, plan) if snapshot is True else snapshot
@@ -150,6 +158,20 @@ def _interfaces(runtime: Runtime, state: LabState, plan: Plan) -> dict[tuple[str
 
     in_thread(work, "twin-health")
     return out
+
+
+def _bridge_nf_on(runtime: Runtime, state: LabState, plan: Plan) -> bool:
+    """Does br_netfilter hand bridged frames to the IP hooks in the firewall's namespace?"""
+    path = runtime.netns(state, plan.firewall)
+
+    def read() -> bool:
+        try:
+            with entered(path), open("/proc/sys/net/bridge/bridge-nf-call-iptables") as f:
+                return f.read().strip() == "1"
+        except FileNotFoundError:  # br_netfilter not loaded: bridged frames stay bridged
+            return False
+
+    return in_thread(read, "twin-health")
 
 
 def _iface(s: socket.socket, name: str) -> Iface | None:

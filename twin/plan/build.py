@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from twin.firewalls.table import firewall_of
 from twin.images.recipe import node_tag
 from twin.plan.plan import (
+    FLAT_SEGMENT,
     INTERZONE_DEFAULT,
     INTRAZONE_DEFAULT,
     ChainPlan,
@@ -18,7 +19,7 @@ from twin.plan.plan import (
     RulePlan,
     ZonePlan,
 )
-from twin.policy.model import Action, Policy
+from twin.policy.model import Action, Policy, Segment
 from twin.policy.resolve import (
     IPv4Net,
     gateway,
@@ -34,6 +35,7 @@ def build_plan(policy: Policy) -> Plan:
     zones, hosts, links = _layout(policy)
     rules = _rules(policy)
     zone_nets = {z.name: z.subnet for z in zones}
+    flat = frozenset(z.name for z in zones if z.flat)
     plan = Plan(
         lab=policy.name,
         policy=policy,
@@ -45,6 +47,7 @@ def build_plan(policy: Policy) -> Plan:
         links=links,
         rules=rules,
         chains=_chains(policy, rules, zone_nets),
+        flat_rule=flat_rule(flat, len(policy.rules) + 2) if flat else None,
     )
     plan.by_host.update({h.name: h for h in hosts})
     plan.by_zone.update({z.name: z for z in zones})
@@ -54,6 +57,9 @@ def build_plan(policy: Policy) -> Plan:
             for dst in rule.dst_zones:
                 if rule.applies(src, dst):
                     pairs.setdefault((src, dst), []).append(rule)
+    if plan.flat_rule is not None:  # before every rule: the flow never reaches the firewall
+        for zone in flat:
+            pairs[(zone, zone)].insert(0, plan.flat_rule)
     plan.by_pair.update({pair: tuple(rs) for pair, rs in pairs.items()})
     return plan
 
@@ -80,7 +86,8 @@ def _layout(
                 )
             )
             links.append(LinkPlan(policy.firewall.name, fw_port, host.name, "eth1"))
-        zones.append(ZonePlan(zname, index, zone.subnet, gw, bridge, tuple(ports)))
+        flat = zone.segment is Segment.flat
+        zones.append(ZonePlan(zname, index, zone.subnet, gw, bridge, tuple(ports), flat))
     return tuple(zones), tuple(hosts), tuple(links)
 
 
@@ -123,6 +130,12 @@ def _rules(policy: Policy) -> tuple[RulePlan, ...]:
 def _default(name: str, index: int, action: Action, zones: frozenset[str], intra: bool) -> RulePlan:
     scope = "intrazone" if intra else "interzone"
     return RulePlan(name, index, action, True, zones, zones, None, None, None, scope)
+
+
+def flat_rule(zones: frozenset[str], index: int) -> RulePlan:
+    """The pseudo rule of flows inside flat zones (after the defaults in rule order)."""
+    allow = Action.allow
+    return RulePlan(FLAT_SEGMENT, index, allow, False, zones, zones, None, None, None, "flat")
 
 
 def _chains(

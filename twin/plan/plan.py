@@ -23,6 +23,9 @@ INTERZONE_DEFAULT = "interzone-default"
 INTRAZONE_DEFAULT = "intrazone-default"
 ANTI_SPOOFING = "anti-spoofing"
 CT_INVALID = "ct-invalid"
+# What decides a flow between two hosts of a flat zone: nothing on the firewall (they share a
+# plain bridge and never reach its forward chain). A pseudo rule: allow, never logged.
+FLAT_SEGMENT = "flat-segment"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class ZonePlan:
     gateway: IPv4
     bridge: str  # the firewall's one interface for this zone
     ports: tuple[str, ...]  # firewall-side veth ends, one per host, enslaved to the bridge
+    flat: bool = False  # `segment: flat`: ports not isolated, no proxy ARP; L2 between hosts
 
 
 @dataclass(frozen=True)
@@ -74,15 +78,24 @@ class RulePlan:
     sources: tuple[IPv4Net, ...] | None  # None = the whole zone
     destinations: tuple[IPv4Net, ...] | None
     services: tuple[PortRange, ...] | None  # None = any protocol at all
-    scope: str = "rule"  # "rule", or for the two defaults "intrazone" / "interzone"
+    scope: str = "rule"  # "rule"; for the two defaults "intrazone" / "interzone"; "flat"
 
     @property
     def default(self) -> bool:
         return self.scope != "rule"
 
+    @property
+    def flat(self) -> bool:
+        """The flat-segment pseudo rule: the flow never crosses the firewall."""
+        return self.scope == "flat"
+
     def applies(self, src_zone: str, dst_zone: str) -> bool:
         """Does the rule cover this zone pair (before looking at addresses and ports)?"""
-        if self.scope != "rule" and (self.scope == "intrazone") != (src_zone == dst_zone):
+        if self.scope == "flat" and src_zone != dst_zone:
+            return False
+        if self.scope in ("intrazone", "interzone") and (self.scope == "intrazone") != (
+            src_zone == dst_zone
+        ):
             return False
         return src_zone in self.src_zones and dst_zone in self.dst_zones
 
@@ -133,6 +146,7 @@ class Plan:
     links: tuple[LinkPlan, ...]
     rules: tuple[RulePlan, ...]  # policy order, then the two defaults
     chains: tuple[ChainPlan, ...]  # one per zone pair that has a rule of its own
+    flat_rule: RulePlan | None = None  # decides every flow inside a flat zone (no firewall)
     nflog_group: int = NFLOG_GROUP
     host_image: str = field(default_factory=node_tag)  # every host runs the node image
     by_host: dict[str, HostPlan] = field(default_factory=dict, compare=False, repr=False)
@@ -155,6 +169,10 @@ class Plan:
             self.chain_names.update({(c.src_zone, c.dst_zone): c.name for c in self.chains})
         default = INTRAZONE_DEFAULT if src_zone == dst_zone else INTERZONE_DEFAULT
         return self.chain_names.get((src_zone, dst_zone), default)
+
+    @property
+    def flat_zones(self) -> frozenset[str]:
+        return frozenset(z.name for z in self.zones if z.flat)
 
     def decide(self, src: str, dst: str, proto: str, port: int) -> RulePlan:
         """First match of the rulebase for a flow between two hosts: the policy's own answer."""

@@ -6,7 +6,7 @@ import ipaddress
 import itertools
 from collections.abc import Iterator
 
-from twin.policy.model import Policy
+from twin.policy.model import Action, Policy, Segment
 from twin.policy.resolve import (
     Unresolved,
     default_addresses,
@@ -18,7 +18,9 @@ from twin.policy.resolve import (
 )
 from twin.policy.source import Path_
 
-RESERVED_RULES = {"interzone-default", "intrazone-default", "anti-spoofing", "ct-invalid"}
+RESERVED_RULES = {
+    "interzone-default", "intrazone-default", "anti-spoofing", "ct-invalid", "flat-segment",
+}  # fmt: skip
 RESERVED_NAMES = {"any"}
 
 Found = tuple[Path_, str, str]
@@ -199,3 +201,29 @@ def _overlap(a: str, b: str, hosts: dict[str, tuple[str, ipaddress.IPv4Address]]
     """Do two intent ends (zone or host names) share a host?"""
     zone_a, zone_b = (hosts[x][0] if x in hosts else x for x in (a, b))
     return a == b or (zone_a == zone_b and (a not in hosts or b not in hosts))
+
+
+def flat_warnings(policy: Policy) -> list[Found]:
+    """What a valid policy says that can never happen: rules (and the intrazone default) that
+    only cover traffic inside flat zones, which never crosses the firewall."""
+    flat = {z for z, zone in policy.zones.items() if zone.segment is Segment.flat}
+    if not flat:
+        return []
+    why = "hosts of a flat zone reach each other without crossing the firewall"
+    out: list[Found] = []
+    for i, rule in enumerate(policy.rules):
+        if rule.disabled:
+            continue
+        srcs, dsts = zone_refs(policy, rule.from_), zone_refs(policy, rule.to)
+        if all(s == d and s in flat for s in srcs for d in dsts):
+            inside = ", ".join(dict.fromkeys(srcs))
+            message = f"rule {rule.name!r} covers only traffic inside flat zone {inside}"
+            fix = f"{why}; remove the rule, or make the zone `segment: isolated`"
+            out.append((("rules", i), f"{message}: it never applies", fix))
+    if flat == set(policy.zones) and policy.defaults.intrazone is not Action.allow:
+        out.append((
+            ("defaults", "intrazone"),
+            f"intrazone {policy.defaults.intrazone.value} never applies: every zone is flat",
+            f"{why}; make a zone `segment: isolated` for it to apply there",
+        ))  # fmt: skip
+    return out

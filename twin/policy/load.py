@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from twin.errors import InputError, Problem
-from twin.policy.checks import check_policy
+from twin.policy.checks import check_policy, flat_warnings
 from twin.policy.model import Policy
 from twin.policy.source import Path_, dotted, line_of, read_policy_file, read_yaml
 from twin.policy.wording import drop_misspelled_missing, pydantic_problem
@@ -42,3 +42,12 @@ def validate_policy(data: dict[str, Any], lines: dict[Path_, int], file: str) ->
 
 def _unique(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
+
+
+def policy_warnings(raw: bytes | str, file: str, policy: Policy) -> list[Problem]:
+    """What a valid policy says that can never apply, each with its line (see `flat_warnings`)."""
+    found = flat_warnings(policy)
+    if not found:
+        return []
+    _, lines = read_yaml(raw, file)
+    return [Problem(file, line_of(lines, p), dotted(p), msg, hint) for p, msg, hint in found]

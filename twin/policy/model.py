@@ -53,6 +53,15 @@ class Verdict(enum.StrEnum):
     unreachable = "unreachable"
 
 
+class Segment(enum.StrEnum):
+    """How a zone's hosts share L2. `isolated`: every packet between two of them crosses the
+    firewall (private-VLAN ports), so intrazone rules apply. `flat`: a plain bridge, as in a
+    VLAN: they reach each other directly; only traffic leaving the subnet meets the firewall."""
+
+    isolated = "isolated"
+    flat = "flat"
+
+
 class FirewallKind(enum.StrEnum):
     nftables = "nftables"
     vyos = "vyos"
@@ -185,6 +194,7 @@ class Zone(_Strict):
     gateway: IPv4 | None = None
     description: str = ""
     sensitive: bool = False  # its hosts are crown jewels (blast-radius analysis)
+    segment: Segment = Segment.isolated
 
     @field_validator("subnet", mode="before")
     @classmethod

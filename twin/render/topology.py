@@ -28,7 +28,7 @@ def render_lab(
             "node/firewall.ip.j2", node=plan.firewall, zones=plan.zones
         ),
         LabDir.config_name(plan.firewall, ".sysctl"): t.render(
-            "node/firewall.sysctl.j2", node=plan.firewall, zones=plan.zones
+            "node/firewall.sysctl.j2", node=plan.firewall, zones=plan.zones, flat=plan.flat_zones
         ),
     }
     for host in plan.hosts:

@@ -37,9 +37,9 @@ def blast_data(blast: Blast, file: str, foothold: str | None = None) -> dict[str
         ],
     }
     if foothold is None:
-        data["zones"], data["hosts"] = _summaries(blast)
+        data["zones"], data["hosts"] = summaries(blast)
     else:
-        data["foothold"] = _foothold(blast, foothold)
+        data["foothold"] = foothold_data(blast, foothold)
     data["intent"] = [
         {"name": c.name, "text": c.text, "holds": c.holds, "path": _hops(c.path)}
         for c in check_unreachable(reach, blast)
@@ -56,7 +56,7 @@ def _bits(hosts: tuple[int, ...]) -> int:
     return sum(1 << h for h in hosts)
 
 
-def _summaries(blast: Blast) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def summaries(blast: Blast) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     reach = blast.reach
     closure = blast.closures()
     direct = [blast.direct(h) for h in range(len(reach.hosts))]
@@ -103,7 +103,7 @@ def _summaries(blast: Blast) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return zones, hosts
 
 
-def _foothold(blast: Blast, ref: str) -> dict[str, Any]:
+def foothold_data(blast: Blast, ref: str) -> dict[str, Any]:
     reach = blast.reach
     start = reach.hosts_of(ref)
     walk = blast.walk(start)

@@ -112,6 +112,8 @@ def differences(given: Policy, enforced: Policy) -> list[str]:
             out.append(f"zone {z} re-addressed")
         elif a.hosts != b.hosts:
             out.append(f"hosts of zone {z}")
+        elif a.segment != b.segment:
+            out.append(f"zone {z} is {b.segment.value} in the lab")
     for kind, mine, theirs in (
         ("address group", given.addresses, enforced.addresses),
         ("service", given.services, enforced.services),

@@ -9,7 +9,8 @@ never reported as a policy failure. Then a flow passes when (a) what came back m
 policy's first-match prediction (allowed or blocked, dropped or rejected), (b) the firewall's
 log names the rule the policy predicts, and (c) it agrees with every intent line that covers it.
 A blocked probe without a log record from the firewall is a failure: something else dropped it,
-and the twin would be lying.
+and the twin would be lying. A flow between two hosts of a flat zone never crosses the firewall:
+no record is what the policy predicts (`flat-segment`), and a record would be a failure.
 """
 
 from __future__ import annotations
@@ -238,11 +239,12 @@ def _doubt(
     f: PlannedFlow, out: Outcome, rec: LogRecord | None, witness: dict[str, Action] | None
 ) -> bool:
     """Send it again? When the firewall's record contradicts the prober or is missing; without
-    a log to read (VyOS), when the prober contradicts the policy."""
+    a log to read (VyOS), when the prober contradicts the policy. A flow inside a flat zone
+    never reaches the firewall: no record is its expected account."""
     said = witness.get(rec.prefix) if witness is not None and rec is not None else None
     if said is not None:
         return out.verdict not in SEEN_IF[said]
-    if witness is not None and rec is None:
+    if witness is not None and rec is None and not f.rule.flat:
         return True
     return OBSERVED_CLASS[out.verdict] != f.predicted
 

@@ -30,7 +30,9 @@ from twin.vendors.translate.nat import NatRewriter, Variant
 from twin.vendors.translate.services import ServiceResolver
 from twin.vendors.translate.skips import Ipv6Only, Never, Skip, Unmodelled
 
-RESERVED_RULES = {"interzone-default", "intrazone-default", "anti-spoofing", "ct-invalid"}
+RESERVED_RULES = {
+    "interzone-default", "intrazone-default", "anti-spoofing", "ct-invalid", "flat-segment",
+}  # fmt: skip
 
 
 @dataclass
