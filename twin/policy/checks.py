@@ -6,7 +6,7 @@ import ipaddress
 import itertools
 from collections.abc import Iterator
 
-from twin.policy.model import Action, Policy, Segment
+from twin.policy.model import Policy, Segment
 from twin.policy.resolve import (
     Unresolved,
     default_addresses,
@@ -204,8 +204,9 @@ def _overlap(a: str, b: str, hosts: dict[str, tuple[str, ipaddress.IPv4Address]]
 
 
 def flat_warnings(policy: Policy) -> list[Found]:
-    """What a valid policy says that can never happen: rules (and the intrazone default) that
-    only cover traffic inside flat zones, which never crosses the firewall."""
+    """What a valid policy says that can never happen: rules that only cover traffic inside flat
+    zones, which never crosses the firewall. (The intrazone default is not named: an imported
+    device's default stays as the device has it, flat zones or not.)"""
     flat = {z for z, zone in policy.zones.items() if zone.segment is Segment.flat}
     if not flat:
         return []
@@ -220,10 +221,4 @@ def flat_warnings(policy: Policy) -> list[Found]:
             message = f"rule {rule.name!r} covers only traffic inside flat zone {inside}"
             fix = f"{why}; remove the rule, or make the zone `segment: isolated`"
             out.append((("rules", i), f"{message}: it never applies", fix))
-    if flat == set(policy.zones) and policy.defaults.intrazone is not Action.allow:
-        out.append((
-            ("defaults", "intrazone"),
-            f"intrazone {policy.defaults.intrazone.value} never applies: every zone is flat",
-            f"{why}; make a zone `segment: isolated` for it to apply there",
-        ))  # fmt: skip
     return out

@@ -34,8 +34,7 @@ def test_policies_in_list_order_with_fields() -> None:
         "admin-everywhere",
         "no-dns-out",
         "policy-10",  # no name: named after its id
-        "intrazone-allow.internal-servers",
-    ]
+    ]  # no intrazone-allow rule: the twin's hosts of Internal Servers share port2 (flat)
     assert rules["web-in"].log is True and rules["admin-everywhere"].log is False
     assert rules["no-dns-out"].disabled is True
     assert rules["policy-10"].action is Action.deny  # action defaults to deny
@@ -60,11 +59,15 @@ def test_negations_and_intrazone() -> None:
     no_dns = next(r for r in imp.policy.rules if r.name == "no-dns-out")
     assert no_dns.services is not None and "tcp/1-52" in no_dns.services
     assert "tcp/54-65535" in no_dns.services and "udp/53" not in no_dns.services
-    # intrazone allow: after every policy
-    assert decide(plan, "internal-servers", "internal-servers", "10.1.10.5", "10.1.10.6", "tcp", 1)[
-        1
-    ] == ("intrazone-allow.internal-servers")
-    assert decide(plan, "db", "db", "10.1.30.5", "10.1.30.6", "tcp", 1)[1] == "intrazone-default"
+    # intrazone: the twin's Internal Servers hosts share port2 (10.1.10.0/24; port3's subnet
+    # is not modelled) and never reach the device: flat; DB's /23 spans port4's two subnets,
+    # routed by the device: isolated, its intrazone default enforced
+    segments = {n: z.segment.value for n, z in imp.policy.zones.items()}
+    assert (segments["internal-servers"], segments["db"]) == ("flat", "isolated")
+    servers = [h.name for h in plan.hosts if h.zone == "internal-servers"]
+    assert plan.decide(servers[0], servers[1], "tcp", 1).name == "flat-segment"
+    db = [h.name for h in plan.hosts if h.zone == "db"]
+    assert plan.decide(db[0], db[1], "tcp", 1).name == "intrazone-default"
 
 
 def test_approximated_and_skipped_are_reported() -> None:

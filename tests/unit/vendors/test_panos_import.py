@@ -18,7 +18,11 @@ from .helpers import decide, imported
 
 
 def notes(imp, kind: Kind) -> dict[str, str]:
-    return {n.subject: n.message for n in imp.report.of(kind)}
+    """subject → its messages (joined by ' | ')."""
+    out: dict[str, str] = {}
+    for n in imp.report.of(kind):
+        out[n.subject] = f"{out[n.subject]} | {n.message}" if n.subject in out else n.message
+    return out
 
 
 def test_zones_from_interfaces_gateways_and_assumptions() -> None:
@@ -34,6 +38,16 @@ def test_zones_from_interfaces_gateways_and_assumptions() -> None:
     # no interface: RFC 2544 space, and the report says how to give the real one
     assert str(z["guest-wifi"].subnet).startswith("198.18.")
     assert "--zone-subnets guest-wifi=CIDR" in assumed["zone 'Guest WiFi'"]
+    # hosts of one interface's subnet never reach the device: flat; a zone of two interfaces
+    # is routed by it (intrazone rules apply): isolated; each said, with its line
+    assert {n: zone.segment.value for n, zone in z.items()} == {
+        "untrust": "flat", "trust-l3": "isolated", "dmz": "flat", "db": "flat",
+        "guest-wifi": "flat",
+    }  # fmt: skip
+    assert "segment: flat — its hosts share interface ethernet1/3" in assumed["zone 'DMZ'"]
+    assert "segment: isolated — 10.10.0.0/22 spans 2 interfaces" in assumed["zone 'Trust-L3'"]
+    lines = {n.subject: n.line for n in imp.report.of(Kind.assumed) if "segment:" in n.message}
+    assert lines["zone 'DMZ'"] == 62
     # two generated hosts per zone; the first on an address a rule names
     assert [h.name for h in z["db"].hosts] == ["db-h1", "db-h2"]
     assert str(z["db"].hosts[0].address) == "10.20.0.50"
@@ -134,6 +148,9 @@ def test_rule_types_split_per_zone() -> None:
     )
     # intrazone rule for two zones: within each, never between them
     assert decide(plan, "db", "db", "10.20.0.5", "10.20.0.6", "tcp", 8443)[1] == "trust-intra.db"
+    # … a rule the device never applies to db's hosts (one interface: flat), nor the twin
+    assert plan.decide("db-h1", "db-h2", "tcp", 8443).name == "flat-segment"
+    assert not any(e.from_ == "db-h1" and e.to == "db-h2" for e in imp.policy.expect)
     _, rule = decide(plan, "trust-l3", "db", "10.10.1.5", "10.20.0.6", "tcp", 8443)
     assert rule == "interzone-default"
     assert "rule-type intrazone" in notes(imp, Kind.rewritten)["rule 'trust-intra'"]

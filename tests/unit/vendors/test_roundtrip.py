@@ -27,7 +27,18 @@ ROUTES = {"panos": "panos", "panos-xml": "panos", "fortigate": "fortigate"}
 
 def round_trip(policy: Policy, target: str) -> Policy:
     text = export_policy(target, policy, "generated")
-    return build_policy(parse(ROUTES[target], text, f"exported.{target}"), policy.name).policy
+    back = build_policy(parse(ROUTES[target], text, f"exported.{target}"), policy.name).policy
+    return same_segments(back, policy)
+
+
+def same_segments(back: Policy, policy: Policy) -> Policy:
+    """Each exported zone is one interface, so the import makes it flat (its hosts never reach
+    the device); the rules are what must round-trip: compare with the original's segments."""
+    assert {z.segment.value for z in back.zones.values()} == {"flat"}
+    zones = {
+        n: z.model_copy(update={"segment": policy.zones[n].segment}) for n, z in back.zones.items()
+    }
+    return back.model_copy(update={"zones": zones})
 
 
 def assert_same_decisions(a: Policy, b: Policy) -> None:
@@ -144,4 +155,4 @@ def test_rules_only_exports_change_only_the_policy(target: str) -> None:
     subnets = {name: z.subnet for name, z in policy.zones.items()}
     dev = parse(ROUTES[target], text, f"exported.{target}")
     back = build_policy(dev, policy.name, subnets, intent=False).policy
-    assert_same_decisions(policy, back)
+    assert_same_decisions(policy, same_segments(back, policy))

@@ -79,8 +79,9 @@ def build_policy(
     for rule in dev.rules:
         tr.rule(rule)
     for vz in dev.zones.values():
-        if vz.intrazone is Action.allow and dev.intrazone.action is not Action.allow:
-            z = zone_map[vz.name]
+        z = zone_map[vz.name]
+        flat = zones[z]["segment"] == "flat"  # its hosts never reach the device
+        if vz.intrazone is Action.allow and dev.intrazone.action is not Action.allow and not flat:
             tr.rules.append(
                 {
                     "name": tr.rule_names.claim(f"intrazone-allow.{z}"),

@@ -108,6 +108,8 @@ def _pick(
     if rp.scope == "rule":
         pairs.sort(key=lambda p: p[0] == p[1])  # another zone first: intrazone needs 2 hosts
     for sz, dz in pairs:
+        if sz == dz and sz in plan.flat_zones:
+            continue  # hosts of a flat zone never reach the device: nothing of it to sample
         s_addr = _point(rp.sources, zones[sz])
         d_addr = _point(rp.destinations, zones[dz])
         if s_addr is False or d_addr is False:

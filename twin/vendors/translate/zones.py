@@ -69,7 +69,7 @@ def assign_subnets(
                 f"{subnet} (give another with --zone-subnets {twin}=CIDR)",
                 vz.line,
             )
-        zone: dict[str, Any] = {"subnet": str(subnet)}
+        zone: dict[str, Any] = {"subnet": str(subnet), "segment": _segment(dev, vz, subnet, report)}
         gw = next((ip for ip in ips if ip in subnet and ip not in (subnet[0], subnet[-1])), None)
         if gw is not None and gw != subnet[1]:
             zone["gateway"] = str(gw)
@@ -79,6 +79,45 @@ def assign_subnets(
         subnets[twin] = subnet
     _check_overlaps(dev, subnets)
     return zones, subnets
+
+
+def _segment(dev: DeviceConfig, vz: DevZone, subnet: IPv4Net, report: ImportReport) -> str:
+    """`flat` unless the device sees traffic between the twin's hosts of the zone: hosts of one
+    interface subnet reach each other without it (PAN-OS's intrazone-default, a FortiGate zone's
+    `intrazone`, an ASA's same-security rules only decide traffic that crosses the device). A
+    zone whose twin subnet spans several interfaces or subnets is `isolated`: the device routes
+    between them. An interface with no address counts as in the twin's subnet."""
+    ifaces: list[str] = []
+    subnets: set[IPv4Net] = set()
+    for name in vz.interfaces:
+        nets = [a.network for a in dev.interfaces.get(name, _NoIface).addresses]
+        inside = [n for n in nets if n.overlaps(subnet)]
+        if inside or not nets:
+            ifaces.append(name)
+            subnets.update(inside)
+    line = vz.line or next(
+        (dev.interfaces[i].line for i in vz.interfaces if i in dev.interfaces), None
+    )
+    if len(ifaces) <= 1 and len(subnets) <= 1:
+        where = f"interface {ifaces[0]}" if ifaces else "one subnet (no interface)"
+        report.add(
+            Kind.assumed,
+            f"zone {vz.name!r}",
+            f"segment: flat — its hosts share {where} and reach each other without crossing "
+            "the device, so intrazone rules and the intrazone default do not apply to them",
+            line,
+        )
+        return "flat"
+    spans = f"{len(ifaces)} interfaces ({', '.join(ifaces)})" if len(ifaces) > 1 else ""
+    spans = spans or f"{len(subnets)} subnets of interface {ifaces[0]}"
+    report.add(
+        Kind.assumed,
+        f"zone {vz.name!r}",
+        f"segment: isolated — {subnet} spans {spans}: the device routes between them and "
+        "applies intrazone rules there; the twin applies them to every flow inside the zone",
+        line,
+    )
+    return "isolated"
 
 
 class _NoIface:
