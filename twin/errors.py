@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def last_line(text: str) -> str:
+    """What a command said last (its error, as a rule): the last line of `text`, "" if none."""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 class TwinError(Exception):
     """Root of every error twin raises on purpose."""
 
@@ -81,5 +87,5 @@ class CommandFailed(EnvironmentProblem):
         self.returncode = returncode
         self.stderr = stderr
         loc = f" in {where}" if where else ""
-        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
+        detail = last_line(stderr) or "no output"
         super().__init__(f"{argv[0]} failed{loc} (exit {returncode}): {detail}")

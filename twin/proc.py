@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
-from twin.errors import CommandFailed, EnvironmentProblem, TimedOut
+from twin.errors import CommandFailed, EnvironmentProblem, TimedOut, last_line
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,11 @@ class ExecResult:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+    @property
+    def said(self) -> str:
+        """The last line of its stderr (of its stdout when stderr is empty)."""
+        return last_line(self.stderr or self.stdout)
 
 
 def run(

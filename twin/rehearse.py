@@ -44,15 +44,17 @@ from twin.plan.flows import Flow, PlannedFlow, plan_flows
 from twin.plan.plan import Plan
 from twin.policy.load import parse_policy
 from twin.policy.model import Action
+from twin.policy.resolve import port_text
 from twin.policy.source import read_policy_file
 from twin.render.templates import Templates
 from twin.verify.evidence import Evidence, log_evidence
 from twin.verify.provenance import judged, rehearsal_state
 from twin.verify.runs import keep_run
-from twin.verify.verify import INCONCLUSIVE, Verification, verify
+from twin.verify.verdicts import Observed
+from twin.verify.verify import Verification, verify
 
-LIVE_ACTION = {"open": Action.allow, "closed": Action.allow, "filtered": Action.deny,
-               "rejected": Action.reject}  # fmt: skip
+LIVE_ACTION = {Observed.open: Action.allow, Observed.closed: Action.allow,
+               Observed.filtered: Action.deny, Observed.rejected: Action.reject}  # fmt: skip
 
 
 @dataclass
@@ -290,7 +292,7 @@ def _delta(
     changed: list[dict[str, Any]] = []
     disagree: list[dict[str, Any]] = []
     for b, a in zip(before.results, after.results, strict=True):
-        if INCONCLUSIVE in (b.observed, a.observed):
+        if Observed.inconclusive in (b.observed, a.observed):
             continue  # no verdict to compare (the run says so)
         src, dst = int(plan.by_host[a.src].address), int(plan.by_host[a.dst].address)
         seen = (LIVE_ACTION[b.observed], LIVE_ACTION[a.observed])
@@ -299,7 +301,7 @@ def _delta(
             "dst": a.dst,
             "src_zone": a.src_zone,
             "dst_zone": a.dst_zone,
-            "service": "icmp" if a.proto == "icmp" else f"{a.proto}/{a.port}",
+            "service": port_text(a.proto, a.port),
         }
         if seen[0] != seen[1]:
             entry = {"before": b.observed, "after": a.observed, "kind": _kind(*seen)}

@@ -13,7 +13,6 @@ import pytest
 
 from twin import pipeline
 from twin.lab.registry import find_entry
-from twin.verify.verify import OBSERVED_CLASS
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +40,7 @@ def test_vyos_firewall_boots_commits_and_enforces_the_policy(make_policy) -> Non
         shown = lab.runtime.exec(lab.state, "fw", ["nft", "list", "ruleset"])
         assert shown.ok and "web-to-app" in shown.stdout  # rule names made it into VyOS
         run = pipeline.test(lab)
-        wrong = [r for r in run.results if OBSERVED_CLASS[r.observed] != r.predicted]
+        wrong = [r for r in run.results if r.observed.verdict != r.predicted]
         assert not wrong, [f"{r.src}->{r.dst} {r.proto}/{r.port}: {r.observed}" for r in wrong]
     finally:
         assert pipeline.down(find_entry(state.lab)) == []

@@ -13,9 +13,11 @@ from tests.conftest import REFERENCE
 from twin.cli import app
 from twin.plan.build import build_plan
 from twin.policy.load import load_policy
+from twin.policy.model import Action, Verdict
 from twin.report.html import render_html
 from twin.verify.evidence import log_evidence
 from twin.verify.runs import SavedRun
+from twin.verify.verdicts import Observed
 from twin.verify.verify import Result, Verification
 
 WEB_DB_TEMP = {"name": "web-db-temp", "from": "web", "to": "db", "services": ["postgres"],
@@ -105,9 +107,9 @@ def _result(src: str, dst: str, observed: str, logged: str, ok: bool = True) -> 
     plan = build_plan(load_policy(REFERENCE))
     s, d = plan.by_host[src], plan.by_host[dst]
     rule = plan.decide(src, dst, "tcp", 5432)
-    predicted = "allow" if rule.action.value == "allow" else "block"
-    return Result(src, dst, s.zone, d.zone, "tcp", 5432, predicted, observed, ok, logged,
-                  predicted, rule.name, reason="" if ok else "broken")  # fmt: skip
+    predicted = Verdict.allow if rule.action is Action.allow else Verdict.block
+    return Result(src, dst, s.zone, d.zone, "tcp", 5432, predicted, Observed(observed), ok,
+                  logged, predicted, rule.name, reason="" if ok else "broken")  # fmt: skip
 
 
 def test_evidence_lists_denies_without_a_log_line_and_html_shows_failures_first() -> None:

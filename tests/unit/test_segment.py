@@ -11,9 +11,9 @@ from traffic.prober import FILTERED, OPEN, Outcome
 from twin.analysis.reach import FLAT, Reach
 from twin.plan.build import build_plan
 from twin.plan.flows import plan_flows, static_violations
-from twin.plan.plan import FLAT_SEGMENT, Plan
+from twin.plan.plan import Plan
 from twin.policy.load import parse_policy, policy_warnings
-from twin.policy.model import Segment
+from twin.policy.model import FLAT_SEGMENT, Segment
 from twin.render.topology import render_lab
 from twin.verify.verify import _doubt, firewall_actions, judge
 

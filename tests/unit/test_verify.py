@@ -21,8 +21,8 @@ from twin.report.html import render_html
 from twin.report.junit import write_junit
 from twin.verify.evidence import log_evidence
 from twin.verify.runs import SavedRun
+from twin.verify.verdicts import Observed
 from twin.verify.verify import (
-    INCONCLUSIVE,
     Verification,
     _doubt,
     firewall_actions,
@@ -97,7 +97,7 @@ def results(flows: dict, unsure: int = 0, fail: int = 0) -> list:
 def test_inconclusive_is_exit_3_never_a_failure(flows: dict) -> None:
     run = Verification("zt6", results(flows, unsure=2), 0.1)
     assert run.exit_code == 3 and not run.ok and not run.failures
-    assert [r.observed for r in run.inconclusive] == [INCONCLUSIVE] * 2
+    assert [r.observed for r in run.inconclusive] == [Observed.inconclusive] * 2
     assert "firewall logged reject (no-lateral-to-finance), prober saw filtered" in (
         run.inconclusive[0].reason
     )
@@ -123,7 +123,7 @@ def test_junit_reports_inconclusive_as_errors(plan: Plan, flows: dict, tmp_path:
     assert not flow_failures  # (intent lines with no flow in this partial run do fail)
     errors = [c for c in suite.iter("testcase") if c.find("error") is not None]
     assert {c.get("name") for c in errors} == {"web -> finance", "web-never-finance"}
-    assert all(c.find("error").get("type") == INCONCLUSIVE for c in errors)  # type: ignore[union-attr]
+    assert all(c.find("error").get("type") == Observed.inconclusive for c in errors)  # type: ignore[union-attr]
     outcome = next(o for o in intent_outcomes(plan, run) if o.name == "web-never-finance")
     assert len(outcome.inconclusive) == 2 and not outcome.holds
 

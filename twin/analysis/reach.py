@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from twin.analysis.flowspace import FlowSpace, Placed
 from twin.analysis.intervals import ALL_SERVICES, Ranges, contains, intersect, normalize, subtract
-from twin.plan.plan import FLAT_SEGMENT, Plan
-from twin.policy.model import Action
+from twin.plan.plan import Plan
+from twin.policy.model import FLAT_SEGMENT, Action
 
 FLAT = FLAT_SEGMENT  # the "rule" of a hop between two hosts of a flat zone: no firewall
 

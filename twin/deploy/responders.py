@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from twin.errors import EnvironmentProblem
+from twin.errors import EnvironmentProblem, last_line
 from twin.lab.directory import LabDir, write_atomic
 from twin.lab.state import LabState
 from twin.plan.plan import Plan
@@ -65,8 +65,8 @@ def start_responders(
     deadline = time.monotonic() + timeout
     while not ready.exists():
         if proc.poll() is not None:
-            tail = state.files.responder_log.read_text().strip().splitlines()[-1:]
-            raise EnvironmentProblem(f"responder exited ({proc.returncode}): {' '.join(tail)}")
+            tail = last_line(state.files.responder_log.read_text())
+            raise EnvironmentProblem(f"responder exited ({proc.returncode}): {tail}")
         if time.monotonic() > deadline:
             raise EnvironmentProblem(f"responder not ready after {timeout:.0f} s")
         time.sleep(0.005)

@@ -109,7 +109,4 @@ class Firewall:
 def check(res: ExecResult, node: str, what: str) -> None:
     """A command run in a node must succeed: else one line with the last line it printed."""
     if not res.ok:
-        detail = (res.stderr or res.stdout).strip().splitlines()
-        raise EnvironmentProblem(
-            f"{what} failed on node {node}: {detail[-1] if detail else res.returncode}"
-        )
+        raise EnvironmentProblem(f"{what} failed on node {node}: {res.said or res.returncode}")

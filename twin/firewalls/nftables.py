@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 
 from traffic.netns import in_thread
 from traffic.nftdump import Missing, read_table
-from twin.errors import EnvironmentProblem
+from twin.errors import EnvironmentProblem, last_line
 from twin.firewalls import tamper
 from twin.firewalls.base import Firewall, FirewallNode, SendFile, Snapshot, TemplateSet, check
-from twin.plan.plan import ANTI_SPOOFING, CT_INVALID, ChainRule, Plan
-from twin.policy.model import Action, FirewallKind
-from twin.policy.resolve import IPv4Net, PortRange
+from twin.plan.plan import ChainRule, Plan
+from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, FirewallKind
+from twin.policy.resolve import IPv4Net, PortRange, range_text
 
 TABLE = (
     "twin"  # `table inet twin`: twin's own, never `flush ruleset` (Docker's rules live there too)
@@ -95,7 +95,7 @@ def _port_values(ranges: list[PortRange]) -> list[str]:
     """Ports and ranges as nft writes them; [''] is the whole protocol, [] none of it."""
     if any((r.lo, r.hi) == (1, 65535) for r in ranges):
         return [""]
-    return [str(r.lo) if r.lo == r.hi else f"{r.lo}-{r.hi}" for r in ranges]
+    return [range_text(r.lo, r.hi) for r in ranges]
 
 
 def _addrs(field: str, nets: tuple[IPv4Net, ...] | None) -> list[str]:
@@ -185,6 +185,6 @@ class Nftables(Firewall):
             output = str(conn.send_command(command))
             sent.append(command)
             if command.startswith("nft") and "twin-ok" not in output:
-                detail = output.strip().splitlines()[-1:] or ["no output"]
-                raise EnvironmentProblem(f"nft -f over ssh failed: {detail[0]}")
+                detail = last_line(output) or "no output"
+                raise EnvironmentProblem(f"nft -f over ssh failed: {detail}")
         return tuple(sent)

@@ -21,7 +21,7 @@ from twin.errors import EnvironmentProblem
 from twin.firewalls.base import Firewall, FirewallNode, NodeExec, SendFile, TemplateSet
 from twin.plan.plan import ChainRule, Plan
 from twin.policy.model import Action, FirewallKind
-from twin.policy.resolve import IPv4Net, PortRange
+from twin.policy.resolve import IPv4Net, PortRange, range_text
 
 VYOS_ACTION = {Action.allow: "accept", Action.deny: "drop", Action.reject: "reject"}
 # zone default-action and intra-zone-filtering take only these two
@@ -148,9 +148,7 @@ def _by_protocol(ranges: tuple[PortRange, ...]) -> dict[str, str]:
     by: dict[str, list[str]] = {}
     for r in ranges:
         whole = (r.lo, r.hi) == (1, 65535)
-        by.setdefault(r.proto, []).append(
-            "" if whole else (f"{r.lo}" if r.lo == r.hi else f"{r.lo}-{r.hi}")
-        )
+        by.setdefault(r.proto, []).append("" if whole else range_text(r.lo, r.hi))
     ports = {p: "" if "" in v else ",".join(v) for p, v in by.items()}
     if ports.keys() == {"tcp", "udp"} and ports["tcp"] == ports["udp"]:
         return {"tcp_udp": ports["tcp"]}
@@ -186,8 +184,8 @@ def apply_vyos(run: NodeExec, node: str, config: str) -> None:
     argv = ["sg", "vyattacfg", "-c", "/bin/vbash -s"]
     res = run(argv, stdin=script)
     if not res.ok or "Commit failed" in res.stdout:
-        detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [str(res.returncode)]
-        raise EnvironmentProblem(f"VyOS on node {node} refused the configuration: {detail[0]}")
+        detail = res.said or str(res.returncode)
+        raise EnvironmentProblem(f"VyOS on node {node} refused the configuration: {detail}")
 
 
 def wait_booted(run: NodeExec, node: str, timeout: float = BOOT_TIMEOUT) -> None:

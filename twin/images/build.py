@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.errors import EnvironmentProblem, TimedOut, UsageError
+from twin.errors import EnvironmentProblem, TimedOut, UsageError, last_line
 from twin.images.recipe import RECIPE_LABEL, Recipe, node_recipe, node_tag
 from twin.proc import run
 from twin.render.templates import Templates
@@ -150,8 +150,8 @@ def _import(root: Path, recipe: Recipe) -> None:
             tar.stdout.close()
     tar_err = tar.communicate()[1].decode(errors="replace")
     if tar.returncode != 0 or imp.returncode != 0:
-        detail = (imp.stderr or tar_err).strip().splitlines()[-1:] or ["no output"]
-        raise EnvironmentProblem(f"docker import of the node image failed: {detail[0]}")
+        detail = last_line(imp.stderr or tar_err) or "no output"
+        raise EnvironmentProblem(f"docker import of the node image failed: {detail}")
 
 
 def _unmount_below(root: Path) -> None:

@@ -7,19 +7,15 @@ from collections.abc import Iterable
 
 from twin.firewalls.table import firewall_of
 from twin.images.recipe import node_tag
-from twin.plan.plan import (
+from twin.plan.plan import ChainPlan, ChainRule, HostPlan, LinkPlan, Plan, RulePlan, ZonePlan
+from twin.policy.model import (
     FLAT_SEGMENT,
     INTERZONE_DEFAULT,
     INTRAZONE_DEFAULT,
-    ChainPlan,
-    ChainRule,
-    HostPlan,
-    LinkPlan,
-    Plan,
-    RulePlan,
-    ZonePlan,
+    Action,
+    Policy,
+    Segment,
 )
-from twin.policy.model import Action, Policy, Segment
 from twin.policy.resolve import (
     IPv4Net,
     gateway,

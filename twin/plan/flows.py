@@ -19,7 +19,11 @@ LATERAL: tuple[tuple[str, int], ...] = (
     ("tcp", 3306), ("tcp", 5432), ("tcp", 8080), ("udp", 53), ("icmp", 0),
 )  # fmt: skip
 
-PREDICTED_CLASS = {Action.allow: "allow", Action.deny: "block", Action.reject: "block"}
+PREDICTED_CLASS = {
+    Action.allow: Verdict.allow,
+    Action.deny: Verdict.block,
+    Action.reject: Verdict.block,
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class PlannedFlow:
     intents: list[tuple[int, str, Verdict]] = field(default_factory=list)  # (index, name, verdict)
 
     @property
-    def predicted(self) -> str:
+    def predicted(self) -> Verdict:
         return PREDICTED_CLASS[self.rule.action]
 
 
@@ -132,6 +136,6 @@ def static_violations(flows: list[PlannedFlow]) -> dict[str, list[PlannedFlow]]:
     out: dict[str, list[PlannedFlow]] = {}
     for f in flows:
         for _, name, verdict in f.intents:
-            if verdict.value != f.predicted:
+            if verdict != f.predicted:
                 out.setdefault(name, []).append(f)
     return out

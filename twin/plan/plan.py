@@ -11,7 +11,14 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from twin.images.recipe import node_tag
-from twin.policy.model import Action, FirewallKind, Policy
+from twin.lab.names import node_id
+from twin.policy.model import (
+    INTERZONE_DEFAULT,
+    INTRAZONE_DEFAULT,
+    Action,
+    FirewallKind,
+    Policy,
+)
 from twin.policy.resolve import (
     IPv4Net,
     PortRange,
@@ -19,13 +26,6 @@ from twin.policy.resolve import (
 
 IPv4 = ipaddress.IPv4Address
 NFLOG_GROUP = 1
-INTERZONE_DEFAULT = "interzone-default"
-INTRAZONE_DEFAULT = "intrazone-default"
-ANTI_SPOOFING = "anti-spoofing"
-CT_INVALID = "ct-invalid"
-# What decides a flow between two hosts of a flat zone: nothing on the firewall (they share a
-# plain bridge and never reach its forward chain). A pseudo rule: allow, never logged.
-FLAT_SEGMENT = "flat-segment"
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ class Plan:
 
     def node_id(self, node: str) -> str:
         """containerlab's name for a node: container name, namespace name."""
-        return f"clab-{self.lab}-{node}"
+        return node_id(self.lab, node)
 
     @property
     def nodes(self) -> tuple[str, ...]:

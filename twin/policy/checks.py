@@ -6,7 +6,7 @@ import ipaddress
 import itertools
 from collections.abc import Iterator
 
-from twin.policy.model import Policy, Segment
+from twin.policy.model import RESERVED_NAMES, RESERVED_RULES, SERVICE_WORDS, Policy, Segment
 from twin.policy.resolve import (
     Unresolved,
     default_addresses,
@@ -17,11 +17,6 @@ from twin.policy.resolve import (
     zone_refs,
 )
 from twin.policy.source import Path_
-
-RESERVED_RULES = {
-    "interzone-default", "intrazone-default", "anti-spoofing", "ct-invalid", "flat-segment",
-}  # fmt: skip
-RESERVED_NAMES = {"any"}
 
 Found = tuple[Path_, str, str]
 
@@ -131,7 +126,7 @@ def _check_objects(policy: Policy) -> Iterator[Found]:
         except Unresolved as exc:
             yield (("addresses", name), exc.message, exc.hint)
     for name in policy.services:
-        if name in {"tcp", "udp", "icmp", "any"}:
+        if name in SERVICE_WORDS:
             yield (("services", name), f"{name!r} is reserved", "rename the service")
             continue
         try:

@@ -38,6 +38,23 @@ class Invalid(ValueError):
         self.hint = hint
 
 
+# The word for every zone, host or service; no zone, host, address or service may be called it.
+ANY = "any"
+RESERVED_NAMES = frozenset({ANY})
+SERVICE_WORDS = frozenset({"tcp", "udp", "icmp", ANY})  # a service literal, not a name
+# Names of twin's own rules (defaults and the checks before the rules): no policy rule takes them.
+INTERZONE_DEFAULT = "interzone-default"
+INTRAZONE_DEFAULT = "intrazone-default"
+ANTI_SPOOFING = "anti-spoofing"
+CT_INVALID = "ct-invalid"
+# What decides a flow between two hosts of a flat zone: nothing on the firewall (they share a
+# plain bridge and never reach its forward chain). A pseudo rule: allow, never logged.
+FLAT_SEGMENT = "flat-segment"
+RESERVED_RULES = frozenset(
+    {INTERZONE_DEFAULT, INTRAZONE_DEFAULT, ANTI_SPOOFING, CT_INVALID, FLAT_SEGMENT}
+)
+
+
 class Action(enum.StrEnum):
     allow = "allow"
     deny = "deny"

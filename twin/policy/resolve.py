@@ -30,6 +30,16 @@ class Unresolved(Exception):
         self.hint = hint
 
 
+def port_text(proto: str, port: int) -> str:
+    """One flow's service as twin prints it: `tcp/443`, `udp/53`, `icmp`."""
+    return "icmp" if proto == "icmp" else f"{proto}/{port}"
+
+
+def range_text(lo: int, hi: int) -> str:
+    """A port interval as firewalls write it: `443`, `8000-8080`."""
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
 @dataclass(frozen=True, order=True)
 class PortRange:
     """A protocol and an inclusive port interval; icmp has the single 'port' 0."""
@@ -43,7 +53,7 @@ class PortRange:
             return "icmp"
         if (self.lo, self.hi) == (1, 65535):
             return self.proto
-        return f"{self.proto}/{self.lo}" + (f"-{self.hi}" if self.hi != self.lo else "")
+        return f"{self.proto}/{range_text(self.lo, self.hi)}"
 
 
 ANY_SERVICE: tuple[PortRange, ...] = (

@@ -11,8 +11,10 @@ from rich.text import Text
 
 from twin.plan.plan import Plan
 from twin.policy.names import intent_names
+from twin.policy.resolve import port_text
 from twin.verify.provenance import from_json
-from twin.verify.verify import INCONCLUSIVE, Result, Verification
+from twin.verify.verdicts import PASSED, Observed
+from twin.verify.verify import Result, Verification
 
 MAX_FAILURE_ROWS = 40
 
@@ -45,7 +47,7 @@ def intent_outcomes(plan: Plan, run: Verification) -> list[IntentOutcome]:
         text = f"{exp.from_} -> {exp.to} {exp.service}: {exp.verdict.value}"
         flows = covered.get(name, [])
         bad = [r for r in flows if name in r.violates]
-        unsure = [r for r in flows if r.observed == INCONCLUSIVE]
+        unsure = [r for r in flows if r.observed is Observed.inconclusive]
         out.append(IntentOutcome(i, name, text, len(flows), bad, unsure))
     return out
 
@@ -56,11 +58,7 @@ def summary_line(run: Verification) -> str:
     for r in run.results:
         counts[r.observed] += 1
     rate = n / run.seconds if run.seconds else 0.0
-    seen = ", ".join(
-        f"{counts[k]} {k}"
-        for k in ("open", "closed", "filtered", "rejected", INCONCLUSIVE)
-        if counts[k]
-    )
+    seen = ", ".join(f"{counts[k]} {k}" for k in Observed if counts[k])
     return f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s): {seen} — {verdict_words(run)}"
 
 
@@ -136,9 +134,9 @@ def _matrix(plan: Plan, run: Verification) -> Table:
             if not rs:
                 row.append(Text("·", style="dim"))
                 continue
-            allowed = sum(1 for r in rs if r.observed in ("open", "closed"))
-            bad = sum(1 for r in rs if not r.ok and r.observed != INCONCLUSIVE)
-            unsure = sum(1 for r in rs if r.observed == INCONCLUSIVE)
+            allowed = sum(1 for r in rs if r.observed in PASSED)
+            bad = sum(1 for r in rs if not r.ok and r.observed is not Observed.inconclusive)
+            unsure = sum(1 for r in rs if r.observed is Observed.inconclusive)
             label = f"{allowed}/{len(rs)}" + (f" ✗{bad}" if bad else "")
             label += f" ?{unsure}" if unsure else ""
             style = "bold red" if bad else ("yellow" if unsure else "green" if allowed else "dim")
@@ -156,7 +154,7 @@ def _failures(
     for r in failures[:MAX_FAILURE_ROWS]:
         table.add_row(
             f"{r.src} ({r.src_zone}) → {r.dst} ({r.dst_zone})",
-            service_label(r.proto, r.port),
+            port_text(r.proto, r.port),
             r.expected,
             r.observed,
             r.rule or "—",
@@ -165,7 +163,3 @@ def _failures(
     if len(failures) > MAX_FAILURE_ROWS:
         table.caption = f"… and {len(failures) - MAX_FAILURE_ROWS} more (see --json)"
     return table
-
-
-def service_label(proto: str, port: int) -> str:
-    return "icmp" if proto == "icmp" else f"{proto}/{port}"

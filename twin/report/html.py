@@ -23,12 +23,14 @@ from twin.analysis.blast import Blast, check_unreachable, path_line
 from twin.analysis.reach import Reach
 from twin.files import write_output
 from twin.plan.plan import Plan
+from twin.policy.resolve import port_text
 from twin.render.templates import INSTALLED_TEMPLATES, PACKAGE_TEMPLATES
-from twin.report.console import intent_outcomes, service_label, summary_line
+from twin.report.console import intent_outcomes, summary_line
 from twin.report.graph import zone_svg
 from twin.report.sections import crafted_rows, flow_groups, health_rows, run_facts
 from twin.verify.runs import SavedRun
-from twin.verify.verify import INCONCLUSIVE, Result
+from twin.verify.verdicts import PASSED, Observed
+from twin.verify.verify import Result
 
 MAX_ROWS = 500
 
@@ -112,10 +114,10 @@ def _pairs(results: list[Result]) -> dict[tuple[str, str], list[Result]]:
 def _cell(rs: list[Result]) -> Cell:
     if not rs:
         return Cell("none", "·", "not probed")
-    allowed = [r for r in rs if r.observed in ("open", "closed")]
-    bad = [r for r in rs if not r.ok and r.observed != INCONCLUSIVE]
-    unsure = [r for r in rs if r.observed == INCONCLUSIVE]
-    services = sorted({service_label(r.proto, r.port) for r in allowed})
+    allowed = [r for r in rs if r.observed in PASSED]
+    bad = [r for r in rs if not r.ok and r.observed is not Observed.inconclusive]
+    unsure = [r for r in rs if r.observed is Observed.inconclusive]
+    services = sorted({port_text(r.proto, r.port) for r in allowed})
     title = "allowed: " + (", ".join(services) if services else "nothing")
     label = f"{len(allowed)}/{len(rs)}" + (f" ✗{len(bad)}" if bad else "")
     label += f" ?{len(unsure)}" if unsure else ""
@@ -131,7 +133,7 @@ def _cell(rs: list[Result]) -> Cell:
 def _row(r: Result) -> dict[str, Any]:
     return {
         "flow": f"{r.src} ({r.src_zone}) → {r.dst} ({r.dst_zone})",
-        "service": service_label(r.proto, r.port),
+        "service": port_text(r.proto, r.port),
         "expected": r.expected,
         "observed": r.observed,
         "rule": r.rule or "—",

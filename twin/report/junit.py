@@ -8,9 +8,11 @@ from pathlib import Path
 
 from twin.files import write_output
 from twin.plan.plan import Plan
-from twin.report.console import intent_outcomes, service_label
+from twin.policy.resolve import port_text
+from twin.report.console import intent_outcomes
 from twin.verify.runs import utc
-from twin.verify.verify import INCONCLUSIVE, Result, Verification
+from twin.verify.verdicts import Observed
+from twin.verify.verify import Result, Verification
 
 
 def write_junit(plan: Plan, run: Verification, path: Path) -> None:
@@ -36,7 +38,7 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
         elif o.inconclusive:
             errors += 1
             error = ET.SubElement(
-                case, "error", type=INCONCLUSIVE,
+                case, "error", type=Observed.inconclusive,
                 message=f"{o.text}: {len(o.inconclusive)} of {o.flows} flows inconclusive",
             )  # fmt: skip
             error.text = "\n".join(_flow_line(r) for r in o.inconclusive)
@@ -48,8 +50,8 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
             suite, "testcase", classname=f"twin.{plan.lab}.matrix", name=f"{src} -> {dst}"
         )
         cases += 1
-        bad = [r for r in rs if not r.ok and r.observed != INCONCLUSIVE]
-        unsure = [r for r in rs if r.observed == INCONCLUSIVE]
+        bad = [r for r in rs if not r.ok and r.observed is not Observed.inconclusive]
+        unsure = [r for r in rs if r.observed is Observed.inconclusive]
         if bad:
             failed += 1
             fail = ET.SubElement(
@@ -59,7 +61,7 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
         elif unsure:  # JUnit's error: the test could not be judged
             errors += 1
             error = ET.SubElement(
-                case, "error", type=INCONCLUSIVE,
+                case, "error", type=Observed.inconclusive,
                 message=f"{len(unsure)} of {len(rs)} flows inconclusive",
             )  # fmt: skip
             error.text = "\n".join(_flow_line(r) for r in unsure)
@@ -99,6 +101,6 @@ def run_properties(run: Verification) -> dict[str, str]:
 
 def _flow_line(r: Result) -> str:
     return (
-        f"{r.src} -> {r.dst} {service_label(r.proto, r.port)}: expected {r.expected}, "
+        f"{r.src} -> {r.dst} {port_text(r.proto, r.port)}: expected {r.expected}, "
         f"observed {r.observed} (rule {r.rule or 'none'}): {r.reason}"
     )

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from twin.plan.plan import Plan
-from twin.report.console import service_label
+from twin.policy.resolve import port_text
 from twin.verify.runs import SavedRun, utc
-from twin.verify.verify import INCONCLUSIVE, Result
+from twin.verify.verdicts import PASSED, Observed
+from twin.verify.verify import Result
 
 MAX_FLOW_ROWS = 50_000  # past this the flow list stops and says where the rest is (JSON)
-ALLOWED = ("open", "closed")
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,9 @@ def flow_groups(plan: Plan, results: list[Result]) -> tuple[list[PairFlows], int
         cut += len(rs) - len(shown)
         groups.append(PairFlows(
             src, dst, len(rs),
-            sum(1 for r in rs if r.observed in ALLOWED),
-            sum(1 for r in rs if not r.ok and r.observed != INCONCLUSIVE),
-            sum(1 for r in rs if r.observed == INCONCLUSIVE),
+            sum(1 for r in rs if r.observed in PASSED),
+            sum(1 for r in rs if not r.ok and r.observed is not Observed.inconclusive),
+            sum(1 for r in rs if r.observed is Observed.inconclusive),
             merged_rows(shown),
         ))  # fmt: skip
     return groups, cut
@@ -143,9 +143,9 @@ def merged_rows(results: list[Result]) -> list[dict[str, str]]:
 
 def flow_row(r: Result) -> dict[str, str]:
     return {
-        "src": r.src, "dst": r.dst, "service": service_label(r.proto, r.port),
+        "src": r.src, "dst": r.dst, "service": port_text(r.proto, r.port),
         "expected": r.expected, "observed": r.observed, "rule": r.rule or "—",
         "predicted": r.predicted_rule, "intent": ", ".join(r.intent),
-        "css": "" if r.ok else ("unsure" if r.observed == INCONCLUSIVE else "bad"),
+        "css": "" if r.ok else ("unsure" if r.observed is Observed.inconclusive else "bad"),
         "why": r.reason,
     }  # fmt: skip

@@ -22,6 +22,7 @@ import yaml
 
 from twin.lab.directory import TOPOLOGY
 from twin.lab.directory import read_topology as read_topology_file
+from twin.lab.names import node_prefix
 from twin.lab.state import LabState
 from twin.proc import run
 from twin.runtime.docker import (
@@ -88,7 +89,7 @@ class ContainerlabRuntime(DockerRuntime):
     def discover(self, lab: str) -> dict[str, list[str]]:
         with about(lab):
             found = list_containers(f"containerlab={lab}", ROLE_LABEL)
-        return {CONTAINER: [n for n in found if n.startswith(f"clab-{lab}-")]}
+        return {CONTAINER: [n for n in found if n.startswith(node_prefix(lab))]}
 
 
 def _names_lab(topo: Path, lab: str) -> bool:

@@ -30,6 +30,7 @@ from twin.firewalls.table import firewall_named
 from twin.images.build import image_exists, missing_image_hint
 from twin.lab import directory as labdir
 from twin.lab.directory import TOPOLOGY, run_dir
+from twin.lab.names import node_id, node_prefix
 from twin.lab.registry import Entry
 from twin.lab.state import LabState
 from twin.policy.model import LAB_NAME
@@ -46,7 +47,7 @@ EXEC_TIMEOUT = 120.0
 
 
 def container_name(lab: str, node: str) -> str:
-    return f"clab-{lab}-{node}"
+    return node_id(lab, node)
 
 
 def docker_unavailable() -> str | None:
@@ -54,8 +55,7 @@ def docker_unavailable() -> str | None:
         return "the docker CLI is not installed"
     res = server_version()
     if not res.ok:
-        detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no answer"]
-        return f"no Docker daemon answers ({detail[0]})"
+        return f"no Docker daemon answers ({res.said or 'no answer'})"
     if os.geteuid() != 0:
         return "needs root (veths into the containers' namespaces, setns for probes)"
     if shutil.which("ip") is None:
@@ -106,12 +106,12 @@ class DockerRuntime:
         and named clab-<lab>-…"""
         with about(lab):
             found = list_containers(f"containerlab={lab}", f"{REGISTRY_LABEL}={run_dir()}")
-        return {CONTAINER: [n for n in found if n.startswith(f"clab-{lab}-")]}
+        return {CONTAINER: [n for n in found if n.startswith(node_prefix(lab))]}
 
     # --- inspect -----------------------------------------------------------------------------
 
     def status(self, state: LabState) -> dict[str, str]:
-        prefix = f"clab-{state.lab}-"
+        prefix = node_prefix(state.lab)
         names = state.resources.get(CONTAINER, [])
         with about(state.lab):
             states = container_states(names)
@@ -235,8 +235,8 @@ def run_parallel(argvs: list[list[str]], where: str) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
     for res in results:
         if not res.ok:
-            detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise EnvironmentProblem(f"{where}: {' '.join(res.argv[:2])} failed: {detail[0]}")
+            detail = res.said or "no output"
+            raise EnvironmentProblem(f"{where}: {' '.join(res.argv[:2])} failed: {detail}")
 
 
 def existing_containers(names: list[str]) -> list[str]:

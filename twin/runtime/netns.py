@@ -13,6 +13,7 @@ from pathlib import Path
 
 from twin.errors import EnvironmentProblem
 from twin.lab.directory import TOPOLOGY, read_topology
+from twin.lab.names import node_id, node_prefix
 from twin.lab.state import LabState
 from twin.policy.model import LAB_NAME, NODE_NAME
 from twin.proc import ExecResult, run
@@ -23,7 +24,7 @@ NETNS_DIR = Path("/run/netns")
 def owned(lab: str, name: str) -> bool:
     """Is `name` one of lab's namespaces? A lab name has no '-' (model.LAB_NAME), so the prefix
     clab-<lab>- is this lab's alone: clab-adv1- never catches clab-adv10-… nor clab-adv1x-…"""
-    node = name.removeprefix(f"clab-{lab}-")
+    node = name.removeprefix(node_prefix(lab))
     return bool(LAB_NAME.fullmatch(lab)) and node != name and bool(NODE_NAME.fullmatch(node))
 
 
@@ -40,7 +41,7 @@ class NetnsRuntime:
         return None
 
     def _ns(self, state: LabState, node: str) -> str:
-        return f"clab-{state.lab}-{node}"
+        return node_id(state.lab, node)
 
     def netns(self, state: LabState, node: str) -> str:
         return str(NETNS_DIR / self._ns(state, node))
@@ -83,7 +84,7 @@ class NetnsRuntime:
         return {"netns": [n for n in found if owned(lab, n)]}
 
     def status(self, state: LabState) -> dict[str, str]:
-        prefix = f"clab-{state.lab}-"
+        prefix = node_prefix(state.lab)
         return {
             n.removeprefix(prefix): "running" if (NETNS_DIR / n).exists() else "missing"
             for n in state.resources.get("netns", [])

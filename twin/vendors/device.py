@@ -14,11 +14,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from twin.policy.model import Action
+from twin.policy.model import ANY, Action
 from twin.policy.resolve import IPv4Net, PortRange
 from twin.vendors.report import Note
 
-ANY = "any"
 APPLICATION_DEFAULT = "application-default"
 
 

@@ -26,9 +26,10 @@ from typing import Any
 from traffic.netns import entered
 from twin.deploy.configure import remember_loaded
 from twin.deploy.running import open_lab
-from twin.errors import EnvironmentProblem
+from twin.errors import EnvironmentProblem, last_line
 from twin.firewalls.base import Firewall
 from twin.firewalls.table import firewall_of
+from twin.lab.names import node_id
 from twin.lab.state import LabState
 from twin.plan.plan import Plan
 from twin.proc import run
@@ -56,7 +57,7 @@ def push_firewall(runtime: Runtime, state: LabState, plan: Plan, config: str) ->
         raise EnvironmentProblem("sshd is not installed (make setup installs openssh-server)")
     started = time.monotonic()
     fw = firewall_of(plan.firewall_kind)
-    mgmt = f"clab-{state.lab}-mgmt"
+    mgmt = node_id(state.lab, "mgmt")
     keys = state.path / "ssh"
     sshd: subprocess.Popen[bytes] | None = None
     state.add("netns", mgmt)
@@ -148,9 +149,9 @@ def _start_sshd(
     deadline = time.monotonic() + READY_TIMEOUT
     while b"Server listening" not in log.read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:]
+            tail = last_line(log.read_text(errors="replace"))
             _stop(proc, state)
-            raise EnvironmentProblem(f"sshd on the firewall did not start: {' '.join(tail)}")
+            raise EnvironmentProblem(f"sshd on the firewall did not start: {tail}")
         time.sleep(0.02)
     return proc
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from traffic.crafted import Crafted, send_crafted
 from traffic.nflog import LogRecord
 from twin.plan.flows import PlannedFlow
-from twin.plan.plan import ANTI_SPOOFING, CT_INVALID, Plan
+from twin.plan.plan import Plan
+from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Verdict
 
 PAIRS = 4  # zone pairs checked
 
@@ -47,7 +48,7 @@ def plan_crafted(plan: Plan, flows: list[PlannedFlow], netns: dict[str, str]) ->
     seen: set[tuple[str, str]] = set()
     for f in flows:
         pair = (f.src_zone, f.dst_zone)
-        if f.predicted != "allow" or f.flow.proto != "tcp" or f.src_zone == f.dst_zone:
+        if f.predicted is not Verdict.allow or f.flow.proto != "tcp" or f.src_zone == f.dst_zone:
             continue
         if pair in seen or len(seen) == PAIRS:
             continue

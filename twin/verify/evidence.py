@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.plan.plan import Plan
+from twin.verify.verdicts import BLOCKED
 from twin.verify.verify import Result, Verification
-
-BLOCKED = ("filtered", "rejected")
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from twin.lab.runstore import DEFAULT_KEEP, RunFiles, find_run, list_runs, new_r
 from twin.lab.state import LabState
 from twin.plan.build import build_plan
 from twin.plan.plan import Plan
-from twin.policy.model import Policy
+from twin.policy.model import Policy, Verdict
 from twin.verify.crafted import CraftedResult
 from twin.verify.evidence import Evidence, log_evidence
+from twin.verify.verdicts import Observed
 from twin.verify.verify import Result, Verification
 
 NOT_KEPT = ("results", "snapshot", "crafted", "records", "policy_bytes")  # kept another way
@@ -183,7 +184,17 @@ def parse_run(data: dict[str, Any]) -> SavedRun:
     plan = build_plan(Policy.model_validate(data["policy"]))
     known = {f.name for f in fields(Verification)} - set(NOT_KEPT)
     raw = {k: v for k, v in data["run"].items() if k in known}
-    raw["results"] = [Result(**r) for r in data["run"]["results"]]
+    raw["results"] = [
+        Result(
+            **r
+            | {
+                "expected": Verdict(r["expected"]),
+                "observed": Observed(r["observed"]),
+                "predicted": Verdict(r["predicted"]),
+            }
+        )
+        for r in data["run"]["results"]
+    ]
     raw["crafted"] = [CraftedResult(**c) for c in data["run"].get("crafted", [])]
     run = Verification(**raw)
     return SavedRun(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traffic.nflog import LogRecord, NflogReader
-from traffic.prober import CLOSED, FILTERED, OPEN, REJECTED, Outcome, Probe, gc_paused, run_probes
+from traffic.prober import Outcome, Probe, gc_paused, run_probes
 from twin import __version__
 from twin.deploy.configure import firewall_snapshot
 from twin.errors import EnvironmentProblem
@@ -31,17 +31,20 @@ from twin.firewalls.base import Snapshot
 from twin.firewalls.table import firewall_of
 from twin.lab.state import LabState
 from twin.plan.flows import PlannedFlow, plan_flows
-from twin.plan.plan import ANTI_SPOOFING, CT_INVALID, Plan
-from twin.policy.model import Action
+from twin.plan.plan import Plan
+from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, Verdict
 from twin.runtime.base import Runtime
 from twin.verify.crafted import CraftedResult, judge_crafted, plan_crafted, send
 from twin.verify.provenance import Provenance
+from twin.verify.verdicts import PASSED, Observed
 
 DEFAULT_TIMEOUT = 0.2  # seconds per probe; the twin's RTT is ~0.1 ms
-INCONCLUSIVE = "inconclusive"  # the prober and the firewall's log disagreed, twice
-OBSERVED_CLASS = {OPEN: "allow", CLOSED: "allow", FILTERED: "block", REJECTED: "block"}
-EXPECTED_BLOCK = {Action.deny: FILTERED, Action.reject: REJECTED}
-SEEN_IF = {Action.allow: (OPEN, CLOSED), Action.deny: (FILTERED,), Action.reject: (REJECTED,)}
+EXPECTED_BLOCK = {Action.deny: Observed.filtered, Action.reject: Observed.rejected}
+SEEN_IF = {
+    Action.allow: PASSED,
+    Action.deny: (Observed.filtered,),
+    Action.reject: (Observed.rejected,),
+}
 
 
 @dataclass
@@ -52,11 +55,11 @@ class Result:
     dst_zone: str
     proto: str
     port: int
-    expected: str  # allow | block: the intent where a line covers the flow, else the policy
-    observed: str  # open | closed | filtered | rejected | inconclusive
+    expected: Verdict  # allow | block: the intent where a line covers the flow, else the policy
+    observed: Observed
     ok: bool
     rule: str  # the rule the firewall logged for this flow ("" if none)
-    predicted: str  # allow | block: the policy's first match
+    predicted: Verdict  # allow | block: the policy's first match
     predicted_rule: str
     intent: list[str] = field(default_factory=list)  # intent lines covering the flow
     violates: list[str] = field(default_factory=list)  # intent lines it breaks
@@ -90,11 +93,11 @@ class Verification:
     @property
     def failures(self) -> list[Result]:
         """Flows that differ from the policy or the intent, both witnesses agreeing."""
-        return [r for r in self.results if not r.ok and r.observed != INCONCLUSIVE]
+        return [r for r in self.results if not r.ok and r.observed is not Observed.inconclusive]
 
     @property
     def inconclusive(self) -> list[Result]:
-        return [r for r in self.results if r.observed == INCONCLUSIVE]
+        return [r for r in self.results if r.observed is Observed.inconclusive]
 
     @property
     def ok(self) -> bool:
@@ -246,7 +249,7 @@ def _doubt(
         return out.verdict not in SEEN_IF[said]
     if witness is not None and rec is None and not f.rule.flat:
         return True
-    return OBSERVED_CLASS[out.verdict] != f.predicted
+    return Observed(out.verdict).verdict != f.predicted
 
 
 def _records_of(
@@ -275,30 +278,31 @@ def inconclusive(f: PlannedFlow, seen: str, rule: str, said: Action, detail: str
     why = f"firewall logged {said.value} ({rule}), prober saw {seen}: twice, on fresh 5-tuples"
     return Result(
         src=fl.src, dst=fl.dst, src_zone=f.src_zone, dst_zone=f.dst_zone, proto=fl.proto,
-        port=fl.port, expected=f.intents[0][2].value if f.intents else f.predicted,
-        observed=INCONCLUSIVE, ok=False, rule=rule, predicted=f.predicted,
+        port=fl.port, expected=f.intents[0][2] if f.intents else f.predicted,
+        observed=Observed.inconclusive, ok=False, rule=rule, predicted=f.predicted,
         predicted_rule=f.rule.name, intent=[n for _, n, _ in f.intents], reason=why,
         detail=f"prober: {seen}" + (f" ({detail})" if detail else ""),
     )  # fmt: skip
 
 
-def judge(f: PlannedFlow, observed: str, logged: str, detail: str = "", rtt: float = 0.0) -> Result:
-    seen = OBSERVED_CLASS[observed]
+def judge(f: PlannedFlow, seen_as: str, logged: str, detail: str = "", rtt: float = 0.0) -> Result:
+    observed = Observed(seen_as)
+    seen = observed.verdict
     rule = f.rule
     problems: list[str] = []
     if seen != f.predicted:
         problems.append(f"policy {f.predicted}s it ({rule.name}) but the flow was {observed}")
-    elif seen == "block" and observed != EXPECTED_BLOCK[rule.action]:
+    elif seen is Verdict.block and observed != EXPECTED_BLOCK[rule.action]:
         problems.append(f"{rule.name} should {rule.action.value} it, but it was {observed}")
     if logged and logged != rule.name:
         problems.append(f"firewall logged rule {logged}, policy says {rule.name}")
-    if seen == "block" and not logged:
+    if seen is Verdict.block and not logged:
         problems.append("blocked, but the firewall logged no rule for it")
-    violates = [name for _, name, verdict in f.intents if verdict.value != seen]
+    violates = [name for _, name, verdict in f.intents if verdict != seen]
     for _, name, verdict in f.intents:
         if name in violates:
             problems.append(f"violates intent {name} (expects {verdict.value})")
-    expected = f.intents[0][2].value if f.intents else f.predicted
+    expected = f.intents[0][2] if f.intents else f.predicted
     fl = f.flow
     return Result(
         src=fl.src, dst=fl.dst, src_zone=f.src_zone, dst_zone=f.dst_zone, proto=fl.proto,

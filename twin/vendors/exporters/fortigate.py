@@ -9,7 +9,8 @@ policy with `send-deny-packet enable`.
 
 from __future__ import annotations
 
-from twin.policy.model import Action
+from twin.policy.model import ANY, INTERZONE_DEFAULT, Action
+from twin.policy.resolve import range_text
 from twin.vendors.exporters.view import View, XRule
 
 MAX_POLICY_NAME = 35
@@ -31,7 +32,7 @@ def to_cli(v: View, source: str, rules_only: bool = False) -> str:
     out += ["config firewall service custom", f"    edit {_q(ICMP_SERVICE)}"]
     out += ["        set protocol ICMP", "    next"]
     for name, pr in v.services.items():
-        ports = str(pr.lo) if pr.lo == pr.hi else f"{pr.lo}-{pr.hi}"
+        ports = range_text(pr.lo, pr.hi)
         out += [f"    edit {_q(name)}", "        set protocol TCP/UDP/SCTP"]
         out += [f"        set {pr.proto}-portrange {ports}", "    next"]
     out.append("end")
@@ -74,7 +75,7 @@ def _policies(v: View) -> list[XRule]:
             name = f"intrazone-default.{z.name}"
             policies.append(_default(name, [z.name], [z.name], v.intrazone))
     if v.interzone is not Action.deny:
-        policies.append(_default("interzone-default", ["any"], ["any"], v.interzone))
+        policies.append(_default(INTERZONE_DEFAULT, [ANY], [ANY], v.interzone))
     return policies
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from twin.policy.model import Action
-from twin.vendors.device import ANY, APPLICATION_DEFAULT
+from twin.policy.model import ANY, INTERZONE_DEFAULT, INTRAZONE_DEFAULT, Action
+from twin.policy.resolve import range_text
+from twin.vendors.device import APPLICATION_DEFAULT
 from twin.vendors.exporters.view import View, XRule
 
 ACTIONS = {Action.allow: "allow", Action.deny: "deny", Action.reject: "reset-both"}
@@ -77,7 +78,7 @@ def tree(v: View, rules_only: bool = False) -> ET.Element:
         for name, pr in v.services.items():
             entry = _sub(services, "entry", name=name)
             proto = ET.SubElement(ET.SubElement(entry, "protocol"), pr.proto)
-            ET.SubElement(proto, "port").text = str(pr.lo) if pr.lo == pr.hi else f"{pr.lo}-{pr.hi}"
+            ET.SubElement(proto, "port").text = range_text(pr.lo, pr.hi)
     if v.service_groups:
         groups = ET.SubElement(vsys, "service-group")
         for name, members in v.service_groups.items():
@@ -91,7 +92,7 @@ def tree(v: View, rules_only: bool = False) -> ET.Element:
         if r.icmp:
             _rule(rules, r, _name(r.name + "-icmp", taken), [APPLICATION_DEFAULT], ["icmp"])
     defaults = ET.SubElement(ET.SubElement(rulebase, "default-security-rules"), "rules")
-    for name, action in (("intrazone-default", v.intrazone), ("interzone-default", v.interzone)):
+    for name, action in ((INTRAZONE_DEFAULT, v.intrazone), (INTERZONE_DEFAULT, v.interzone)):
         d = _sub(defaults, "entry", name=name)
         ET.SubElement(d, "action").text = ACTIONS[action]
         ET.SubElement(d, "log-end").text = "yes"

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twin.policy.model import Action, Policy
+from twin.policy.model import ANY, Action, Policy
 from twin.policy.resolve import IPv4Net, PortRange, host_addresses, parse_service_literal
 from twin.policy.resolve import gateway as zone_gateway
-from twin.vendors.device import ANY
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twin.policy.model import Action
+from twin.policy.model import ANY, Action
 from twin.policy.resolve import IPv4Net
-from twin.vendors.device import ANY, Approx, DevRule
+from twin.vendors.device import Approx, DevRule
 from twin.vendors.importers.asa_ace import Ace, Side
 from twin.vendors.importers.asa_objects import SvcSet
 from twin.vendors.netsets import intersect_nets, intersect_ports

@@ -17,16 +17,8 @@ from __future__ import annotations
 import ipaddress
 
 from twin.errors import InputError, Problem
-from twin.policy.model import Action
-from twin.vendors.device import (
-    ANY,
-    Approx,
-    DevDefault,
-    DeviceConfig,
-    DevInterface,
-    DevRule,
-    DevZone,
-)
+from twin.policy.model import ANY, Action
+from twin.vendors.device import Approx, DevDefault, DeviceConfig, DevInterface, DevRule, DevZone
 from twin.vendors.importers.fortigate_objects import read_addresses, read_services, read_vips
 from twin.vendors.importers.fortios import Block, Entry, find, parse_fortios
 from twin.vendors.report import Kind, Note

@@ -17,9 +17,8 @@ import ipaddress
 import xml.etree.ElementTree as ET
 
 from twin.errors import InputError, Problem
-from twin.policy.model import Action
+from twin.policy.model import ANY, Action
 from twin.vendors.device import (
-    ANY,
     Approx,
     DevDefault,
     DeviceConfig,

@@ -13,8 +13,9 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING
 
+from twin.policy.model import ANY
 from twin.policy.resolve import IPv4Net, PortRange
-from twin.vendors.device import ANY, Approx, DevAddress, DeviceConfig
+from twin.vendors.device import Approx, DevAddress, DeviceConfig
 from twin.vendors.netsets import range_to_nets
 from twin.vendors.translate.names import Namespace
 from twin.vendors.translate.skips import Ipv6Only, Unmodelled

@@ -16,7 +16,7 @@ import yaml
 
 from twin.errors import InputError, Problem
 from twin.policy.load import validate_policy
-from twin.policy.model import LAB_NAME, Action, Policy
+from twin.policy.model import LAB_NAME, RESERVED_NAMES, Action, Policy
 from twin.policy.resolve import IPv4Net
 from twin.vendors.device import DeviceConfig, DevZone
 from twin.vendors.report import ImportReport, Kind
@@ -72,7 +72,7 @@ def build_policy(
     report = ImportReport(dev.vendor, dev.file)
     report.notes.extend(dev.notes)
     _zones_from_rules(dev, report)
-    names = Namespace({"any"})
+    names = Namespace(set(RESERVED_NAMES))
     zone_map = {z: names.claim(z, node=True) for z in dev.zones}
     zones, nets = assign_subnets(dev, zone_map, zone_subnets or {}, report)
     tr = Translator(dev, report, names, zone_map, nets)

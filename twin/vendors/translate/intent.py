@@ -18,7 +18,7 @@ from twin.plan.build import build_plan
 from twin.plan.plan import Plan, RulePlan
 from twin.policy.load import validate_policy
 from twin.policy.model import Action, Policy
-from twin.policy.resolve import IPv4Net
+from twin.policy.resolve import IPv4Net, port_text
 from twin.vendors.report import Direction, ImportReport, Kind, Outcome, RuleOutcome
 from twin.vendors.translate.names import Namespace
 
@@ -37,7 +37,7 @@ class Sample:
 
     @property
     def service(self) -> str:
-        return "icmp" if self.proto == "icmp" else f"{self.proto}/{self.port}"
+        return port_text(self.proto, self.port)
 
 
 def derive(

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from twin.policy.model import ANY
 from twin.policy.resolve import IPv4Net, PortRange, merge_ranges
-from twin.vendors.device import ANY, Approx, DeviceConfig, DevNat, DevRule
+from twin.vendors.device import Approx, DeviceConfig, DevNat, DevRule
 from twin.vendors.netsets import exclude, intersect_nets, intersect_ports
 from twin.vendors.translate.addrs import AddressResolver
 from twin.vendors.translate.services import ServiceResolver

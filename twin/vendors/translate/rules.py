@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from twin.policy.model import Action
+from twin.policy.model import ANY, RESERVED_RULES, Action
 from twin.policy.resolve import IPv4Net
-from twin.vendors.device import ANY, Approx, DeviceConfig, DevRule
+from twin.vendors.device import Approx, DeviceConfig, DevRule
 from twin.vendors.netsets import exclude, intersect_ports
 from twin.vendors.report import Direction, ImportReport, Kind, Outcome, RuleOutcome
 from twin.vendors.translate.addrs import AddressResolver
@@ -29,10 +29,6 @@ from twin.vendors.translate.names import Namespace
 from twin.vendors.translate.nat import NatRewriter, Variant
 from twin.vendors.translate.services import ServiceResolver
 from twin.vendors.translate.skips import Ipv6Only, Never, Skip, Unmodelled
-
-RESERVED_RULES = {
-    "interzone-default", "intrazone-default", "anti-spoofing", "ct-invalid", "flat-segment",
-}  # fmt: skip
 
 
 @dataclass

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from twin.policy.model import ANY, SERVICE_WORDS
 from twin.policy.resolve import PortRange, Unresolved, merge_ranges, parse_service_literal
-from twin.vendors.device import ANY, APPLICATION_DEFAULT, Approx, DeviceConfig, DevRule
+from twin.vendors.device import APPLICATION_DEFAULT, Approx, DeviceConfig, DevRule
 from twin.vendors.netsets import complement_ports, intersect_ports
 from twin.vendors.translate.names import Namespace
 from twin.vendors.translate.skips import Never, Unmodelled
@@ -28,7 +29,7 @@ class ServiceResolver:
         self.dev = dev
         self.services: dict[str, list[str]] = {}
         self.svc_map: dict[str, str] = {}
-        self.names = Namespace({"tcp", "udp", "icmp", "any"})
+        self.names = Namespace(set(SERVICE_WORDS))
         self._any: set[str] = set()  # twin service names that mean any protocol
 
     def rule_services(self, c: Ctx, r: DevRule) -> list[str] | None:
