@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from twin.analysis.walkplan import WalkPlan
 from twin.deploy.configure import configure, wait_ready
 from twin.deploy.health import check_health
 from twin.deploy.hostlimits import check_neighbour_table
@@ -51,6 +52,7 @@ from twin.verify.provenance import (
 )
 from twin.verify.runs import begin_run, drop_run, finish_run
 from twin.verify.verify import DEFAULT_TIMEOUT, Verification, verify
+from twin.verify.walk import LiveWalk, walk_live
 
 __all__ = [
     "Verification", "down", "down_lost", "load_policy", "open_lab", "prepare", "signals_deferred",
@@ -293,6 +295,28 @@ def test(
     run.health_checks = {"before": before.to_json(), "after": after.to_json()}
     finish_run(files, lab.state, lab.plan, run, keep=keep)
     return run
+
+
+def walk(lab: Lab, walks: WalkPlan, timeout: float = DEFAULT_TIMEOUT) -> LiveWalk:
+    """`twin blast --live`: the blast radius walked hop by hop on the running twin (healthy
+    first, one run per lab at a time, like `test`); nothing is saved."""
+    with testing(lab.state):
+        if lab.state.status != "up":
+            raise EnvironmentProblem(f"lab {lab.state.lab} is {lab.state.status}, not up")
+        health = check_health(lab.runtime, lab.state, lab.plan)
+        if not health.ok:
+            raise EnvironmentProblem(
+                f"lab {lab.state.lab} is not healthy, so no live walk would be true: "
+                + "; ".join(health.problems)
+            )
+        try:
+            live = walk_live(lab.runtime, lab.state, lab.plan, walks, timeout)
+        except (OSError, TwinError) as exc:
+            raise vanished(lab) or _as_problem(exc) from None
+        gone = vanished(lab)
+        if gone:
+            raise gone
+    return live
 
 
 def vanished(lab: Lab) -> EnvironmentProblem | None:

@@ -13,9 +13,11 @@ from typing import Annotated
 
 import typer
 
+from twin import pipeline
 from twin.analysis.blast import VIA, Blast
 from twin.analysis.compare import BASELINES
 from twin.analysis.reach import Reach
+from twin.analysis.walkplan import walk_plan
 from twin.cli.common import handle_errors, out
 from twin.errors import UsageError
 from twin.files import write_output
@@ -24,6 +26,7 @@ from twin.policy.load import load_policy
 from twin.report.blast import blast_data, print_blast
 from twin.report.compare import compare_data, print_compare
 from twin.report.graph import zone_svg
+from twin.report.walk import live_data, print_live
 
 FileArg = Annotated[Path, typer.Argument(help="Policy file.")]
 FromOpt = Annotated[
@@ -88,20 +91,40 @@ def blast(
         Path | None, typer.Option("--json", help="Write the analysis as JSON (- for stdout).")
     ] = None,
     via: ViaOpt = "any",
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Walk every path for real on the running twin of FILE (hop 2 sent from the "
+            "host hop 1 reached, …), and probe flows toward hosts out of reach.",
+        ),
+    ] = False,
+    lab: Annotated[str | None, typer.Option(help="With --live: the lab (default FILE's).")] = None,
 ) -> None:
     """Assume breach: what each compromised host or zone can reach, hop after hop, exactly.
 
     Every host reached on an allowed service becomes a new foothold, to a fixed point; the
     shortest path to each crown jewel (`sensitive: true`) is shown hop by hop with the rule
-    that allows each hop. Exit 1 when an `unreachable` intent line does not hold."""
+    that allows each hop. Exit 1 when an `unreachable` intent line does not hold, or (--live)
+    when the running twin refuses a path or lets through a flow toward a host out of reach;
+    3 when the twin cannot be judged."""
+    opened = pipeline.open_to_test(lab, file) if live else None
     with _no_gc():
         reach = _reach(file, via, foothold)
-        data = blast_data(Blast(reach, via), str(file), foothold)
+        blast_ = Blast(reach, via)
+        data = blast_data(blast_, str(file), foothold)
+    code = 0 if data["ok"] else 1
+    if opened is not None:
+        walks = walk_plan(blast_, foothold)
+        data["live"] = live_data(walks, pipeline.walk(opened, walks))
+        code = max(code, data["live"]["exit_code"]) if code != 1 else 1
     if json_path is not None:
         _write(json_path, json.dumps(data, indent=1) + "\n")
     if json_path is None or str(json_path) != "-":
         print_blast(out, data)
-    raise typer.Exit(0 if data["ok"] else 1)
+        if "live" in data:
+            print_live(out, data["live"])
+    raise typer.Exit(code)
 
 
 @handle_errors
