@@ -10,7 +10,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +30,12 @@ from twin.deploy.teardown import down, down_lost, signals_deferred
 from twin.errors import EnvironmentProblem, TwinError, UsageError
 from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir, write_atomic
 from twin.lab.registry import claim, release
-from twin.lab.runstore import DEFAULT_KEEP
+from twin.lab.runstore import DEFAULT_KEEP, RunFiles
 from twin.lab.state import LabState, testing
 from twin.plan.build import build_plan
 from twin.plan.flows import probe_ports
 from twin.plan.plan import Plan
+from twin.plan.sweep import SweepTarget
 from twin.policy.load import load_policy, parse_policy
 from twin.policy.model import Policy
 from twin.policy.source import read_policy_file
@@ -50,7 +51,8 @@ from twin.verify.provenance import (
     read_source,
     running_candidate,
 )
-from twin.verify.runs import begin_run, drop_run, finish_run
+from twin.verify.runs import begin_run, drop_run, finish_run, log_records
+from twin.verify.sweep import run_sweep
 from twin.verify.verify import DEFAULT_TIMEOUT, Verification, verify
 from twin.verify.walk import LiveWalk, walk_live
 
@@ -253,13 +255,18 @@ def provenance(lab: Lab) -> Provenance:
 
 
 def test(
-    lab: Lab, timeout: float = DEFAULT_TIMEOUT, matrix: str = "auto", keep: int = DEFAULT_KEEP
+    lab: Lab,
+    timeout: float = DEFAULT_TIMEOUT,
+    matrix: str = "auto",
+    keep: int = DEFAULT_KEEP,
+    sweep: Sequence[SweepTarget] = (),
 ) -> Verification:
     """Health check, every flow, health check again; the run is kept in the run store (the
     lab's oldest runs beyond `keep` removed). An unhealthy twin is never a pass: its problems
     land in `Verification.health` (the CLI exits 3 on them); a twin already broken before the
     run is not probed at all, and one taken away during the run (`twin down` elsewhere, a node
-    killed) ends it with one EnvironmentProblem. One run per lab at a time."""
+    killed) ends it with one EnvironmentProblem. One run per lab at a time. `sweep`: port
+    sweeps probed after the flows (`twin.plan.sweep`), kept in ranges."""
     started = time.time()
     with testing(lab.state):
         if lab.state.status != "up":
@@ -279,6 +286,8 @@ def test(
                     provenance=source,
                 )  # fmt: skip
                 files = begin_run(lab.state, lab.plan, run)
+                if sweep:
+                    _sweep(lab, run, sweep, timeout, files)
                 after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
             except (OSError, TwinError) as exc:
                 raise vanished(lab) or _as_problem(exc) from None
@@ -317,6 +326,20 @@ def walk(lab: Lab, walks: WalkPlan, timeout: float = DEFAULT_TIMEOUT) -> LiveWal
         if gone:
             raise gone
     return live
+
+
+def _sweep(
+    lab: Lab, run: Verification, targets: Sequence[SweepTarget], timeout: float, files: RunFiles
+) -> None:
+    """Every port of the sweep targets, its log records appended to the run's log file."""
+    done = run_sweep(
+        lab.runtime, lab.state, lab.plan, targets, timeout,
+        sink=lambda records: log_records(files, records),
+    )  # fmt: skip
+    run.sweeps, run.sweep_probes, run.sweep_seconds = done.ranges, done.probes, done.seconds
+    run.log_records += done.records
+    run.reprobed += done.reprobed
+    run.warnings += done.warnings
 
 
 def vanished(lab: Lab) -> EnvironmentProblem | None:

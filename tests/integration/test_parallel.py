@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import ROOT, need_root_netns, netns_list
 from tests.integration.test_docker_twin import DOCKER_TIMEOUT, need_docker
 from twin.images.build import build_node_image
+from twin.verify.runs import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -57,8 +58,8 @@ def test_three_labs_with_the_same_subnets_at_once(make_policy, tmp_path, runtime
             results = json.loads((tmp_path / f"{lab}.json").read_text())["results"]
             assert len(results) == 1452 and all(r["ok"] for r in results)
             # every NFLOG record of this run came from this lab's own firewall
-            logs = sorted((tmp_path / "home" / "twin-runs").glob(f"*-{lab}/nflog.jsonl"))
-            assert logs and len(logs[-1].read_text().splitlines()) >= 1306  # the blocked ones
+            logs = sorted((tmp_path / "home" / "twin-runs").glob(f"*-{lab}/nflog.jsonl.gz"))
+            assert logs and len(read_records(logs[-1])) >= 1306  # the blocked ones
         if runtime == "netns":
             names = netns_list()
             for lab in labs:

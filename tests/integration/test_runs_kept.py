@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import ROOT, need_root_netns
 from twin.lab.directory import home
 from twin.lab.runstore import list_runs
+from twin.verify.runs import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +47,12 @@ def test_runs_outlive_the_lab_and_render_again(make_policy, no_leftovers, tmp_pa
     assert len(kept) == 2  # --keep 2: the oldest of three went
     folder = kept[-1].path
     assert {p.name for p in folder.iterdir()} == {
-        "meta.json", "run.json", "nflog.jsonl", "health.json", "crafted.json", "policy.yml",
+        "meta.json", "run.json", "nflog.jsonl.gz", "health.json", "crafted.json", "policy.yml",
         "ruleset.nft",
     }  # fmt: skip
     assert (folder / "policy.yml").read_bytes() == policy.read_bytes()
-    records = (folder / "nflog.jsonl").read_text().splitlines()
-    assert len(records) > 1000 and json.loads(records[0])["prefix"]
+    records = read_records(folder / "nflog.jsonl.gz")
+    assert len(records) > 1000 and records[0].prefix
     assert json.loads((folder / "health.json").read_text())["after"]["ok"]
 
     listed = twin("runs", "--lab", name, "--json", "-", cwd=tmp_path)

@@ -90,7 +90,7 @@ def lab_netns(lab, node: str) -> str:
 
 def logs_written(lab_dir: Path) -> Callable[[], bool]:
     """The run's log records are in its folder of the run store (before the last checks)."""
-    return lambda: any((lab_dir.parent / "twin-runs").glob(f"*-{lab_dir.name}/nflog.jsonl"))
+    return lambda: any((lab_dir.parent / "twin-runs").glob(f"*-{lab_dir.name}/nflog.jsonl.gz"))
 
 
 @pytest.mark.parametrize("when", ["probing", "logs-written"])

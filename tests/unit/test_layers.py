@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("twin.verify",),  # probes, crafted packets, log evidence, saved runs, provenance
     ("twin.report",),  # console, JSON, JUnit, HTML, change, blast radius, graph
     ("twin.vendors",),  # import vendor policy, export what was tested, push over SSH
-    ("twin.pipeline", "twin.rehearse"),  # orchestration only
+    ("twin.pipeline", "twin.rehearse", "twin.evidence"),  # orchestration only
     ("twin.cli", "twin.__main__"),  # parse options, call the above
 ]
 

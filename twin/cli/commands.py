@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twin.cli import breach, change, images, lab, runs, vendor
+from twin.cli import breach, change, evidence, images, lab, runs, vendor
 
 app = typer.Typer(
     name="twin",
@@ -19,3 +19,4 @@ images.register(app)
 change.register(app)
 breach.register(app)
 runs.register(app)
+evidence.register(app)

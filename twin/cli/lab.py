@@ -21,6 +21,7 @@ from twin.lab.registry import entries
 from twin.lab.runstore import DEFAULT_KEEP
 from twin.lab.state import load_state
 from twin.plan.flows import plan_flows, static_violations
+from twin.plan.sweep import plan_sweep
 from twin.policy.load import policy_warnings
 from twin.report.console import print_report, summary_line
 from twin.report.json import write_json
@@ -151,11 +152,27 @@ def test_cmd(
         str, typer.Option(help="full: every host pair; zones: one host pair per zone pair; auto.")
     ] = "auto",
     keep: KeepOpt = DEFAULT_KEEP,
+    ports: Annotated[
+        str | None,
+        typer.Option(
+            help="Also sweep ports: all (TCP and UDP 1-65535, ICMP), top1000, or 22,80,8000-8100."
+        ),
+    ] = None,
+    from_zones: Annotated[
+        list[str] | None,
+        typer.Option("--from", help="Sweep from these zones (repeat or comma-separate; all)."),
+    ] = None,
+    to_zones: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="Sweep to these zones (repeat or comma-separate; all)."),
+    ] = None,
 ) -> None:
     """Send every flow for real and judge it against the policy and the intent.
 
     With FILE, FILE's intent is judged; its zones, hosts and rules must be what the lab enforces
-    now (else exit 2: `twin rehearse FILE`, or `twin down` then `twin up FILE`)."""
+    now (else exit 2: `twin rehearse FILE`, or `twin down` then `twin up FILE`). With --ports,
+    every port of each zone pair (--from × --to; one host pair each, every host pair with
+    --matrix full) is swept too, and reported in ranges per rule."""
     if matrix not in ("auto", "full", "zones"):
         err.print("error: --matrix must be auto, full or zones")
         raise typer.Exit(2)
@@ -165,9 +182,17 @@ def test_cmd(
     if keep < 1:
         err.print("error: --keep must be 1 or more (this run is kept)")
         raise typer.Exit(2)
+    if (from_zones or to_zones) and ports is None:
+        err.print("error: --from and --to choose the zones of a sweep: give --ports too")
+        raise typer.Exit(2)
     check_outputs(json=json_path, junit=junit)
     lab_ = pipeline.open_to_test(lab, file)
-    run = pipeline.test(lab_, timeout, matrix, keep)
+    targets = (
+        plan_sweep(lab_.plan, ports, zones(from_zones), zones(to_zones), matrix)
+        if ports is not None
+        else []
+    )
+    run = pipeline.test(lab_, timeout, matrix, keep, targets)
     wrote = write_reports(
         ("json", json_path, lambda p: write_json(run, p)),
         ("junit", junit, lambda p: write_junit(lab_.plan, run, p)),
@@ -179,6 +204,11 @@ def test_cmd(
     for problem in run.health:
         err.print(f"error: the twin is not healthy, results cannot be trusted: {problem}")
     raise typer.Exit(run.exit_code if wrote else 3)
+
+
+def zones(given: list[str] | None) -> list[str]:
+    """`--from a --from b,c` → [a, b, c]."""
+    return [z.strip() for part in given or [] for z in part.split(",") if z.strip()]
 
 
 @handle_errors

@@ -36,7 +36,7 @@ class RunFiles:
 
     META = "meta.json"  # id, lab, kind, times, outcome: what `twin runs` lists
     RUN = "run.json"  # the run as `twin report --run ID` reads it: results, health, provenance
-    NFLOG = "nflog.jsonl"  # the firewall's log records of the run, one JSON object a line
+    NFLOG = "nflog.jsonl.gz"  # the firewall's log records of the run, a JSON object a line
     HEALTH = "health.json"  # the twin's health, checked before and after the run
     CRAFTED = "crafted.json"  # stray ACKs and spoofed SYNs, and the rule that dropped each
     POLICY = "policy.yml"  # the policy file judged, as read (its sha256 is in run.json)

@@ -13,6 +13,7 @@ from twin.plan.plan import Plan
 from twin.policy.names import intent_names
 from twin.policy.resolve import port_text
 from twin.verify.provenance import from_json
+from twin.verify.swept import ALLOWED
 from twin.verify.verdicts import PASSED, Observed
 from twin.verify.verify import Result, Verification
 
@@ -59,18 +60,35 @@ def summary_line(run: Verification) -> str:
         counts[r.observed] += 1
     rate = n / run.seconds if run.seconds else 0.0
     seen = ", ".join(f"{counts[k]} {k}" for k in Observed if counts[k])
-    return f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s): {seen} — {verdict_words(run)}"
+    swept = ""
+    if run.sweep_probes:
+        per_s = run.sweep_probes / run.sweep_seconds if run.sweep_seconds else 0.0
+        allowed = sum(r.ports for r in run.sweeps if r.verdict == ALLOWED)
+        swept = (
+            f"; swept {run.sweep_probes:,} ports in {run.sweep_seconds:.1f} s ({per_s:,.0f}/s): "
+            f"{allowed:,} allowed, {len(run.sweeps)} ranges"
+        )
+    return (
+        f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s): {seen}{swept} — {verdict_words(run)}"
+    )
 
 
 def verdict_words(run: Verification) -> str:
     if run.ok:
         return "all match"
-    words = [f"{len(run.failures)} FAILED"] if run.failures or not run.inconclusive else []
+    unsure = run.inconclusive or run.sweep_inconclusive
+    words = [f"{len(run.failures)} FAILED"] if run.failures or not unsure else []
+    if run.sweep_failures:
+        ports = sum(r.ports for r in run.sweep_failures)
+        words.append(f"{ports:,} swept ports FAILED ({len(run.sweep_failures)} ranges)")
     if run.inconclusive:
         words.append(
             f"{len(run.inconclusive)} INCONCLUSIVE (prober and firewall log disagreed twice: "
             "this machine could not judge them)"
         )
+    if run.sweep_inconclusive:
+        ports = sum(r.ports for r in run.sweep_inconclusive)
+        words.append(f"{ports:,} swept ports INCONCLUSIVE")
     return ", ".join(words)
 
 
@@ -107,6 +125,8 @@ def print_report(console: Console, plan: Plan, run: Verification) -> None:
                     f"  [red]✗[/] {c.kind} from {c.sender} as {c.src} → {c.dst} tcp/{c.port}: "
                     f"expected {c.expected_rule}, firewall logged {c.rule or 'nothing'}"
                 )
+    if run.sweeps:
+        console.print(sweep_table(run))
     if run.failures:
         console.print(_failures(run.failures))
     if run.inconclusive:
@@ -162,4 +182,23 @@ def _failures(
         )
     if len(failures) > MAX_FAILURE_ROWS:
         table.caption = f"… and {len(failures) - MAX_FAILURE_ROWS} more (see --json)"
+    return table
+
+
+def sweep_table(run: Verification) -> Table:
+    """Per host pair and protocol: the port ranges each rule allowed; every range that differs
+    from the policy or the intent (the HTML report lists every range)."""
+    table = Table(title=f"port sweeps: {run.sweep_probes:,} ports, allowed ranges and failures")
+    for col in ("from", "to", "ports", "verdict", "firewall rule", "why"):
+        table.add_column(col)
+    shown = [r for r in run.sweeps if r.verdict == ALLOWED or not r.ok]
+    for r in shown[:MAX_FAILURE_ROWS]:
+        table.add_row(
+            f"{r.src} ({r.src_zone})", f"{r.dst} ({r.dst_zone})", r.label,
+            Text(r.verdict, style="" if r.ok else "bold red"), r.rule or "—", r.reason,
+        )  # fmt: skip
+    if len(shown) > MAX_FAILURE_ROWS:
+        table.caption = f"… and {len(shown) - MAX_FAILURE_ROWS} more (see --json or the HTML)"
+    elif not shown:
+        table.caption = "no swept port was allowed, and every one was blocked as the policy says"
     return table

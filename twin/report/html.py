@@ -27,7 +27,14 @@ from twin.policy.resolve import port_text
 from twin.render.templates import INSTALLED_TEMPLATES, PACKAGE_TEMPLATES
 from twin.report.console import intent_outcomes, summary_line
 from twin.report.graph import zone_svg
-from twin.report.sections import crafted_rows, flow_groups, health_rows, run_facts
+from twin.report.sections import (
+    crafted_rows,
+    flow_groups,
+    health_rows,
+    run_facts,
+    sweep_groups,
+    sweep_rules,
+)
 from twin.verify.runs import SavedRun
 from twin.verify.verdicts import PASSED, Observed
 from twin.verify.verify import Result
@@ -64,6 +71,9 @@ def render_html(saved: SavedRun, log_href: str | None = None) -> str:
         crafted=crafted_rows(saved),
         flow_groups=groups,
         flows_cut=cut,
+        sweep=sweep_groups(run),
+        sweep_rules=sweep_rules(run),
+        sweep_probes=run.sweep_probes,
         ok=run.ok and saved.evidence.ok and not saved.rehearsal.get("disagreements"),
         unsure=bool(run.inconclusive) and not run.failures and not run.health,
         inconclusive=[_row(r) for r in run.inconclusive[:MAX_ROWS]],

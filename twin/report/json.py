@@ -29,6 +29,13 @@ def run_json(run: Verification) -> dict[str, object]:
         "inconclusive": len(run.inconclusive),
         "health": run.health,
         "results": run.to_json(),
+        "sweep": {
+            "probes": run.sweep_probes,
+            "seconds": round(run.sweep_seconds, 3),
+            "failures": len(run.sweep_failures),
+            "inconclusive": len(run.sweep_inconclusive),
+            "ranges": [vars(r) for r in run.sweeps],
+        },
     }
 
 

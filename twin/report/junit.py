@@ -11,6 +11,7 @@ from twin.plan.plan import Plan
 from twin.policy.resolve import port_text
 from twin.report.console import intent_outcomes
 from twin.verify.runs import utc
+from twin.verify.swept import SweptRange
 from twin.verify.verdicts import Observed
 from twin.verify.verify import Result, Verification
 
@@ -65,6 +66,8 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
                 message=f"{len(unsure)} of {len(rs)} flows inconclusive",
             )  # fmt: skip
             error.text = "\n".join(_flow_line(r) for r in unsure)
+    n, f, e = _sweep_cases(suite, plan, run)
+    cases, failed, errors = cases + n, failed + f, errors + e
     if run.crafted:
         case = ET.SubElement(
             suite, "testcase", classname=f"twin.{plan.lab}.stateful", name="crafted packets"
@@ -85,6 +88,36 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
     suites = ET.Element("testsuites", name="twin")
     suites.append(suite)
     write_output(path, ET.tostring(suites, encoding="utf-8", xml_declaration=True))
+
+
+def _sweep_cases(suite: ET.Element, plan: Plan, run: Verification) -> tuple[int, int, int]:
+    """One test case per swept zone pair: (cases, failures, errors) added."""
+    cases = failed = errors = 0
+    swept: dict[tuple[str, str], list[SweptRange]] = defaultdict(list)
+    for s in run.sweeps:
+        swept[(s.src_zone, s.dst_zone)].append(s)
+    for (src, dst), ranges in swept.items():
+        case = ET.SubElement(
+            suite, "testcase", classname=f"twin.{plan.lab}.sweep", name=f"{src} -> {dst}"
+        )
+        cases += 1
+        wrong = [s for s in ranges if not s.ok and s.verdict != Observed.inconclusive]
+        unsure = [s for s in ranges if s.verdict == Observed.inconclusive]
+        ports = sum(s.ports for s in ranges)
+        if wrong or unsure:
+            failed += bool(wrong)
+            errors += not wrong
+            node = ET.SubElement(
+                case, "failure" if wrong else "error",
+                type="sweep" if wrong else Observed.inconclusive.value,
+                message=f"{sum(s.ports for s in wrong or unsure):,} of {ports:,} ports "
+                + ("differ" if wrong else "inconclusive"),
+            )  # fmt: skip
+            node.text = "\n".join(
+                f"{s.src} -> {s.dst} {s.label}: {s.verdict} (rule {s.rule or 'none'}): {s.reason}"
+                for s in wrong or unsure
+            )
+    return cases, failed, errors
 
 
 def run_properties(run: Verification) -> dict[str, str]:

@@ -5,7 +5,7 @@ flow probed, grouped by zone pair. Pure: values prepared for the template, nothi
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,12 @@ from typing import Any
 from twin.plan.plan import Plan
 from twin.policy.resolve import port_text
 from twin.verify.runs import SavedRun, utc
+from twin.verify.swept import ALLOWED, SweptRange
 from twin.verify.verdicts import PASSED, Observed
-from twin.verify.verify import Result
+from twin.verify.verify import Result, Verification
 
 MAX_FLOW_ROWS = 50_000  # past this the flow list stops and says where the rest is (JSON)
+PROTO_ORDER = {"tcp": 0, "udp": 1, "icmp": 2}
 
 
 @dataclass(frozen=True)
@@ -149,3 +151,52 @@ def flow_row(r: Result) -> dict[str, str]:
         "css": "" if r.ok else ("unsure" if r.observed is Observed.inconclusive else "bad"),
         "why": r.reason,
     }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SweepGroup:
+    src: str  # host (zone)
+    dst: str
+    ports: int
+    allowed: int
+    differ: int
+    unsure: int
+    rows: list[dict[str, str]]
+
+
+def sweep_groups(run: Verification) -> list[SweepGroup]:
+    """The swept port ranges per host pair: each row consecutive ports with one verdict, one
+    logged rule and one predicted rule."""
+    by_pair: dict[tuple[str, str], list[SweptRange]] = defaultdict(list)
+    for r in run.sweeps:
+        by_pair[(f"{r.src} ({r.src_zone})", f"{r.dst} ({r.dst_zone})")].append(r)
+    out = []
+    for (src, dst), rs in by_pair.items():
+        rows = [
+            {
+                "ports": r.label, "count": f"{r.ports:,}", "verdict": r.verdict,
+                "seen": ", ".join(f"{n:,} {v}" for v, n in sorted(r.seen.items())),
+                "rule": r.rule or "—", "predicted": r.predicted_rule,
+                "intent": ", ".join(r.intent), "why": r.reason,
+                "css": "" if r.ok else ("unsure" if r.verdict == Observed.inconclusive else "bad"),
+            }
+            for r in sorted(rs, key=lambda r: (PROTO_ORDER.get(r.proto, 9), r.lo))
+        ]  # fmt: skip
+        out.append(SweepGroup(
+            src, dst, sum(r.ports for r in rs), sum(r.ports for r in rs if r.verdict == ALLOWED),
+            sum(r.ports for r in rs if not r.ok and r.verdict != Observed.inconclusive),
+            sum(r.ports for r in rs if r.verdict == Observed.inconclusive), rows,
+        ))  # fmt: skip
+    return out
+
+
+def sweep_rules(run: Verification) -> list[dict[str, str]]:
+    """Per rule the firewall logged: how many swept ports it decided, each way."""
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in run.sweeps:
+        per[r.rule or "(no log record)"][r.verdict] += r.ports
+    return [
+        {"rule": rule, "ports": f"{sum(c.values()):,}",
+         "verdicts": ", ".join(f"{n:,} {v}" for v, n in sorted(c.items()))}
+        for rule, c in sorted(per.items(), key=lambda kv: -sum(kv[1].values()))
+    ]  # fmt: skip

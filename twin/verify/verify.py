@@ -36,6 +36,7 @@ from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, Verdict
 from twin.runtime.base import Runtime
 from twin.verify.crafted import CraftedResult, judge_crafted, plan_crafted, send
 from twin.verify.provenance import Provenance
+from twin.verify.swept import SweptRange
 from twin.verify.verdicts import PASSED, Observed
 
 DEFAULT_TIMEOUT = 0.2  # seconds per probe; the twin's RTT is ~0.1 ms
@@ -87,6 +88,9 @@ class Verification:
     host: dict[str, str] = field(default_factory=dict)  # where it ran: hostname, kernel, twin
     run_id: str = ""  # the run's folder in the run store (`twin runs`)
     health_checks: dict[str, Any] = field(default_factory=dict)  # before/after: Health.to_json()
+    sweeps: list[SweptRange] = field(default_factory=list)  # port sweeps, in ranges
+    sweep_probes: int = 0
+    sweep_seconds: float = 0.0
     records: list[LogRecord] = field(default_factory=list, repr=False)  # not kept in run.json
     policy_bytes: bytes = field(default=b"", repr=False)  # the policy file judged, as hashed
 
@@ -100,10 +104,21 @@ class Verification:
         return [r for r in self.results if r.observed is Observed.inconclusive]
 
     @property
+    def sweep_failures(self) -> list[SweptRange]:
+        """Swept port ranges that differ from the policy or the intent."""
+        return [r for r in self.sweeps if not r.ok and r.verdict != Observed.inconclusive]
+
+    @property
+    def sweep_inconclusive(self) -> list[SweptRange]:
+        return [r for r in self.sweeps if r.verdict == Observed.inconclusive]
+
+    @property
     def ok(self) -> bool:
         return (
             not self.failures
             and not self.inconclusive
+            and not self.sweep_failures
+            and not self.sweep_inconclusive
             and not self.health
             and all(c.ok for c in self.crafted)
         )
@@ -111,12 +126,13 @@ class Verification:
     @property
     def exit_code(self) -> int:
         """3: the twin or the machine could not judge (unhealthy, or flows inconclusive and no
-        real failure); 1: a flow or a crafted packet differs from the policy; 0: all good."""
+        real failure); 1: a flow, a swept port or a crafted packet differs from the policy;
+        0: all good."""
         if self.health:
             return 3
-        if self.failures or not all(c.ok for c in self.crafted):
+        if self.failures or self.sweep_failures or not all(c.ok for c in self.crafted):
             return 1
-        return 3 if self.inconclusive else 0
+        return 3 if self.inconclusive or self.sweep_inconclusive else 0
 
     def to_json(self) -> list[dict[str, object]]:
         """The results, one object per flow."""
@@ -168,7 +184,7 @@ def verify(
         outcomes = run_probes(probes, subnets, timeout=timeout)
         seconds = time.monotonic() - started
         records = _drain(reader, len(probes))
-        logged = _records_of(probes, outcomes, records)
+        logged = records_of(probes, outcomes, records)
         again = [
             i for i, f in enumerate(flows) if _doubt(f, outcomes[i], logged[i], witness)
         ]  # fmt: skip
@@ -176,9 +192,7 @@ def verify(
             resent = [probes[i] for i in again]
             second = run_probes(resent, subnets, timeout=min(0.9, timeout * 3))
             records += _drain(reader, len(again))
-            for i, out, rec in zip(
-                again, second, _records_of(resent, second, records), strict=True
-            ):
+            for i, out, rec in zip(again, second, records_of(resent, second, records), strict=True):
                 outcomes[i], logged[i] = out, rec
         if crafted:  # after the matrix, so its timing and counters stay the matrix's own
             send(crafted)
@@ -252,7 +266,7 @@ def _doubt(
     return Observed(out.verdict).verdict != f.predicted
 
 
-def _records_of(
+def records_of(
     probes: list[Probe], outcomes: list[Outcome], records: list[LogRecord]
 ) -> list[LogRecord | None]:
     """Each probe's NFLOG record, matched by 5-tuple (ICMP: echo id and sequence)."""
