@@ -30,7 +30,7 @@ from twin.deploy.teardown import down, down_lost, signals_deferred
 from twin.errors import EnvironmentProblem, TwinError, UsageError
 from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir, write_atomic
 from twin.lab.registry import claim, release
-from twin.lab.runstore import DEFAULT_KEEP, RunFiles
+from twin.lab.runstore import DEFAULT_KEEP
 from twin.lab.state import LabState, testing
 from twin.plan.build import build_plan
 from twin.plan.flows import probe_ports
@@ -52,7 +52,7 @@ from twin.verify.provenance import (
     running_candidate,
 )
 from twin.verify.runs import begin_run, drop_run, finish_run, log_records
-from twin.verify.sweep import run_sweep
+from twin.verify.sweep import add_sweep, run_sweep
 from twin.verify.verify import DEFAULT_TIMEOUT, Verification, verify
 from twin.verify.walk import LiveWalk, walk_live
 
@@ -287,7 +287,12 @@ def test(
                 )  # fmt: skip
                 files = begin_run(lab.state, lab.plan, run)
                 if sweep:
-                    _sweep(lab, run, sweep, timeout, files)
+                    add_sweep(
+                        run, run_sweep(
+                            lab.runtime, lab.state, lab.plan, sweep, timeout,
+                            sink=lambda records: log_records(files, records),
+                        ),
+                    )  # fmt: skip
                 after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
             except (OSError, TwinError) as exc:
                 raise vanished(lab) or _as_problem(exc) from None
@@ -326,20 +331,6 @@ def walk(lab: Lab, walks: WalkPlan, timeout: float = DEFAULT_TIMEOUT) -> LiveWal
         if gone:
             raise gone
     return live
-
-
-def _sweep(
-    lab: Lab, run: Verification, targets: Sequence[SweepTarget], timeout: float, files: RunFiles
-) -> None:
-    """Every port of the sweep targets, its log records appended to the run's log file."""
-    done = run_sweep(
-        lab.runtime, lab.state, lab.plan, targets, timeout,
-        sink=lambda records: log_records(files, records),
-    )  # fmt: skip
-    run.sweeps, run.sweep_probes, run.sweep_seconds = done.ranges, done.probes, done.seconds
-    run.log_records += done.records
-    run.reprobed += done.reprobed
-    run.warnings += done.warnings
 
 
 def vanished(lab: Lab) -> EnvironmentProblem | None:

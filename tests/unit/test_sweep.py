@@ -117,3 +117,18 @@ def test_udp_silence_with_an_accept_logged_is_crossed_other_disagreement_inconcl
     rows = {r.lo: r for r in judge(plan, tcp, ids)}
     assert rows[5].verdict == "inconclusive" and not rows[5].ok
     assert "no log record" in rows[10].reason or "logged no rule" in rows[10].reason
+
+
+def test_a_port_list_never_spans_a_gap_and_counts_every_port(plan: Plan) -> None:
+    ports = [1, 2, 3, 4, 5, 61000]
+    t = SweepTarget("web1", "fin1", "web", "finance", "tcp", ports)
+    w = Probed(t, Sweep("ns", "a", "b", "tcp", ports))
+    w.judged = Judged(6, 0.2)
+    w.judged.verdicts = bytearray([CODE["rejected"]]) * 6
+    w.judged.sports = array("H", range(6))
+    w.rule, w.rsport = array("H", [1] * 6), array("H", range(6))
+    rows = judge(plan, w, {1: "no-lateral-to-finance"})
+    assert [(r.lo, r.hi, r.ports, r.seen) for r in rows] == [
+        (1, 5, 5, {"rejected": 5}),
+        (61000, 61000, 1, {"rejected": 1}),
+    ]

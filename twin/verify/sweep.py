@@ -22,13 +22,14 @@ import multiprocessing
 import os
 import signal
 import time
-from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from traffic.judged import CODE, Judged
 from traffic.nflog import LogRecord, NflogReader
 from traffic.prober import Probe, Sweep, run_probes, sweep
+from twin.deploy.configure import firewall_snapshot
 from twin.errors import EnvironmentProblem, UsageError
 from twin.firewalls.table import firewall_of
 from twin.lab.state import LabState
@@ -37,7 +38,7 @@ from twin.plan.sweep import SweepTarget
 from twin.runtime.base import Runtime
 from twin.verify.sweepjudge import Probed, doubts, judge
 from twin.verify.swept import SweptRange
-from twin.verify.verify import records_of
+from twin.verify.verify import Verification, counter_delta, records_of
 
 Sink = Callable[[list[LogRecord]], None]
 
@@ -59,6 +60,14 @@ class SweepRun:
     @property
     def inconclusive(self) -> list[SweptRange]:
         return [r for r in self.ranges if r.verdict == "inconclusive"]
+
+
+def add_sweep(run: Verification, done: SweepRun) -> None:
+    """A sweep's ranges and figures into the run they belong to."""
+    run.sweeps, run.sweep_probes, run.sweep_seconds = done.ranges, done.probes, done.seconds
+    run.log_records += done.records
+    run.reprobed += done.reprobed
+    run.warnings += done.warnings
 
 
 def run_sweep(
@@ -83,19 +92,18 @@ def run_sweep(
         Probed(t, Sweep(runtime.netns(state, t.src), addr[t.src], addr[t.dst], t.proto, t.ports))
         for t in targets
     ]
-    for w in work:
-        w.rule = array("H", bytes(2 * len(w.t.ports)))
-        w.rsport = array("H", bytes(2 * len(w.t.ports)))
     subnets = [str(z.subnet) for z in plan.zones]
     total = sum(len(w.t.ports) for w in work)
     workers = max(1, min(workers or os.cpu_count() or 1, len(work)))
     names: dict[str, int] = {"": 0}
     keyed = {(w.sweep.src, w.sweep.dst, w.t.proto): w for w in work}
     seen = 0
+    per_rule: Counter[str] = Counter()
 
     def take(records: list[LogRecord]) -> None:
         nonlocal seen
         seen += len(records)
+        per_rule.update(r.prefix for r in records)
         sink(records)
         _index(records, keyed, names)
 
@@ -108,6 +116,7 @@ def run_sweep(
         if workers > 1
         else None
     )
+    before = firewall_snapshot(runtime, state, plan)
     started = time.monotonic()
     try:
         with reader.start():
@@ -131,9 +140,22 @@ def run_sweep(
         if pool is not None:
             pool.close()
             pool.join()
+    counted = counter_delta(before, firewall_snapshot(runtime, state, plan))
     ids = {v: k for k, v in names.items()}
     ranges = [r for w in work for r in judge(plan, w, ids)]
-    return SweepRun(ranges, total, seconds, len(again), seen, workers)
+    done = SweepRun(ranges, total, seconds, len(again), seen, workers)
+    done.warnings = _counted_vs_logged(counted, per_rule)
+    return done
+
+
+def _counted_vs_logged(counted: dict[str, int], logged: Counter[str]) -> list[str]:
+    """The firewall's counters against its log, rule by rule, over the sweep: a third witness."""
+    return [
+        f"sweep: rule {rule}: counter says {counted.get(rule, 0)} packets, log has "
+        f"{logged.get(rule, 0)} records"
+        for rule in sorted(set(counted) | set(logged))
+        if rule != "unmatched" and counted.get(rule, 0) != logged.get(rule, 0)
+    ]
 
 
 def _probe(

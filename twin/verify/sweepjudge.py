@@ -43,6 +43,11 @@ class Probed:
     rsport: array = field(default_factory=lambda: array("H"))  # type: ignore[type-arg]
     index: dict[int, int] = field(default_factory=dict, repr=False)  # port → slot (a list)
 
+    def __post_init__(self) -> None:
+        if not self.rule:
+            self.rule = array("H", bytes(2 * len(self.t.ports)))
+            self.rsport = array("H", bytes(2 * len(self.t.ports)))
+
     def slot(self, port: int) -> int:
         """Where a port's verdict and record are kept (-1: not a port of this target)."""
         ports = self.t.ports
@@ -132,7 +137,8 @@ def judge(plan: Plan, w: Probed, ids: dict[int, str]) -> list[SweptRange]:
                 and last.predicted_rule == row.predicted_rule and last.intent == row.intent
             ):  # fmt: skip
                 last.hi, last.ports = ports[k], last.ports + 1
-                last.seen.update(row.seen)
+                for verdict, n in row.seen.items():
+                    last.seen[verdict] = last.seen.get(verdict, 0) + n
             else:
                 rows.append(row)
     return rows

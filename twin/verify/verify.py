@@ -199,7 +199,7 @@ def verify(
             extra = _drain(reader, len(crafted))
             records += extra
     run_after = firewall_snapshot(runtime, state, plan)
-    counters = _delta(before, run_after)
+    counters = counter_delta(before, run_after)
     results = _judge_all(flows, outcomes, logged, witness)
     run = Verification(plan.lab, results, seconds, counters=counters, reprobed=len(again))
     run.crafted = judge_crafted(crafted, extra) if crafted else []
@@ -326,7 +326,7 @@ def judge(f: PlannedFlow, seen_as: str, logged: str, detail: str = "", rtt: floa
     )  # fmt: skip
 
 
-def _delta(before: Snapshot | None, after: Snapshot | None) -> dict[str, int]:
+def counter_delta(before: Snapshot | None, after: Snapshot | None) -> dict[str, int]:
     if before is None or after is None:
         return {}
     b, a = before.counters, after.counters
