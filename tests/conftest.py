@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "topologies" / "zero-trust-6zone.yml"
+DUALSTACK = ROOT / "topologies" / "zero-trust-6zone-dualstack.yml"
 _counter = itertools.count()
 
 

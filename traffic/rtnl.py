@@ -2,7 +2,8 @@
 calling thread's namespace: no process per host (1,000 hosts: 2,000 processes less).
 
 `ip_lines(text)` recognises the lines a host file is made of — `link set DEV up`,
-`addr add A.B.C.D/N dev DEV`, `route replace default via A.B.C.D dev DEV` — and returns None
+`addr add A.B.C.D/N dev DEV`, `route replace default via A.B.C.D dev DEV`, and for IPv6
+`addr add X:Y::Z/N dev DEV nodad`, `route replace default via X:Y::Z dev DEV` — and returns None
 for anything else, so that a file with other lines (a user's template) still goes to
 `ip -batch`. The messages are what `ip` sends for the same lines; every one is acknowledged
 and a refusal is raised with the line it came from.
@@ -22,12 +23,19 @@ NLM_F_REPLACE = 0x100
 NLMSG_ERROR = 2
 IFF_UP = 0x1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFA_F_NODAD = 0x02
 RTA_OIF, RTA_GATEWAY = 4, 5
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
 
 LINK_UP = re.compile(r"link set (\S+) up")
 ADDR_ADD = re.compile(r"addr add (\d+\.\d+\.\d+\.\d+)/(\d+) dev (\S+)")
 DEFAULT_VIA = re.compile(r"route replace default via (\d+\.\d+\.\d+\.\d+) dev (\S+)")
+ADDR_ADD6 = re.compile(r"addr add ([0-9a-f:]+:[0-9a-f:]*)/(\d+) dev (\S+) nodad")
+DEFAULT_VIA6 = re.compile(r"route replace default via ([0-9a-f:]+:[0-9a-f:]*) dev (\S+)")
+PATTERNS = (
+    ("up", LINK_UP), ("addr", ADDR_ADD), ("default", DEFAULT_VIA), ("addr6", ADDR_ADD6),
+    ("default6", DEFAULT_VIA6),
+)  # fmt: skip
 
 Command = tuple[str, tuple[str, ...], str]  # (kind, arguments, the line as written)
 
@@ -39,7 +47,7 @@ def ip_lines(text: str) -> list[Command] | None:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        for kind, pattern in (("up", LINK_UP), ("addr", ADDR_ADD), ("default", DEFAULT_VIA)):
+        for kind, pattern in PATTERNS:
             m = pattern.fullmatch(line)
             if m:
                 out.append((kind, m.groups(), line))
@@ -70,18 +78,20 @@ def _message(kind: str, args: tuple[str, ...]) -> tuple[int, int, bytes]:
     if kind == "up":
         index = socket.if_nametoindex(args[0])
         return RTM_NEWLINK, NLM_F_ACK, struct.pack("=BxHiII", 0, 0, index, IFF_UP, IFF_UP)
-    if kind == "addr":
+    family = socket.AF_INET6 if kind.endswith("6") else socket.AF_INET
+    if kind in ("addr", "addr6"):
         addr, prefix, dev = args
-        packed = socket.inet_aton(addr)
-        body = struct.pack("=BBBBI", socket.AF_INET, int(prefix), 0, 0, socket.if_nametoindex(dev))
+        packed = socket.inet_pton(family, addr)
+        flags = IFA_F_NODAD if family == socket.AF_INET6 else 0
+        body = struct.pack("=BBBBI", family, int(prefix), flags, 0, socket.if_nametoindex(dev))
         body += _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed)
         return RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body
     gateway, dev = args
     body = struct.pack(
-        "=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE,
+        "=BBBBBBBBI", family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE,
         RTN_UNICAST, 0,
     )  # fmt: skip
-    body += _attr(RTA_GATEWAY, socket.inet_aton(gateway))
+    body += _attr(RTA_GATEWAY, socket.inet_pton(family, gateway))
     body += _attr(RTA_OIF, struct.pack("=I", socket.if_nametoindex(dev)))
     return RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body
 

@@ -116,6 +116,11 @@ def up(
 ) -> LabState:
     """Bring a lab up. On any failure or interruption, everything made so far is removed."""
     prep = prepare(file, template_dir, firewall_image)
+    if prep.plan.dual_stack:  # the runtimes and the prober speak IPv4 only so far (issue 15)
+        raise UsageError(
+            f"{file}: zones with IPv6 (subnet6) are checked, analysed and rendered, but `twin "
+            "up` builds IPv4 twins only so far"
+        )
     runtime = get_runtime(runtime_name)
     tuned = check_neighbour_table(prep.plan, tune_host)
     lab_dir = lab_home(prep.plan.lab)

@@ -28,7 +28,7 @@ from typing import Any
 
 from twin.analysis.diff import diff_json, diff_plans, merged_intents, same_topology
 from twin.analysis.flowspace import FlowSpace
-from twin.analysis.intervals import service_key
+from twin.analysis.intervals import addr_key, service_key
 from twin.deploy.configure import firewall_snapshot, load_firewall
 from twin.deploy.health import check_health
 from twin.deploy.running import Lab, open_lab
@@ -274,8 +274,12 @@ def planned(old: Plan, plan: Plan, keys: list[Flow]) -> list[PlannedFlow]:
     out = []
     for k in keys:
         s, d = plan.by_host[k.src], plan.by_host[k.dst]
-        f = PlannedFlow(k, s.zone, d.zone, plan.decide(k.src, k.dst, k.proto, k.port))
-        point = (int(s.address), int(d.address), service_key(k.proto, k.port))
+        f = PlannedFlow(k, s.zone, d.zone, plan.decide(k.src, k.dst, k.proto, k.port, k.family))
+        point = (
+            addr_key(s.addr(k.family)),
+            addr_key(d.addr(k.family)),
+            service_key(k.proto, k.port),
+        )
         for i, it in enumerate(intents):
             if (it.src_zone, it.dst_zone) == (s.zone, d.zone) and all(
                 any(lo <= v <= hi for lo, hi in side) for v, side in zip(point, it.box, strict=True)
@@ -294,7 +298,8 @@ def _delta(
     for b, a in zip(before.results, after.results, strict=True):
         if Observed.inconclusive in (b.observed, a.observed):
             continue  # no verdict to compare (the run says so)
-        src, dst = int(plan.by_host[a.src].address), int(plan.by_host[a.dst].address)
+        src = addr_key(plan.by_host[a.src].addr(a.family))
+        dst = addr_key(plan.by_host[a.dst].addr(a.family))
         seen = (LIVE_ACTION[b.observed], LIVE_ACTION[a.observed])
         flow = {
             "src": a.src,

@@ -52,6 +52,7 @@ def test_blast_json_to_stdout_has_zones_hosts_and_intent() -> None:
     assert web["jewels"]["db"][0] == {
         "src": "web1", "src_zone": "web", "dst": "app1", "dst_zone": "app",
         "proto": "tcp", "port": 8080, "service": "tcp/8080", "rule": "web-to-app",
+        "family": 4,
     }  # fmt: skip
     jump1 = next(h for h in data["hosts"] if h["host"] == "jump1")
     assert (jump1["reached"], jump1["jewels"]) == (11, ["db", "finance"])

@@ -13,6 +13,8 @@ from tests.conftest import REFERENCE
 from twin.analysis.flowspace import FlowSpace, compare
 from twin.analysis.intervals import (
     ALL_SERVICES,
+    V6_BASE,
+    addr_key,
     intersect,
     normalize,
     service_label,
@@ -27,10 +29,12 @@ from twin.policy.load import load_policy
 from twin.policy.model import Policy
 
 BASE = int(ipaddress.IPv4Address("10.0.0.0"))
+BASE6 = int(ipaddress.IPv6Address("fd00::"))
 ZONES = ("a", "b", "c")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# --- random policies: /27 zones side by side, rule CIDRs that straddle them, small ports ----
+# --- random policies: /27 zones side by side (and /120 ones in IPv6), rule CIDRs of either
+# family that straddle them, small ports --------------------------------------------------
 
 
 def _cidr(prefix: int, offset: int) -> str:
@@ -38,7 +42,13 @@ def _cidr(prefix: int, offset: int) -> str:
     return f"{ipaddress.IPv4Address(BASE + (offset >> host_bits << host_bits))}/{prefix}"
 
 
+def _cidr6(prefix: int, offset: int) -> str:
+    host_bits = 128 - prefix
+    return f"{ipaddress.IPv6Address(BASE6 + (offset >> host_bits << host_bits))}/{prefix}"
+
+
 cidrs = st.builds(_cidr, st.integers(24, 32), st.integers(0, 127))
+cidrs6 = st.builds(_cidr6, st.integers(118, 128), st.integers(0, 1023))
 ports = st.integers(1, 12)
 service = st.one_of(
     st.just("icmp"),
@@ -47,12 +57,14 @@ service = st.one_of(
     st.builds(lambda p: f"udp/{p}", ports),
     st.builds(lambda p: f"tcp/{p}", st.sampled_from([1, 65535, 6])),
 )
+service6 = st.one_of(service, st.just("icmpv6"))
 zone_ref = st.one_of(st.just(["any"]), st.lists(st.sampled_from(ZONES), min_size=1, max_size=2))
 actions = st.sampled_from(["allow", "deny", "reject"])
 
 
 @st.composite
-def rules(draw: st.DrawFn) -> list[dict[str, Any]]:
+def rules(draw: st.DrawFn, dual: bool = False) -> list[dict[str, Any]]:
+    nets = st.one_of(cidrs, cidrs6) if dual else cidrs
     out = []
     for i in range(draw(st.integers(0, 8))):
         rule: dict[str, Any] = {
@@ -62,48 +74,80 @@ def rules(draw: st.DrawFn) -> list[dict[str, Any]]:
             "action": draw(actions),
         }
         if draw(st.booleans()):
-            rule["services"] = draw(st.lists(service, min_size=1, max_size=3))
+            rule["services"] = draw(st.lists(service6 if dual else service, min_size=1, max_size=3))
         if draw(st.integers(0, 2)) == 0:
-            rule["source"] = draw(st.lists(cidrs, min_size=1, max_size=2))
+            rule["source"] = draw(st.lists(nets, min_size=1, max_size=2))
         if draw(st.integers(0, 2)) == 0:
-            rule["destination"] = draw(st.lists(cidrs, min_size=1, max_size=2))
+            rule["destination"] = draw(st.lists(nets, min_size=1, max_size=2))
         out.append(rule)
     return out
 
 
+# each zone of a dual-stack policy: both families, IPv4 only or IPv6 only
+FAMILIES = st.sampled_from([(4, 6), (4, 6), (4,), (6,)])
+
+
 @st.composite
-def policies(draw: st.DrawFn) -> Plan:
+def policies(draw: st.DrawFn, dual: bool = False) -> Plan:
+    zones: dict[str, Any] = {}
+    for i, z in enumerate(ZONES):
+        fams = draw(FAMILIES) if dual else (4,)
+        zone: dict[str, Any] = {
+            "hosts": [f"{z}1", f"{z}2"],
+            "segment": draw(st.sampled_from(["isolated", "isolated", "flat"])),
+        }
+        if 4 in fams:
+            zone["subnet"] = f"10.0.0.{32 * i}/27"
+        if 6 in fams:
+            zone["subnet6"] = f"{ipaddress.IPv6Address(BASE6 + 256 * i)}/120"
+        zones[z] = zone
     data = {
         "name": "prop",
         "defaults": {"interzone": draw(actions), "intrazone": draw(actions)},
-        "zones": {
-            z: {
-                "subnet": f"10.0.0.{32 * i}/27",
-                "hosts": [f"{z}1", f"{z}2"],
-                "segment": draw(st.sampled_from(["isolated", "isolated", "flat"])),
-            }
-            for i, z in enumerate(ZONES)
-        },
-        "rules": draw(rules()),
+        "zones": zones,
+        "rules": draw(rules(dual)),
     }
     return build_plan(Policy.model_validate(data))
 
 
+def _flow(src: int, dst: int, proto: str, port: int, v6: bool) -> tuple[int, int, str, int]:
+    if v6:  # the same offsets in the IPv6 zones (fd00::/120, fd00::100/120, fd00::200/120)
+        src, dst = V6_BASE + BASE6 + (src - BASE) * 8, V6_BASE + BASE6 + (dst - BASE) * 8
+        proto = "icmpv6" if proto == "icmp" else proto
+    return (src, dst, proto, 0 if proto in ("icmp", "icmpv6") else port)
+
+
 flows = st.builds(
-    lambda src, dst, proto, port: (src, dst, proto, 0 if proto == "icmp" else port),
+    _flow,
     st.integers(BASE, BASE + 95),
     st.integers(BASE, BASE + 95),
     st.sampled_from(["tcp", "udp", "icmp"]),
     st.one_of(ports, st.sampled_from([1, 65535, 13, 40000])),
+    st.just(False),
 )  # icmp flows carry port 0, as probes do
+flows46 = st.builds(
+    _flow,
+    st.integers(BASE, BASE + 95),
+    st.integers(BASE, BASE + 95),
+    st.sampled_from(["tcp", "udp", "icmp"]),
+    st.one_of(ports, st.sampled_from([1, 65535, 13, 40000])),
+    st.booleans(),
+)  # either family; icmp is icmpv6 over IPv6
 
 
-def first_match(plan: Plan, src: int, dst: int, proto: str, port: int) -> RulePlan:
-    """Plan.decide's loop, on addresses instead of host names."""
-    zone = {z.name: z.subnet for z in plan.zones}
-    s_ip, d_ip = ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst)
-    sz = next(n for n, net in zone.items() if s_ip in net)
-    dz = next(n for n, net in zone.items() if d_ip in net)
+def _addr(key: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if key >= V6_BASE:
+        return ipaddress.IPv6Address(key - V6_BASE)
+    return ipaddress.IPv4Address(key)
+
+
+def first_match(plan: Plan, src: int, dst: int, proto: str, port: int) -> RulePlan | None:
+    """Plan.decide's loop, on addresses instead of host names (None: an address in no zone)."""
+    s_ip, d_ip = _addr(src), _addr(dst)
+    sz = next((z.name for z in plan.zones if any(s_ip in n for n in z.nets)), None)
+    dz = next((z.name for z in plan.zones if any(d_ip in n for n in z.nets)), None)
+    if sz is None or dz is None:
+        return None
     if sz == dz and sz in plan.flat_zones and plan.flat_rule is not None:
         return plan.flat_rule  # hosts of a flat zone never reach the firewall
     return next(r for r in plan.rules if r.applies(sz, dz) and r.matches(s_ip, d_ip, proto, port))
@@ -118,37 +162,43 @@ def without(plan: Plan, name: str) -> Plan:
 
 
 @SETTINGS
-@given(policies(), st.lists(flows, min_size=20, max_size=40))
+@given(st.one_of(policies(), policies(dual=True)), st.lists(flows46, min_size=20, max_size=40))
 def test_every_flow_lies_in_the_class_of_its_first_match(plan: Plan, sample: list) -> None:
     space = FlowSpace(plan)
     for src, dst, proto, port in sample:
         cls = space.lookup(src, dst, proto, port)
-        assert cls is not None
-        assert cls.rule == first_match(plan, src, dst, proto, port).name
+        rule = first_match(plan, src, dst, proto, port)
+        assert (cls is None) == (rule is None)
+        assert rule is None or (cls is not None and cls.rule == rule.name)
 
 
 @SETTINGS
-@given(policies(), st.data())
+@given(st.one_of(policies(), policies(dual=True)), st.data())
 def test_host_flows_agree_with_plan_decide(plan: Plan, data: st.DataObject) -> None:
     space = FlowSpace(plan)
     hosts = st.sampled_from(plan.hosts)
     for _ in range(20):
         src, dst = data.draw(hosts), data.draw(hosts)
-        proto = data.draw(st.sampled_from(["tcp", "udp", "icmp"]))
-        port = 0 if proto == "icmp" else data.draw(st.one_of(ports, st.just(65535)))
-        cls = space.lookup(int(src.address), int(dst.address), proto, port)
+        common = [f for f in src.families if f in dst.families]
+        if not common:
+            continue
+        family = data.draw(st.sampled_from(common))
+        proto = data.draw(st.sampled_from(["tcp", "udp", "icmp" if family == 4 else "icmpv6"]))
+        port = 0 if proto.startswith("icmp") else data.draw(st.one_of(ports, st.just(65535)))
+        key = (addr_key(src.addr(family)), addr_key(dst.addr(family)))
+        cls = space.lookup(*key, proto, port)
         assert cls is not None
-        assert cls.rule == plan.decide(src.name, dst.name, proto, port).name
+        assert cls.rule == plan.decide(src.name, dst.name, proto, port, family).name
+        assert space.lookup(*key, "icmpv6" if family == 4 else "icmp", 0) is None
 
 
 @SETTINGS
-@given(policies())
+@given(st.one_of(policies(), policies(dual=True)))
 def test_classes_partition_each_zone_pair_exactly(plan: Plan) -> None:
     space = FlowSpace(plan)
     for s, d in space.pairs():
         classes = space.classes(s, d)
-        domain = space.domain(s, d)
-        total = size(domain[0]) * size(domain[1]) * size(domain[2])
+        total = sum(size(a) * size(b) * size(c) for a, b, c in space.domain(s, d))
         assert sum(size(c.sources) * size(c.destinations) * size(c.services) for c in classes) == (
             total
         )
@@ -166,10 +216,30 @@ def test_classes_partition_each_zone_pair_exactly(plan: Plan) -> None:
 def test_compare_finds_exactly_the_flows_whose_decision_changes(
     old: Plan, new: Plan, sample: list
 ) -> None:
+    _compare_finds_the_changes(old, new, sample)
+
+
+@SETTINGS
+@given(policies(dual=True), st.data())
+def test_compare_finds_the_changes_in_both_families(old: Plan, data: st.DataObject) -> None:
+    """Same zones (same families), other rules: changes of each family found exactly."""
+    rules_ = data.draw(rules(dual=True))
+    new = build_plan(
+        Policy.model_validate(
+            old.policy.model_dump(by_alias=True, exclude_none=True) | {"rules": rules_}
+        )
+    )
+    _compare_finds_the_changes(old, new, data.draw(st.lists(flows46, min_size=20, max_size=40)))
+
+
+def _compare_finds_the_changes(old: Plan, new: Plan, sample: list) -> None:
     diff = compare(old, new)
     for src, dst, proto, port in sample:
         a, b = first_match(old, *(src, dst, proto, port)), first_match(new, src, dst, proto, port)
         change = diff.find(src, dst, proto, port)
+        if a is None or b is None:
+            assert change is None
+            continue
         if a.action == b.action:
             assert change is None
         else:
@@ -179,7 +249,7 @@ def test_compare_finds_exactly_the_flows_whose_decision_changes(
 
 
 @SETTINGS
-@given(policies())
+@given(st.one_of(policies(), policies(dual=True)))
 def test_shadowed_and_redundant_rules_change_nothing_when_removed(plan: Plan) -> None:
     space = FlowSpace(plan)
     found = check_rules(space)

@@ -50,7 +50,8 @@ def test_unknown_key_names_the_allowed_ones() -> None:
     text = "name: p\nzones:\n  web: {subnet: 10.1.0.0/24, hosts: [w1], vlan: 3}\n"
     assert problems(text) == [
         "p.yml:3: zones.web.vlan: unknown key 'vlan'"
-        " (hint: allowed here: subnet, hosts, gateway, description, sensitive, segment)"
+        " (hint: allowed here: subnet, subnet6, hosts, gateway, gateway6, description, "
+        "sensitive, segment)"
     ]
 
 

@@ -57,16 +57,19 @@ class Hop:
     port: int  # 0 for icmp
     service: str  # what that rule allows on this hop (counted services only), e.g. tcp/8080
     rule: str
+    family: int = 4  # the address family of the flow
 
 
 Path = tuple[Hop, ...]
 
 
 def path_line(path: Path) -> str:
-    """web1 → app1 tcp/8080 (web-to-app) → db1 tcp/5432 (app-to-db)"""
+    """web1 → app1 tcp/8080 (web-to-app) → db1 tcp/5432 over IPv6 (app-to-db)"""
     if not path:
         return "(inside)"
-    return path[0].src + "".join(f" → {h.dst} {h.service} ({h.rule})" for h in path)
+    return path[0].src + "".join(
+        f" → {h.dst} {h.service}{' over IPv6' * (h.family == 6)} ({h.rule})" for h in path
+    )
 
 
 @dataclass(frozen=True)
@@ -176,13 +179,15 @@ class Blast:
         that allows a counted service (within `last`)."""
         hosts = self.reach.hosts
         want = intersect(self.mask, last)
-        for piece in self.reach.edges[k].pieces:
+        edge = self.reach.edges[k]
+        for piece in edge.pieces:
             services = intersect(piece.services, want)
             if services:
                 proto, port = concrete(services)
                 a, b = hosts[src], hosts[dst]
+                label = service_label(services)
                 return Hop(
-                    a.name, a.zone, b.name, b.zone, proto, port, service_label(services), piece.rule
+                    a.name, a.zone, b.name, b.zone, proto, port, label, piece.rule, edge.family
                 )
         raise AssertionError("a counted edge allows a counted service")
 

@@ -18,9 +18,12 @@ from twin.analysis.blast import Unreachable, check_unreachable, path_intents, pa
 from twin.analysis.flowspace import Box, Change, Comparison, FlowSpace, box_and, compare, zone_match
 from twin.analysis.intervals import (
     Ranges,
+    addr_key,
+    contains,
     intersect,
     nets_ranges,
     normalize,
+    of_family,
     range_nets,
     service_label,
     service_ranges,
@@ -31,7 +34,7 @@ from twin.analysis.rulecheck import RuleFindings, check_rules, placements, rule_
 from twin.plan.plan import Plan
 from twin.policy.model import Action, Policy, Verdict
 from twin.policy.names import intent_names
-from twin.policy.resolve import resolve_service
+from twin.policy.resolve import intent_end, resolve_service
 
 DECISION = {Action.allow: Verdict.allow, Action.deny: Verdict.block, Action.reject: Verdict.block}
 
@@ -170,7 +173,7 @@ def intent_lines(
     address. A line on a zone re-addressed under the same name is left out (that zone is not
     compared); one naming a zone or host the other plan lacks, whose addresses no one of its
     zones holds, is unverifiable."""
-    match = zone_match({z.name: nets_ranges([z.subnet]) for z in plan.zones}, space.zones) if (
+    match = zone_match({z.name: nets_ranges(z.nets) for z in plan.zones}, space.zones) if (
         space is not None
     ) else {}  # fmt: skip
     out: list[Intent] = []
@@ -222,11 +225,17 @@ def _place_end(
 
 
 def _end(plan: Plan, ref: str) -> tuple[str, Ranges]:
+    """An intent end → its zone and its addresses (a host: each of its addresses; an address
+    or prefix: the part of it in its zone)."""
     host = plan.by_host.get(ref)
     if host is not None:
-        a = int(host.address)
-        return host.zone, ((a, a),)
-    return ref, nets_ranges([plan.by_zone[ref].subnet])
+        return host.zone, normalize((addr_key(a), addr_key(a)) for a in host.addresses)
+    if ref in plan.by_zone:
+        return ref, nets_ranges(plan.by_zone[ref].nets)
+    end = intent_end(plan.policy, ref)
+    zone = plan.by_host[end.hosts[0]].zone
+    assert end.net is not None
+    return zone, intersect(nets_ranges([end.net]), nets_ranges(plan.by_zone[zone].nets))
 
 
 def _broken(space: FlowSpace, intent: Intent) -> bool:
@@ -240,14 +249,18 @@ def _broken(space: FlowSpace, intent: Intent) -> bool:
 
 
 def addresses(plan: Plan, zone: str, ranges: Ranges) -> list[str]:
-    """A zone's name when the set is the whole zone; else CIDRs, host names for hosts."""
-    whole = nets_ranges([plan.by_zone[zone].subnet])
+    """A zone's name when the set is the whole zone (`web (IPv6)`: all of one family of a
+    dual-stack zone); else CIDRs, host names for hosts."""
+    whole = nets_ranges(plan.by_zone[zone].nets)
     if ranges == whole:
         return [zone]
-    hosts = {str(h.address): h.name for h in plan.hosts if h.zone == zone}
+    for family in (4, 6):
+        if ranges == of_family(whole, family):
+            return [f"{zone} (IPv{family})"]
+    hosts = {str(a): h.name for h in plan.hosts if h.zone == zone for a in h.addresses}
     out = []
     for net in range_nets(ranges):
-        text = str(net.network_address) if net.prefixlen == 32 else str(net)
+        text = str(net.network_address) if net.num_addresses == 1 else str(net)
         out.append(f"{hosts[text]} ({text})" if text in hosts else text)
     return out
 
@@ -256,7 +269,7 @@ def hosts_in(plan: Plan, zone: str, ranges: Ranges) -> list[str]:
     return [
         h.name
         for h in plan.hosts
-        if h.zone == zone and any(lo <= int(h.address) <= hi for lo, hi in ranges)
+        if h.zone == zone and any(contains(ranges, addr_key(a)) for a in h.addresses)
     ]
 
 

@@ -1,11 +1,13 @@
 """flowspace: the exact first-match partition of a policy's flow space, per zone pair. Pure.
 
-For a zone pair (S, D) the flow space is  subnet(S) × subnet(D) × services  (tcp and udp ports
-1-65535, icmp as one point; see `intervals`). Walking the pair's rules in order, each rule takes
-the part of what is still undecided that it matches (box ∩ rule) and leaves the rest (box − rule:
-at most three boxes whose sides are interval sets). Nothing is sampled: every flow of the pair
-lies in exactly one class, and the class names the rule that decides it — the same answer as
-`Plan.decide`, which the property tests check on random flows.
+For a zone pair (S, D) the flow space is, for each address family both zones have,
+subnet(S) × subnet(D) × that family's services (tcp and udp ports 1-65535, icmp or icmpv6 as one
+point; see `intervals`): one box per family, so no class ever holds a flow that cannot exist (an
+IPv4 source with an IPv6 destination, icmpv6 between IPv4 addresses). Walking the pair's rules
+in order, each rule takes the part of what is still undecided that it matches (box ∩ rule) and
+leaves the rest (box − rule: at most three boxes whose sides are interval sets). Nothing is
+sampled: every flow of the pair lies in exactly one class, and the class names the rule that
+decides it — the same answer as `Plan.decide`, which the property tests check on random flows.
 
 `compare(old, new)` intersects the classes of two policies wherever the decision (allow, deny,
 reject) differs; zone pairs whose rule lists are the same up to names are skipped outright.
@@ -19,11 +21,13 @@ from typing import Literal
 
 from twin.analysis.intervals import (
     ALL_SERVICES,
+    V6_BASE,
     Ranges,
     contains,
+    family_services,
     intersect,
-    net_range,
     nets_ranges,
+    of_family,
     service_key,
     service_ranges,
     subtract,
@@ -102,11 +106,11 @@ def box_minus(a: Box, b: Box, inside: Box | None = None) -> list[Box]:
 
 
 def first_match(
-    placed: tuple[Placed, ...] | list[Placed], domain: Box
+    placed: tuple[Placed, ...] | list[Placed], domain: Box | list[Box]
 ) -> list[tuple[Box, RulePlan]]:
-    """Split `domain` by the first rule of `placed` that matches each part; what no rule
-    matches is left out."""
-    remaining = [domain]
+    """Split `domain` (a box, or disjoint boxes) by the first rule of `placed` that matches
+    each part; what no rule matches is left out."""
+    remaining = list(domain) if isinstance(domain, list) else [domain]
     out: list[tuple[Box, RulePlan]] = []
     for p in placed:
         nxt: list[Box] = []
@@ -142,7 +146,7 @@ class FlowSpace:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.zones: dict[str, Ranges] = {z.name: (net_range(z.subnet),) for z in plan.zones}
+        self.zones: dict[str, Ranges] = {z.name: nets_ranges(z.nets) for z in plan.zones}
         rules = (*plan.rules, plan.flat_rule) if plan.flat_rule else plan.rules
         self.order = {r.name: i for i, r in enumerate(rules)}
         self._placed = _place(plan, self.zones)
@@ -151,8 +155,15 @@ class FlowSpace:
     def pairs(self) -> list[Pair]:
         return list(self._placed)
 
-    def domain(self, src_zone: str, dst_zone: str) -> Box:
-        return (self.zones[src_zone], self.zones[dst_zone], ALL_SERVICES)
+    def domain(self, src_zone: str, dst_zone: str) -> list[Box]:
+        """Every flow that can exist between two zones: a box per family both zones have."""
+        out: list[Box] = []
+        for family in (4, 6):
+            s = of_family(self.zones[src_zone], family)
+            d = of_family(self.zones[dst_zone], family)
+            if s and d:
+                out.append((s, d, family_services(family)))
+        return out
 
     def placed(self, src_zone: str, dst_zone: str) -> tuple[Placed, ...]:
         """The rules that can match in this pair, in order, the pair's default last."""
@@ -193,6 +204,9 @@ class FlowSpace:
         for c in self.classes(s, d):
             if c.contains(src, dst, key):
                 return c
+        family = 6 if src >= V6_BASE else 4
+        if (dst >= V6_BASE) != (family == 6) or not contains(family_services(family), key):
+            return None  # no such flow: two families, or the other family's echo
         raise AssertionError("the classes of a pair cover all of it")
 
 
@@ -269,7 +283,7 @@ def compare(old: Plan | FlowSpace, new: Plan | FlowSpace) -> Comparison:
         if s in match and d in match:
             ns, nd = match[s], match[d]
             if _signature(a, s, d) != _signature(b, ns, nd):
-                out.extend(_pair_changes(a.classes(s, d), b.classes(ns, nd)))
+                out.extend(_pair_changes(a.classes(s, d), b.classes(ns, nd), (ns, nd)))
     renamed = tuple((z, n) for z, n in sorted(match.items()) if z != n)
     return Comparison(a, b, tuple(out), changed, renamed)
 
@@ -291,13 +305,15 @@ def _signature(space: FlowSpace, s: str, d: str) -> tuple[tuple[Action, Box], ..
     return tuple((p.rule.action, p.box) for p in space.placed(s, d))
 
 
-def _pair_changes(old: tuple[FlowClass, ...], new: tuple[FlowClass, ...]) -> list[Change]:
+def _pair_changes(
+    old: tuple[FlowClass, ...], new: tuple[FlowClass, ...], pair: Pair
+) -> list[Change]:
     keyed: dict[tuple[str, Action, str, Action], list[Box]] = {}
     for x in old:
         for y in new:
             if x.action != y.action and (cut := box_and(x.box, y.box)) is not None:
                 keyed.setdefault((x.rule, x.action, y.rule, y.action), []).append(cut)
-    src, dst = new[0].src_zone, new[0].dst_zone
+    src, dst = pair
     return [
         Change(src, dst, s, d, p, old_rule, old_action, new_rule, new_action)
         for (old_rule, old_action, new_rule, new_action), boxes in keyed.items()

@@ -10,6 +10,9 @@ rules take is an `Edge`: every host of `srcs` reaches every host of `dsts` on ex
 `allowed`, each `Piece` decided by its rule. Nothing is sampled: `Plan.decide` gives the same
 answer for every flow (the property tests check it).
 
+A host with addresses in both families is grouped, and walked, once per family: an edge holds
+flows of one family (`family`), on that family's services (`intervals.family_services`).
+
 A flat zone (`segment: flat`, or named in `flat`) is one L2 segment: its hosts reach each other
 directly, on everything, without crossing the firewall (the pieces name `FLAT` instead of a
 rule). With `one_segment`, all flat zones share one L2 segment (no firewall between them: the
@@ -22,9 +25,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from twin.analysis.flowspace import FlowSpace, Placed
-from twin.analysis.intervals import ALL_SERVICES, Ranges, contains, intersect, normalize, subtract
+from twin.analysis.intervals import (
+    ALL_SERVICES,
+    Ranges,
+    addr_key,
+    contains,
+    family_services,
+    intersect,
+    normalize,
+    of_family,
+    subtract,
+)
 from twin.plan.plan import Plan
 from twin.policy.model import FLAT_SEGMENT, Action
+from twin.policy.resolve import Unresolved, intent_end
 
 FLAT = FLAT_SEGMENT  # the "rule" of a hop between two hosts of a flat zone: no firewall
 
@@ -48,6 +62,7 @@ class Edge:
     dsts: tuple[int, ...]
     pieces: tuple[Piece, ...]  # in rule order
     allowed: Ranges  # the union of the pieces
+    family: int = 4  # the address family of its flows
 
 
 class Reach:
@@ -65,10 +80,21 @@ class Reach:
         self.members = {z: tuple(hs) for z, hs in members.items()}
         self.zone_of = [h.zone for h in plan.hosts]
         space = FlowSpace(plan)
-        addr = [int(h.address) for h in plan.hosts]
+        keys = {  # per family: each host's address on the address line (-1: none)
+            f: [-1 if (a := h.address if f == 4 else h.address6) is None else addr_key(a)
+                for h in plan.hosts]
+            for f in (4, 6)
+        }  # fmt: skip
         edges: list[Edge] = []
         for s, d in space.pairs():
-            edges.extend(self._pair(space, s, d, addr))
+            if (s == d or one_segment) and s in self.flat and d in self.flat:  # one L2 segment
+                srcs, dsts = self.members[s], self.members[d]
+                if srcs and dsts:
+                    piece = Piece(ALL_SERVICES, FLAT)
+                    edges.append(Edge(s, d, srcs, dsts, (piece,), ALL_SERVICES))
+                continue
+            for family in (4, 6):
+                edges.extend(self._pair(space, s, d, keys[family], family))
         self.edges = tuple(edges)
         self.out: list[list[int]] = [[] for _ in self.hosts]  # host → edges it is a source of
         for k, e in enumerate(self.edges):
@@ -76,35 +102,44 @@ class Reach:
                 self.out[src].append(k)
 
     def hosts_of(self, ref: str) -> tuple[int, ...]:
-        """A zone or host name → host indices (empty when it names neither)."""
+        """A zone, a host name or an address/prefix (an intent end) → host indices (empty when
+        it names none)."""
         if ref in self.index:
             return (self.index[ref],)
-        return self.members.get(ref, ())
+        if ref in self.members:
+            return self.members[ref]
+        try:
+            return tuple(self.index[h] for h in intent_end(self.plan.policy, ref).hosts)
+        except Unresolved:
+            return ()
 
-    def pieces(self, src: str, dst: str) -> tuple[Piece, ...]:
-        """What `src` may send to `dst`, by rule (nothing: the pair is blocked entirely)."""
+    def pieces(self, src: str, dst: str, family: int | None = None) -> tuple[Piece, ...]:
+        """What `src` may send to `dst`, by rule (nothing: the pair is blocked entirely); over
+        `family`, or over the first family that allows anything."""
         a, b = self.index[src], self.index[dst]
         for k in self.out[a]:
-            if b in self.edges[k].dsts:
-                return self.edges[k].pieces
+            e = self.edges[k]
+            if b in e.dsts and (family is None or e.family == family):
+                return e.pieces
         return ()
 
-    def _pair(self, space: FlowSpace, s: str, d: str, addr: list[int]) -> list[Edge]:
-        srcs, dsts = self.members[s], self.members[d]
+    def _pair(self, space: FlowSpace, s: str, d: str, addr: list[int], family: int) -> list[Edge]:
+        srcs = tuple(h for h in self.members[s] if addr[h] >= 0)
+        dsts = tuple(h for h in self.members[d] if addr[h] >= 0)
         if not srcs or not dsts:
             return []
-        if (s == d or self.one_segment) and s in self.flat and d in self.flat:
-            return [Edge(s, d, srcs, dsts, (Piece(ALL_SERVICES, FLAT),), ALL_SERVICES)]
         placed = space.placed(s, d)
-        src_groups = _groups(srcs, addr, [p.box[0] for p in placed], space.zones[s])
-        dst_groups = _groups(dsts, addr, [p.box[1] for p in placed], space.zones[d])
+        zs, zd = of_family(space.zones[s], family), of_family(space.zones[d], family)
+        src_groups = _groups(srcs, addr, [of_family(p.box[0], family) for p in placed], zs)
+        dst_groups = _groups(dsts, addr, [of_family(p.box[1], family) for p in placed], zd)
         out: list[Edge] = []
         for s_miss, s_hosts in src_groups.items():
             for d_miss, d_hosts in dst_groups.items():
-                pieces = _first_match(placed, set(s_miss) | set(d_miss))
+                pieces = _first_match(placed, set(s_miss) | set(d_miss), family)
                 if pieces:
                     allowed = normalize(i for p in pieces for i in p.services)
-                    out.append(Edge(s, d, tuple(s_hosts), tuple(d_hosts), pieces, allowed))
+                    e = Edge(s, d, tuple(s_hosts), tuple(d_hosts), pieces, allowed, family)
+                    out.append(e)
         return out
 
 
@@ -123,9 +158,10 @@ def _groups(
     return groups
 
 
-def _first_match(placed: tuple[Placed, ...], skip: set[int]) -> tuple[Piece, ...]:
-    """Walk the rules that match both groups over the service line; keep what allow rules take."""
-    remaining = ALL_SERVICES
+def _first_match(placed: tuple[Placed, ...], skip: set[int], family: int) -> tuple[Piece, ...]:
+    """Walk the rules that match both groups over the family's service line; keep what allow
+    rules take."""
+    remaining = family_services(family)
     pieces: list[Piece] = []
     for i, p in enumerate(placed):
         if i in skip:

@@ -58,7 +58,9 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
 def _each_node(
     runtime: Runtime, state: LabState, plan: Plan, nodes: list[str], direct: dict[str, Any]
 ) -> None:
-    """One thread enters every node in turn: a host's lines over rtnetlink, then sysctls."""
+    """One thread enters every node in turn: a host's sysctls, then its lines over rtnetlink
+    (before its link is up: no duplicate address detection, no router solicitation); the
+    firewall's sysctls (they name the bridges its `ip -batch` made)."""
     configs = state.files.configs
     paths = {n: runtime.netns(state, n) for n in nodes}
     ns = Namespaces()
@@ -66,9 +68,9 @@ def _each_node(
         for node in nodes:
             try:
                 ns.enter(paths[node])
+                set_sysctls(read_sysctls(configs / f"{node}.sysctl"))
                 if node in direct:
                     rtnl.apply(direct[node])
-                set_sysctls(read_sysctls(configs / f"{node}.sysctl"))
             except OSError as exc:
                 raise EnvironmentProblem(f"node {node}: {exc.strerror}") from None
     finally:

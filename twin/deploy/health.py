@@ -70,11 +70,13 @@ def check_health(
     health.checks.append(f"{len(plan.nodes)} nodes running")
     seen = _interfaces(runtime, state, plan)
     for z in plan.zones:
-        _expect(health, seen, plan.firewall, z.bridge, f"{z.gateway}/{z.subnet.prefixlen}")
+        if z.subnet is not None:
+            _expect(health, seen, plan.firewall, z.bridge, f"{z.gateway}/{z.subnet.prefixlen}")
         for port in z.ports:
             _expect(health, seen, plan.firewall, port, "")
     for h in plan.hosts:
-        _expect(health, seen, h.name, h.interface, f"{h.address}/{h.prefixlen}")
+        if h.address is not None:
+            _expect(health, seen, h.name, h.interface, f"{h.address}/{h.prefixlen}")
         gw = seen.get((h.name, "default-gw"))
         if gw is not None and gw.address != str(h.gateway):
             health.problems.append(

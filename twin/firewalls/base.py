@@ -85,6 +85,11 @@ class Firewall:
     def render(self, t: TemplateSet, plan: Plan, source: str) -> str:
         raise NotImplementedError
 
+    def export(self, t: TemplateSet, plan: Plan, source: str) -> str:
+        """The configuration for a real device (`twin export`): what the twin runs, unless the
+        kind says otherwise."""
+        return self.render(t, plan, source)
+
     def apply(self, node: FirewallNode, config: str) -> None:
         """Load `config` into the running firewall, in one step where the kind allows."""
         raise NotImplementedError

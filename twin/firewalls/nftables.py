@@ -1,6 +1,11 @@
 """nftables, twin's own firewall: the plan as one `inet twin` table (dispatch by zone pair, a
 counter and the rule's name on every rule, NFLOG on every rule), loaded in one `nft -f`
-transaction, read back over netlink (hash, counters) and compared with what was loaded."""
+transaction, read back over netlink (hash, counters) and compared with what was loaded.
+
+One rule base for both address families: a policy rule without addresses matches both;
+addresses of one family make it that family's (`ip saddr` / `ip6 saddr`), and a rule with
+addresses of both becomes one nft rule per family. icmp is IPv4's echo (`meta l4proto icmp`),
+icmpv6 IPv6's (`meta l4proto ipv6-icmp`)."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from twin.firewalls import tamper
 from twin.firewalls.base import Firewall, FirewallNode, SendFile, Snapshot, TemplateSet, check
 from twin.plan.plan import ChainRule, Plan
 from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, FirewallKind
-from twin.policy.resolve import IPv4Net, PortRange, range_text
+from twin.policy.resolve import IPNet, PortRange, range_text
 
 TABLE = (
     "twin"  # `table inet twin`: twin's own, never `flush ruleset` (Docker's rules live there too)
@@ -35,8 +40,17 @@ class _NftRule:
     verdict: str
 
 
-def render_nftables(t: TemplateSet, plan: Plan, source: str) -> str:
+def render_nftables(t: TemplateSet, plan: Plan, source: str, *, exact: bool = True) -> str:
+    """`exact`: anti-spoofing lets through the planned host addresses only (the twin: an
+    address a host adds itself is not the policy's); else each zone's whole subnets (an export
+    for a device whose zones hold more hosts than the policy lists)."""
     bridge = {z.name: z.bridge for z in plan.zones}
+    if exact:
+        sources = [(bridge[h.zone], str(a)) for h in plan.hosts for a in h.addresses]
+    else:
+        sources = [(z.bridge, str(n)) for z in plan.zones for n in z.nets]
+    sources4 = [(b, a) for b, a in sources if ":" not in a]
+    sources6 = [(b, a) for b, a in sources if ":" in a]
     dispatch = [
         {"src": bridge[a.name], "dst": bridge[b.name], "chain": plan.chain_for(a.name, b.name)}
         for a in plan.zones
@@ -53,6 +67,9 @@ def render_nftables(t: TemplateSet, plan: Plan, source: str) -> str:
         source=source,
         group=plan.nflog_group,
         zones=plan.zones,
+        exact=exact,
+        sources4=sources4,
+        sources6=sources6,
         anti_spoofing=ANTI_SPOOFING,
         ct_invalid=CT_INVALID,
         dispatch=dispatch,
@@ -70,17 +87,48 @@ def _nft_rules(cr: ChainRule) -> list[_NftRule]:
     costs the kernel ~1 ms to create (10,000 rules: 9.5 s to load with sets, 1 s without).
     Past SET_THRESHOLD rules, each list becomes one set, one nft rule per protocol."""
     verdict, name = NFT_VERDICT[cr.rule.action], cr.rule.name
-    icmp = ["meta l4proto icmp "] if cr.icmp and not cr.any_proto else []
     values = {p: _port_values(_of(cr.ports, p)) for p in ("tcp", "udp")}
-    single = [_l4(p, [v]) for p in values for v in values[p]] + icmp
-    grouped = [_l4(p, vs) for p, vs in values.items() if vs] + icmp
-    if cr.any_proto:
-        single = grouped = [""]
-    sources, dests = _addrs("saddr", cr.saddr), _addrs("daddr", cr.daddr)
-    if len(sources) * len(dests) * len(single) <= SET_THRESHOLD:
-        return [_NftRule(name, s + d + m, verdict) for m in single for s in sources for d in dests]
-    addr = _addr("saddr", cr.saddr) + _addr("daddr", cr.daddr)
-    return [_NftRule(name, addr + m, verdict) for m in grouped]
+    parts = []  # (family, sources, destinations, single matches, grouped matches)
+    for family, saddr, daddr in _by_family(cr.saddr, cr.daddr):
+        icmp = ["meta l4proto icmp "] if cr.icmp and family != 6 and not cr.any_proto else []
+        if cr.icmp6 and family != 4 and not cr.any_proto:
+            icmp.append("meta l4proto ipv6-icmp ")
+        single = [_l4(p, [v]) for p in values for v in values[p]] + icmp
+        grouped = [_l4(p, vs) for p, vs in values.items() if vs] + icmp
+        if cr.any_proto:
+            single = grouped = [""]
+        parts.append((saddr, daddr, single, grouped))
+    count = sum(len(_addrs("saddr", s)) * len(_addrs("daddr", d)) * len(m) for s, d, m, _ in parts)
+    if count <= SET_THRESHOLD:
+        return [
+            _NftRule(name, s + d + m, verdict)
+            for saddr, daddr, single, _ in parts
+            for m in single
+            for s in _addrs("saddr", saddr)
+            for d in _addrs("daddr", daddr)
+        ]
+    return [
+        _NftRule(name, _addr("saddr", saddr) + _addr("daddr", daddr) + m, verdict)
+        for saddr, daddr, _, grouped in parts
+        for m in grouped
+    ]
+
+
+Nets = tuple[IPNet, ...] | None
+
+
+def _by_family(saddr: Nets, daddr: Nets) -> list[tuple[int | None, Nets, Nets]]:
+    """The (family, sources, destinations) a rule's addresses split into: one family-free part
+    when neither side names addresses, else one part per family both sides allow."""
+    if saddr is None and daddr is None:
+        return [(None, None, None)]
+    out: list[tuple[int | None, Nets, Nets]] = []
+    for family in (4, 6):
+        s = None if saddr is None else tuple(n for n in saddr if n.version == family)
+        d = None if daddr is None else tuple(n for n in daddr if n.version == family)
+        if s != () and d != ():
+            out.append((family, s, d))
+    return out
 
 
 def _l4(proto: str, values: list[str]) -> str:
@@ -98,17 +146,18 @@ def _port_values(ranges: list[PortRange]) -> list[str]:
     return [range_text(r.lo, r.hi) for r in ranges]
 
 
-def _addrs(field: str, nets: tuple[IPv4Net, ...] | None) -> list[str]:
+def _addrs(field: str, nets: tuple[IPNet, ...] | None) -> list[str]:
     """One match per network ('' when the whole zone)."""
     return [_addr(field, (n,)) for n in nets] if nets else [""]
 
 
-def _addr(field: str, nets: tuple[IPv4Net, ...] | None) -> str:
+def _addr(field: str, nets: tuple[IPNet, ...] | None) -> str:
+    """`ip saddr …` or `ip6 saddr …` (the nets of one family)."""
     if nets is None:
         return ""
-    return (
-        f"ip {field} {_set(str(n) if n.prefixlen < 32 else str(n.network_address) for n in nets)} "
-    )
+    family = "ip" if nets[0].version == 4 else "ip6"
+    values = (str(n) if n.num_addresses > 1 else str(n.network_address) for n in nets)
+    return f"{family} {field} {_set(values)} "
 
 
 def _set(items: Any) -> str:
@@ -129,6 +178,11 @@ class Nftables(Firewall):
 
     def render(self, t: TemplateSet, plan: Plan, source: str) -> str:
         return render_nftables(t, plan, source)
+
+    def export(self, t: TemplateSet, plan: Plan, source: str) -> str:
+        """Anti-spoofing by zone subnet: a device's zones hold more hosts than the policy
+        lists (the twin lets the planned addresses through only)."""
+        return render_nftables(t, plan, source, exact=False)
 
     def apply(self, node: FirewallNode, config: str) -> None:
         """One `nft -f` transaction: the old table goes and the new one comes at once."""

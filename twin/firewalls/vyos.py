@@ -1,7 +1,8 @@
 """VyOS 1.4 (sagitta): render the plan as a zone-based firewall, apply it to a running VyOS node.
 
 Rendering is pure: one zone per policy zone (a bridge `brN` of its hosts' ports), one named
-rule-set per ordered zone pair (`<from>-to-<to>`), rules in policy order numbered 10, 20, …,
+rule-set per ordered zone pair and address family (`<from>-to-<to>` under `firewall ipv4`,
+`<from>-to-<to>-6` under `firewall ipv6`), rules in policy order numbered 10, 20, …,
 each described by the policy rule's name; addresses as network groups, services as protocol
 and destination ports; the interzone default as each rule-set's `default-action`, the
 intrazone default as `intra-zone-filtering`.
@@ -19,9 +20,9 @@ from typing import Any, ClassVar
 
 from twin.errors import EnvironmentProblem
 from twin.firewalls.base import Firewall, FirewallNode, NodeExec, SendFile, TemplateSet
-from twin.plan.plan import ChainRule, Plan
+from twin.plan.plan import ChainRule, Plan, ZonePlan
 from twin.policy.model import Action, FirewallKind
-from twin.policy.resolve import IPv4Net, PortRange, range_text
+from twin.policy.resolve import IPNet, PortRange, range_text
 
 VYOS_ACTION = {Action.allow: "accept", Action.deny: "drop", Action.reject: "reject"}
 # zone default-action and intra-zone-filtering take only these two
@@ -45,12 +46,17 @@ class _RuleSet:
     description: str
     default_action: str
     rules: list[_Rule] = field(default_factory=list)
+    family: str = "ipv4"  # the `set firewall <family> name` it lives under
 
 
 @dataclass
 class _Group:
     name: str
     networks: list[str]
+    kind: str = "network-group"  # ipv6-network-group for IPv6 networks
+
+
+FAMILY = {4: "ipv4", 6: "ipv6"}
 
 
 def ruleset_name(src: str, dst: str) -> str:
@@ -65,7 +71,7 @@ def render_vyos(t: TemplateSet, plan: Plan, source: str) -> str:
     zones = []
     for dst in plan.zones:
         sources = []
-        intra_ruleset = ""
+        intra_rulesets = []
         for src in plan.zones:
             chain = next(
                 (c for c in plan.chains if (c.src_zone, c.dst_zone) == (src.name, dst.name)),
@@ -73,29 +79,32 @@ def render_vyos(t: TemplateSet, plan: Plan, source: str) -> str:
             )
             if src.name == dst.name and chain is None:
                 continue  # the intrazone default: intra-zone-filtering action
-            name = ruleset_name(src.name, dst.name)
-            fallback = intra if src.name == dst.name else default
-            rs = _RuleSet(name, f"{src.name} to {dst.name}", VYOS_ACTION[fallback.action])
-            for cr in chain.rules if chain else ():
-                if not cr.rule.default:
-                    rs.rules.extend(_rules(cr, rs, len(rs.rules), groups))
-            rulesets.append(rs)
-            if src.name == dst.name:
-                intra_ruleset = name
-            else:
-                sources.append({"zone": src.name, "ruleset": name})
+            for family in (f for f in src.families if f in dst.families):
+                name = ruleset_name(src.name, dst.name) + ("-6" if family == 6 else "")
+                fallback = intra if src.name == dst.name else default
+                rs = _RuleSet(name, f"{src.name} to {dst.name}", VYOS_ACTION[fallback.action])
+                rs.family = FAMILY[family]
+                for cr in chain.rules if chain else ():
+                    if not cr.rule.default:
+                        rs.rules.extend(_rules(cr, rs, len(rs.rules), groups, family))
+                rulesets.append(rs)
+                kind = "name" if family == 4 else "ipv6-name"
+                if src.name == dst.name:
+                    intra_rulesets.append({"kind": kind, "ruleset": name})
+                else:
+                    sources.append({"zone": src.name, "kind": kind, "ruleset": name})
         zones.append(
             {
                 "name": dst.name,
-                "subnet": str(dst.subnet),
+                "subnet": ", ".join(str(n) for n in dst.nets),
                 "bridge": f"br{dst.index}",
-                "address": f"{dst.gateway}/{dst.subnet.prefixlen}",
+                "addresses": _addresses(dst),
                 "ports": dst.ports,
                 "default_action": ZONE_ACTION[default.action]
                 if default.action is not Action.allow
                 else "drop",
                 "intra_action": INTRA_ACTION[intra.action],
-                "intra_ruleset": intra_ruleset,
+                "intra_rulesets": intra_rulesets,
                 "sources": sources,
             }
         )
@@ -109,26 +118,35 @@ def render_vyos(t: TemplateSet, plan: Plan, source: str) -> str:
     )
 
 
-def _rules(cr: ChainRule, rs: _RuleSet, done: int, groups: list[_Group]) -> list[_Rule]:
-    """One policy rule in one zone pair → VyOS rules (one per protocol it names)."""
+def _rules(
+    cr: ChainRule, rs: _RuleSet, done: int, groups: list[_Group], family: int = 4
+) -> list[_Rule]:
+    """One policy rule in one zone pair and family → VyOS rules (one per protocol it names);
+    none when its addresses on a side are all of the other family."""
     base: list[str] = []
     number = 10 * (done + 1)
-    for side, short, nets in (("source", "src", cr.saddr), ("destination", "dst", cr.daddr)):
-        if nets is None:
+    kind = "network-group" if family == 4 else "ipv6-network-group"
+    for side, short, all_nets in (("source", "src", cr.saddr), ("destination", "dst", cr.daddr)):
+        if all_nets is None:
             continue
+        nets = [n for n in all_nets if n.version == family]
+        if not nets:
+            return []
         if len(nets) == 1:
             base.append(f"{side} address '{_net(nets[0])}'")
         else:
-            group = _Group(f"{rs.name}-{number}-{short}", [_net(n) for n in nets])
+            group = _Group(f"{rs.name}-{number}-{short}", [_net(n) for n in nets], kind)
             groups.append(group)
-            base.append(f"{side} group network-group '{group.name}'")
+            base.append(f"{side} group {kind} '{group.name}'")
     protos: list[list[str]] = []
     if cr.any_proto:
         protos.append([])
     for proto, ports in _by_protocol(cr.ports).items():
         protos.append([f"protocol '{proto}'", *([f"destination port '{ports}'"] if ports else [])])
-    if cr.icmp:
+    if cr.icmp and family == 4:
         protos.append(["protocol 'icmp'"])
+    if cr.icmp6 and family == 6:
+        protos.append(["protocol 'ipv6-icmp'"])
     out = []
     for i, proto_match in enumerate(protos):
         out.append(
@@ -155,8 +173,14 @@ def _by_protocol(ranges: tuple[PortRange, ...]) -> dict[str, str]:
     return ports
 
 
-def _net(n: IPv4Net) -> str:
-    return str(n.network_address) if n.prefixlen == 32 else str(n)
+def _addresses(z: ZonePlan) -> list[str]:
+    """The gateway address of each family the zone has, with its prefix length."""
+    out = [f"{z.gateway}/{z.subnet.prefixlen}"] if z.subnet is not None else []
+    return out + ([f"{z.gateway6}/{z.subnet6.prefixlen}"] if z.subnet6 is not None else [])
+
+
+def _net(n: IPNet) -> str:
+    return str(n.network_address) if n.num_addresses == 1 else str(n)
 
 
 # --- apply -------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from twin.firewalls.table import firewall_of
@@ -17,8 +16,10 @@ from twin.policy.model import (
     Segment,
 )
 from twin.policy.resolve import (
-    IPv4Net,
+    IPNet,
+    collapse,
     gateway,
+    gateway6,
     host_addresses,
     merge_ranges,
     resolve_address,
@@ -30,7 +31,7 @@ from twin.policy.resolve import (
 def build_plan(policy: Policy) -> Plan:
     zones, hosts, links = _layout(policy)
     rules = _rules(policy)
-    zone_nets = {z.name: z.subnet for z in zones}
+    zone_nets = {z.name: z.nets for z in zones}
     flat = frozenset(z.name for z in zones if z.flat)
     plan = Plan(
         lab=policy.name,
@@ -70,20 +71,21 @@ def _layout(
     port = 0
     for index, (zname, zone) in enumerate(policy.zones.items(), start=1):
         bridge = firewall_of(policy.firewall.kind).bridge(zname, index)
-        gw = gateway(policy, zname)
+        gw, gw6 = gateway(policy, zname), gateway6(policy, zname)
+        prefix = zone.subnet.prefixlen if zone.subnet is not None else 0
+        prefix6 = zone.subnet6.prefixlen if zone.subnet6 is not None else 64
         ports: list[str] = []
         for host in zone.hosts:
             port += 1
             fw_port = f"eth{port}"
             ports.append(fw_port)
-            hosts.append(
-                HostPlan(
-                    host.name, zname, addresses[host.name][1], gw, zone.subnet.prefixlen, fw_port
-                )
-            )
+            a = addresses[host.name]
+            hosts.append(HostPlan(host.name, zname, a.v4, gw, prefix, fw_port, a.v6, gw6, prefix6))
             links.append(LinkPlan(policy.firewall.name, fw_port, host.name, "eth1"))
         flat = zone.segment is Segment.flat
-        zones.append(ZonePlan(zname, index, zone.subnet, gw, bridge, tuple(ports), flat))
+        zones.append(
+            ZonePlan(zname, index, zone.subnet, gw, bridge, tuple(ports), flat, zone.subnet6, gw6)
+        )
     return tuple(zones), tuple(hosts), tuple(links)
 
 
@@ -91,11 +93,10 @@ def _rules(policy: Policy) -> tuple[RulePlan, ...]:
     hosts = host_addresses(policy)
     out: list[RulePlan] = []
 
-    def nets(refs: list[str] | None) -> tuple[IPv4Net, ...] | None:
+    def nets(refs: list[str] | None) -> tuple[IPNet, ...] | None:
         if refs is None:
             return None
-        found = [n for ref in refs for n in resolve_address(policy, ref, hosts)]
-        return tuple(ipaddress.collapse_addresses(found))
+        return collapse(n for ref in refs for n in resolve_address(policy, ref, hosts))
 
     for index, rule in enumerate(policy.rules):
         if rule.disabled:
@@ -135,7 +136,7 @@ def flat_rule(zones: frozenset[str], index: int) -> RulePlan:
 
 
 def _chains(
-    policy: Policy, rules: tuple[RulePlan, ...], zone_nets: dict[str, IPv4Net]
+    policy: Policy, rules: tuple[RulePlan, ...], zone_nets: dict[str, tuple[IPNet, ...]]
 ) -> tuple[ChainPlan, ...]:
     chains: list[ChainPlan] = []
     by_pair: dict[tuple[str, str], list[RulePlan]] = {}  # each pair's rules, in order
@@ -160,29 +161,39 @@ def _chains(
     return tuple(chains)
 
 
-def _narrow(rule: RulePlan, src_net: IPv4Net, dst_net: IPv4Net) -> Iterable[ChainRule]:
+def _narrow(
+    rule: RulePlan, src_nets: tuple[IPNet, ...], dst_nets: tuple[IPNet, ...]
+) -> Iterable[ChainRule]:
     """The rule inside one zone pair; nothing when its addresses miss the pair's subnets."""
-    saddr = _within(rule.sources, src_net)
-    daddr = _within(rule.destinations, dst_net)
+    saddr = _within(rule.sources, src_nets)
+    daddr = _within(rule.destinations, dst_nets)
     if saddr == () or daddr == ():
         return
     services = rule.services
     if services is None:
         yield ChainRule(rule, saddr, daddr, (), False, True)
         return
-    ports = tuple(s for s in services if s.proto != "icmp")
+    ports = tuple(s for s in services if s.proto not in ("icmp", "icmpv6"))
     icmp = any(s.proto == "icmp" for s in services)
-    yield ChainRule(rule, saddr, daddr, ports, icmp, False)
+    icmp6 = any(s.proto == "icmpv6" for s in services)
+    yield ChainRule(rule, saddr, daddr, ports, icmp, False, icmp6)
 
 
-def _within(nets: tuple[IPv4Net, ...] | None, zone: IPv4Net) -> tuple[IPv4Net, ...] | None:
-    """`nets` ∩ `zone`: None when that is the whole zone, () when empty."""
+def _within(nets: tuple[IPNet, ...] | None, zone: tuple[IPNet, ...]) -> tuple[IPNet, ...] | None:
+    """`nets` ∩ the zone's subnets: None when that is the whole zone (every family), () when
+    empty."""
     if nets is None:
         return None
-    inside: list[IPv4Net] = []
-    for n in nets:
-        if zone.subnet_of(n):
-            return None
-        if n.subnet_of(zone):
-            inside.append(n)
-    return tuple(inside)
+    inside: list[IPNet] = []
+    whole = 0
+    for z in zone:
+        for n in nets:
+            if n.version != z.version:
+                continue
+            if z.subnet_of(n):  # type: ignore[arg-type]  # same family, checked above
+                inside.append(z)
+                whole += 1
+                break
+            if n.subnet_of(z):  # type: ignore[arg-type]
+                inside.append(n)
+    return None if whole == len(zone) else tuple(inside)

@@ -20,11 +20,15 @@ from twin.policy.model import (
     Policy,
 )
 from twin.policy.resolve import (
+    IPAddr,
+    IPNet,
     IPv4Net,
+    IPv6Net,
     PortRange,
 )
 
 IPv4 = ipaddress.IPv4Address
+IPv6 = ipaddress.IPv6Address
 NFLOG_GROUP = 1
 
 
@@ -32,25 +36,54 @@ NFLOG_GROUP = 1
 class ZonePlan:
     name: str
     index: int
-    subnet: IPv4Net
-    gateway: IPv4
+    subnet: IPv4Net | None  # None: the zone has IPv6 only
+    gateway: IPv4 | None
     bridge: str  # the firewall's one interface for this zone
     ports: tuple[str, ...]  # firewall-side veth ends, one per host, enslaved to the bridge
     flat: bool = False  # `segment: flat`: ports not isolated, no proxy ARP; L2 between hosts
+    subnet6: IPv6Net | None = None
+    gateway6: IPv6 | None = None
+
+    @property
+    def nets(self) -> tuple[IPNet, ...]:
+        """The zone's subnets, IPv4 first."""
+        return tuple(n for n in (self.subnet, self.subnet6) if n is not None)
+
+    @property
+    def families(self) -> tuple[int, ...]:
+        return tuple(n.version for n in self.nets)
 
 
 @dataclass(frozen=True)
 class HostPlan:
     name: str
     zone: str
-    address: IPv4
-    gateway: IPv4
+    address: IPv4 | None  # None: the host (its zone) has IPv6 only
+    gateway: IPv4 | None
     prefixlen: int
     fw_port: str  # the firewall interface this host is wired to
+    address6: IPv6 | None = None
+    gateway6: IPv6 | None = None
+    prefixlen6: int = 64
 
     @property
     def interface(self) -> str:
         return "eth1"
+
+    @property
+    def addresses(self) -> tuple[IPAddr, ...]:
+        return tuple(a for a in (self.address, self.address6) if a is not None)
+
+    @property
+    def families(self) -> tuple[int, ...]:
+        return tuple(a.version for a in self.addresses)
+
+    def addr(self, family: int) -> IPAddr:
+        """The host's address in `family` (it must have one)."""
+        found = self.address if family == 4 else self.address6
+        if found is None:
+            raise ValueError(f"host {self.name} has no IPv{family} address")
+        return found
 
 
 @dataclass(frozen=True)
@@ -75,8 +108,8 @@ class RulePlan:
     log: bool
     src_zones: frozenset[str]
     dst_zones: frozenset[str]
-    sources: tuple[IPv4Net, ...] | None  # None = the whole zone
-    destinations: tuple[IPv4Net, ...] | None
+    sources: tuple[IPNet, ...] | None  # None = the whole zone (every family)
+    destinations: tuple[IPNet, ...] | None
     services: tuple[PortRange, ...] | None  # None = any protocol at all
     scope: str = "rule"  # "rule"; for the two defaults "intrazone" / "interzone"; "flat"
 
@@ -99,7 +132,7 @@ class RulePlan:
             return False
         return src_zone in self.src_zones and dst_zone in self.dst_zones
 
-    def matches(self, src: IPv4, dst: IPv4, proto: str, port: int) -> bool:
+    def matches(self, src: IPAddr, dst: IPAddr, proto: str, port: int) -> bool:
         return (
             (self.sources is None or any(src in n for n in self.sources))
             and (self.destinations is None or any(dst in n for n in self.destinations))
@@ -115,11 +148,12 @@ class ChainRule:
     """A rule as it sits in one zone-pair chain: addresses narrowed to the pair's subnets."""
 
     rule: RulePlan
-    saddr: tuple[IPv4Net, ...] | None
-    daddr: tuple[IPv4Net, ...] | None
+    saddr: tuple[IPNet, ...] | None
+    daddr: tuple[IPNet, ...] | None
     ports: tuple[PortRange, ...]  # tcp/udp ranges (empty: no port match)
-    icmp: bool  # the rule also matches icmp
+    icmp: bool  # the rule also matches icmp (IPv4's echo)
     any_proto: bool  # no protocol match at all
+    icmp6: bool = False  # the rule also matches icmpv6
 
     @property
     def catch_all(self) -> bool:
@@ -164,6 +198,11 @@ class Plan:
     def nodes(self) -> tuple[str, ...]:
         return (self.firewall, *(h.name for h in self.hosts))
 
+    @property
+    def dual_stack(self) -> bool:
+        """Does any zone have IPv6? Then every node runs IPv6 (else it is switched off)."""
+        return any(z.subnet6 is not None for z in self.zones)
+
     def chain_for(self, src_zone: str, dst_zone: str) -> str:
         if not self.chain_names and self.chains:
             self.chain_names.update({(c.src_zone, c.dst_zone): c.name for c in self.chains})
@@ -174,10 +213,12 @@ class Plan:
     def flat_zones(self) -> frozenset[str]:
         return frozenset(z.name for z in self.zones if z.flat)
 
-    def decide(self, src: str, dst: str, proto: str, port: int) -> RulePlan:
-        """First match of the rulebase for a flow between two hosts: the policy's own answer."""
+    def decide(self, src: str, dst: str, proto: str, port: int, family: int = 4) -> RulePlan:
+        """First match of the rulebase for a flow between two hosts over `family` (both must
+        have an address in it): the policy's own answer."""
         s, d = self.by_host[src], self.by_host[dst]
+        a, b = s.addr(family), d.addr(family)
         for rule in self.by_pair[(s.zone, d.zone)]:
-            if rule.matches(s.address, d.address, proto, port):
+            if rule.matches(a, b, proto, port):
                 return rule
         raise AssertionError("the defaults match every flow")

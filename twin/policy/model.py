@@ -12,7 +12,15 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 # Names end up in interface names, nft comments and NFLOG prefixes, container and namespace
 # names. They are checked here and never escaped later: what passes cannot inject anything.
@@ -24,7 +32,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 LAB_NAME = re.compile(r"\A[a-z0-9]{1,20}\Z")
 NODE_NAME = re.compile(r"\A[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?\Z")
 OBJECT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
-SERVICE_LITERAL = re.compile(r"\A(?:(tcp|udp)(?:/([0-9]{1,5})(?:-([0-9]{1,5}))?)?|(icmp|any))\Z")
+SERVICE_LITERAL = re.compile(
+    r"\A(?:(tcp|udp)(?:/([0-9]{1,5})(?:-([0-9]{1,5}))?)?|(icmp|icmpv6|any))\Z"
+)
 # A container image reference (registry[:port]/path[:tag][@digest]): it is written into the
 # topology YAML and handed to Docker, so nothing that could end a YAML scalar or a word.
 IMAGE_REF = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
@@ -128,6 +138,19 @@ def _ipv4(value: Any) -> Any:
         ) from None
 
 
+def _ipv6(value: Any) -> Any:
+    if isinstance(value, ipaddress.IPv6Address):
+        return value
+    if not isinstance(value, str):
+        raise Invalid(f"{value!r} is not an IPv6 address", "write it like fd00:10::11")
+    try:
+        return ipaddress.IPv6Address(value)
+    except ValueError:
+        raise Invalid(
+            f"{value!r} is not an IPv6 address", "write it like fd00:10::11 (no prefix length)"
+        ) from None
+
+
 def _subnet(value: Any) -> Any:
     if isinstance(value, ipaddress.IPv4Network):
         return value
@@ -135,7 +158,7 @@ def _subnet(value: Any) -> Any:
     if not isinstance(value, str):
         raise Invalid(f"{value!r} is not an IPv4 subnet", example)
     if ":" in value:
-        raise Invalid(f"{value!r} is IPv6; zones are IPv4 subnets", example)
+        raise Invalid(f"{value!r} is IPv6", "write it as subnet6:, or list both under subnet:")
     if "/" not in value:
         like = value if value.isascii() and value.isprintable() else "10.1.0.0"
         raise Invalid(f"{value!r} has no prefix length", f"write it like {like}/24")
@@ -153,7 +176,56 @@ def _subnet(value: Any) -> Any:
     return net
 
 
+def _subnet6(value: Any) -> Any:
+    if isinstance(value, ipaddress.IPv6Network):
+        return value
+    example = "write it like fd00:10::/64"
+    if not isinstance(value, str):
+        raise Invalid(f"{value!r} is not an IPv6 subnet", example)
+    if ":" not in value:
+        raise Invalid(f"{value!r} is not IPv6", "write an IPv4 subnet as subnet:")
+    if "/" not in value:
+        raise Invalid(f"{value!r} has no prefix length", f"write it like {value}/64")
+    try:
+        net = ipaddress.IPv6Network(value, strict=False)
+    except ValueError as exc:
+        raise Invalid(f"{value!r} is not an IPv6 subnet ({exc})", example) from None
+    if net.network_address != ipaddress.IPv6Address(value.split("/")[0]):
+        raise Invalid(f"{value!r} has host bits set", f"write {net}")
+    if net.prefixlen > 120:
+        raise Invalid(f"{value} is too small for a zone", "use a /120 or larger (a /64 is usual)")
+    return net
+
+
+def _by_family(data: Any, key: str, key6: str, what: str) -> Any:
+    """`key` may hold either family, or a list of one of each: split into `key` and `key6`."""
+    if not isinstance(data, dict) or key not in data:
+        return data
+    value = data[key]
+    items = value if isinstance(value, list) else [value]
+    if not isinstance(value, list) and not (isinstance(value, str) and ":" in value):
+        return data
+    v4 = [v for v in items if not (isinstance(v, str) and ":" in v)]
+    v6 = [v for v in items if isinstance(v, str) and ":" in v]
+    if key6 in data and v6:
+        raise Invalid(f"{what} given twice for IPv6", f"write it once, under {key6}:")
+    if len(v4) > 1 or len(v6) > 1 or not items:
+        raise Invalid(
+            f"{key} lists {len(v4)} IPv4 and {len(v6)} IPv6 {what}s",
+            f"give at most one of each family, e.g. {key}: [10.1.0.0/24, fd00:10::/64]"
+            if what == "subnet"
+            else f"give at most one of each family, e.g. {key}: [10.1.0.5, fd00:10::5]",
+        )
+    out = {k: v for k, v in data.items() if k != key}
+    if v4:
+        out[key] = v4[0]
+    if v6:
+        out[key6] = v6[0]
+    return out
+
+
 IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_ipv4)]
+IPv6 = Annotated[ipaddress.IPv6Address, BeforeValidator(_ipv6)]
 
 
 def _describe(pattern: re.Pattern[str]) -> str:
@@ -197,7 +269,13 @@ class Defaults(_Strict):
 class Host(_Strict):
     name: str
     address: IPv4 | None = None
+    address6: IPv6 | None = None
     sensitive: bool = False  # a crown jewel (blast-radius analysis)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _families(cls, data: Any) -> Any:
+        return _by_family(data, "address", "address6", "address")
 
     @field_validator("name")
     @classmethod
@@ -206,17 +284,41 @@ class Host(_Strict):
 
 
 class Zone(_Strict):
-    subnet: ipaddress.IPv4Network
+    """A zone has an IPv4 subnet, an IPv6 one (`subnet6`), or both; `subnet:` may also hold
+    the IPv6 one, or a list of one of each."""
+
+    subnet: ipaddress.IPv4Network | None = None
+    subnet6: ipaddress.IPv6Network | None = None
     hosts: Annotated[list[Annotated[Host, BeforeValidator(_host_entry)]], Field(min_length=1)]
     gateway: IPv4 | None = None
+    gateway6: IPv6 | None = None
     description: str = ""
     sensitive: bool = False  # its hosts are crown jewels (blast-radius analysis)
     segment: Segment = Segment.isolated
 
+    @model_validator(mode="before")
+    @classmethod
+    def _families(cls, data: Any) -> Any:
+        data = _by_family(
+            _by_family(data, "subnet", "subnet6", "subnet"), "gateway", "gateway6", "gateway"
+        )
+        if isinstance(data, dict) and data.get("subnet") is None and data.get("subnet6") is None:
+            raise Invalid("missing key 'subnet'", "add subnet: 10.1.0.0/24")
+        return data
+
     @field_validator("subnet", mode="before")
     @classmethod
     def _subnet(cls, v: Any) -> Any:
-        return _subnet(v)
+        return None if v is None else _subnet(v)  # None: a policy as model_dump wrote it
+
+    @field_validator("subnet6", mode="before")
+    @classmethod
+    def _subnet6(cls, v: Any) -> Any:
+        return None if v is None else _subnet6(v)  # None: a policy as model_dump wrote it
+
+    @property
+    def subnets(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(n for n in (self.subnet, self.subnet6) if n is not None)
 
 
 class Rule(_Strict):

@@ -9,18 +9,24 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from twin.policy.model import SERVICE_LITERAL, Policy
+from twin.policy.model import SERVICE_LITERAL, Policy, Zone
 
-Proto = Literal["tcp", "udp", "icmp"]
-PROTOS: tuple[Proto, ...] = ("tcp", "udp", "icmp")
+Proto = Literal["tcp", "udp", "icmp", "icmpv6"]
+PROTOS: tuple[Proto, ...] = ("tcp", "udp", "icmp", "icmpv6")
+ICMP: dict[int, Proto] = {4: "icmp", 6: "icmpv6"}  # the echo of each address family
 IPv4Net = ipaddress.IPv4Network
+IPv6Net = ipaddress.IPv6Network
+IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
+FAMILIES = (4, 6)
 # Looks like a protocol/port but is not one (`tcp:80`, `TCP/80`, `icmp/8`, `tcp/100000`).
-LITERAL_LIKE = re.compile(r"^(?i:tcp|udp|icmp|any)(?:[/:]|$)|^[^/]*/")
+LITERAL_LIKE = re.compile(r"^(?i:tcp|udp|icmp|icmpv6|any)(?:[/:]|$)|^[^/]*/")
 MAX_NESTING = 32  # groups of groups: deeper is a mistake (and Python's stack has limits)
-LITERAL_HINT = "write tcp/443, udp/53, tcp/8000-8080, tcp, udp, icmp or any (ports 1-65535)"
+LITERAL_HINT = "write tcp/443, udp/53, tcp/8000-8080, tcp, udp, icmp, icmpv6 or any (ports 1-65535)"
 
 
 class Unresolved(Exception):
@@ -42,15 +48,15 @@ def range_text(lo: int, hi: int) -> str:
 
 @dataclass(frozen=True, order=True)
 class PortRange:
-    """A protocol and an inclusive port interval; icmp has the single 'port' 0."""
+    """A protocol and an inclusive port interval; icmp and icmpv6 have the single 'port' 0."""
 
     proto: Proto
     lo: int = 0
     hi: int = 0
 
     def __str__(self) -> str:
-        if self.proto == "icmp":
-            return "icmp"
+        if self.proto in ("icmp", "icmpv6"):
+            return self.proto
         if (self.lo, self.hi) == (1, 65535):
             return self.proto
         return f"{self.proto}/{range_text(self.lo, self.hi)}"
@@ -60,6 +66,7 @@ ANY_SERVICE: tuple[PortRange, ...] = (
     PortRange("tcp", 1, 65535),
     PortRange("udp", 1, 65535),
     PortRange("icmp"),
+    PortRange("icmpv6"),
 )
 
 
@@ -72,8 +79,8 @@ def parse_service_literal(text: str) -> tuple[PortRange, ...] | None:
         return None
     proto_text, lo, hi, word = m.groups()
     proto: Proto = "tcp" if proto_text == "tcp" else "udp"
-    if word == "icmp":
-        return (PortRange("icmp"),)
+    if word in ("icmp", "icmpv6"):
+        return (PortRange("icmp" if word == "icmp" else "icmpv6"),)
     if word == "any":
         return ANY_SERVICE
     if lo is None:
@@ -103,7 +110,8 @@ def resolve_service(
         known = ", ".join(sorted(policy.services)) or "none defined"
         raise Unresolved(
             f"unknown service {ref!r}",
-            f"define it under services (known: {known}) or write e.g. tcp/443, udp/53, icmp",
+            f"define it under services (known: {known}) or write e.g. tcp/443, udp/53, icmp, "
+            "icmpv6",
         )
     memo = {} if _memo is None else _memo
     if ref in memo:
@@ -139,14 +147,40 @@ def merge_ranges(ranges: list[PortRange]) -> tuple[PortRange, ...]:
     return tuple(out)
 
 
-def host_addresses(policy: Policy) -> dict[str, tuple[str, ipaddress.IPv4Address]]:
-    """host name → (zone, address), filling the default addresses (.11, .12, …)."""
-    out: dict[str, tuple[str, ipaddress.IPv4Address]] = {}
+class HostAddr(NamedTuple):
+    """A host's zone and its address in each family the zone has (given or by default)."""
+
+    zone: str
+    v4: ipaddress.IPv4Address | None
+    v6: ipaddress.IPv6Address | None
+
+    @property
+    def addresses(self) -> tuple[IPAddr, ...]:
+        return tuple(a for a in (self.v4, self.v6) if a is not None)
+
+
+def host_addresses(policy: Policy) -> dict[str, HostAddr]:
+    """host name → (zone, IPv4 address, IPv6 address), filling the default addresses: .11,
+    .12, … in IPv4; in IPv6 the same digits (10.1.0.11 → fd00:1::11), by position in a zone
+    without IPv4."""
+    out: dict[str, HostAddr] = {}
     for zname, zone in policy.zones.items():
-        defaults = default_addresses(zone.subnet, len(zone.hosts))
-        for host, addr in zip(zone.hosts, defaults, strict=True):
-            out[host.name] = (zname, host.address or addr)
+        for host, addr in zip(zone.hosts, zone_addresses(zname, zone), strict=True):
+            out[host.name] = addr
     return out
+
+
+def zone_addresses(name: str, zone: Zone) -> list[HostAddr]:
+    """Each host's addresses, in the zone's order."""
+    v4s: list[ipaddress.IPv4Address | None] = [h.address for h in zone.hosts]
+    if zone.subnet is not None:
+        defaults = default_addresses(zone.subnet, len(zone.hosts))
+        v4s = [h.address or d for h, d in zip(zone.hosts, defaults, strict=True)]
+    v6s: list[ipaddress.IPv6Address | None] = [h.address6 for h in zone.hosts]
+    if zone.subnet6 is not None:
+        defaults6 = default_addresses6(zone.subnet6, zone.subnet, v4s)
+        v6s = [h.address6 or d for h, d in zip(zone.hosts, defaults6, strict=True)]
+    return [HostAddr(name, v4, v6) for v4, v6 in zip(v4s, v6s, strict=True)]
 
 
 def default_addresses(subnet: IPv4Net, count: int) -> list[ipaddress.IPv4Address]:
@@ -156,48 +190,135 @@ def default_addresses(subnet: IPv4Net, count: int) -> list[ipaddress.IPv4Address
     return [ipaddress.IPv4Address(base + start + i) for i in range(count)]
 
 
-def gateway(policy: Policy, zone: str) -> ipaddress.IPv4Address:
+def default_addresses6(
+    subnet6: IPv6Net, subnet: IPv4Net | None, v4s: list[ipaddress.IPv4Address | None]
+) -> list[ipaddress.IPv6Address]:
+    """The IPv4 host part's decimal digits read as hex (10.1.0.11 → ::11, .250 → ::250), so the
+    two addresses of a host read alike; by position (::11, ::12, …) without an IPv4 address."""
+    base = int(subnet6.network_address)
+    positional = iter(default_addresses(IPv4Net("0.0.0.0/8"), len(v4s)))
+    out = []
+    for v4 in v4s:
+        number = next(positional)
+        if v4 is not None and subnet is not None:
+            number = ipaddress.IPv4Address(int(v4) - int(subnet.network_address))
+        out.append(ipaddress.IPv6Address(base + int(str(int(number)), 16)))
+    return out
+
+
+def gateway(policy: Policy, zone: str) -> ipaddress.IPv4Address | None:
     z = policy.zones[zone]
+    if z.subnet is None:
+        return None
     return z.gateway or z.subnet.network_address + 1
+
+
+def gateway6(policy: Policy, zone: str) -> ipaddress.IPv6Address | None:
+    z = policy.zones[zone]
+    if z.subnet6 is None:
+        return None
+    return z.gateway6 or z.subnet6.network_address + 1
+
+
+def collapse(nets: Iterable[IPNet]) -> tuple[IPNet, ...]:
+    """The fewest networks covering `nets`, IPv4 first, then IPv6."""
+    items = list(nets)
+    v4 = ipaddress.collapse_addresses(n for n in items if isinstance(n, IPv4Net))
+    v6 = ipaddress.collapse_addresses(n for n in items if isinstance(n, IPv6Net))
+    return (*v4, *v6)
+
+
+def families_of(nets: Iterable[IPNet]) -> frozenset[int]:
+    return frozenset(n.version for n in nets)
+
+
+def address_literal(ref: str) -> IPNet | None:
+    """`10.1.0.5`, `10.1.0.0/24`, `fd00:10::11`, `fd00:10::/64` → a network (host bits must
+    be clear); None when `ref` is not an address at all."""
+    try:
+        return ipaddress.ip_network(ref, strict=True)
+    except ValueError:
+        pass
+    try:
+        ipaddress.ip_network(ref, strict=False)
+    except ValueError:
+        return None
+    raise Unresolved(
+        f"{ref!r} has host bits set",
+        f"write {ipaddress.ip_network(ref, strict=False)} or a single address",
+    )
 
 
 def resolve_address(
     policy: Policy,
     ref: str,
-    hosts: dict[str, tuple[str, ipaddress.IPv4Address]] | None = None,
+    hosts: dict[str, HostAddr] | None = None,
     _seen: tuple[str, ...] = (),
-    _memo: dict[str, tuple[IPv4Net, ...]] | None = None,
-) -> tuple[IPv4Net, ...]:
-    """A host, zone, address object or CIDR/IP literal → networks (names expanded once)."""
+    _memo: dict[str, tuple[IPNet, ...]] | None = None,
+) -> tuple[IPNet, ...]:
+    """A host, zone, address object or CIDR/IP literal (either family) → networks (names
+    expanded once). A host or a zone stands for its addresses in every family it has."""
     hosts = host_addresses(policy) if hosts is None else hosts
     if ref in hosts:
-        return (IPv4Net(f"{hosts[ref][1]}/32"),)
+        return tuple(ipaddress.ip_network(a) for a in hosts[ref].addresses)
     if ref in policy.zones:
-        return (policy.zones[ref].subnet,)
+        return policy.zones[ref].subnets
     if ref in policy.addresses:
         memo = {} if _memo is None else _memo
         if ref in memo:
             return memo[ref]
         _check_nesting("address", ref, _seen)
-        nets: list[IPv4Net] = []
+        nets: list[IPNet] = []
         for item in policy.addresses[ref]:
             nets.extend(resolve_address(policy, item, hosts, (*_seen, ref), memo))
-        memo[ref] = tuple(ipaddress.collapse_addresses(nets))
+        memo[ref] = collapse(nets)
         return memo[ref]
-    try:
-        return (IPv4Net(ref, strict=True),)
-    except ValueError:
-        pass
-    try:
-        IPv4Net(ref, strict=False)
-    except ValueError:
+    net = address_literal(ref)
+    if net is None:
         raise Unresolved(
             f"unknown address {ref!r}",
-            "use a host, a zone, a name under addresses, or a CIDR like 10.0.0.0/8",
-        ) from None
-    raise Unresolved(
-        f"{ref!r} has host bits set", f"write {IPv4Net(ref, strict=False)} or a single address"
-    )
+            "use a host, a zone, a name under addresses, or a CIDR like 10.0.0.0/8 or fd00::/48",
+        )
+    return (net,)
+
+
+class End(NamedTuple):
+    """One end of an intent line: the hosts it names and the address families it speaks of."""
+
+    hosts: tuple[str, ...]
+    families: frozenset[int]
+    net: IPNet | None = None  # when the end is an address or prefix
+
+
+def intent_end(policy: Policy, ref: str, hosts: dict[str, HostAddr] | None = None) -> End:
+    """A zone, a host, or an address/prefix of either family (its hosts, in that family only;
+    it must lie in one zone) → the hosts and families it stands for."""
+    hosts = host_addresses(policy) if hosts is None else hosts
+    if ref in policy.zones:
+        zone = policy.zones[ref]
+        return End(tuple(h.name for h in zone.hosts), families_of(zone.subnets))
+    if ref in hosts:
+        return End((ref,), frozenset(a.version for a in hosts[ref].addresses))
+    net = address_literal(ref)
+    if net is None:
+        raise Unresolved(
+            f"unknown zone or host {ref!r}",
+            f"zones: {', '.join(policy.zones)}; or a host name, or an address like 10.1.0.5 "
+            "or fd00:10::/64",
+        )
+    inside = [
+        (name, h.zone)
+        for name, h in hosts.items()
+        if (a := h.v4 if net.version == 4 else h.v6) is not None and a in net
+    ]
+    zones = sorted({z for _, z in inside}, key=list(policy.zones).index)
+    if not inside:
+        raise Unresolved(f"no host has an address in {ref}", "name a zone, a host or its address")
+    if len(zones) > 1:
+        raise Unresolved(
+            f"{ref} holds hosts of zones {', '.join(zones)}", "write one line per zone"
+        )
+    return End(tuple(n for n, _ in inside), frozenset({net.version}), net)
 
 
 def zone_refs(policy: Policy, refs: list[str]) -> tuple[str, ...]:

@@ -7,12 +7,14 @@ hands them ready-made values. A user folder passed as `template_dir` overrides a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from twin.firewalls.base import Firewall
 from twin.firewalls.table import firewall_of
 from twin.lab.directory import TOPOLOGY, LabDir
 from twin.plan.plan import Plan
+from twin.policy.resolve import IPv4Net, IPv6Net
 from twin.render.templates import Templates
 
 
@@ -25,15 +27,21 @@ def render_lab(
     files = {
         LabDir.config_name(plan.firewall, fw.suffix): fw.render(t, plan, source),
         LabDir.config_name(plan.firewall, ".ip"): t.render(
-            "node/firewall.ip.j2", node=plan.firewall, zones=plan.zones
+            "node/firewall.ip.j2", node=plan.firewall, zones=fw_zones(plan), dual=plan.dual_stack
         ),
         LabDir.config_name(plan.firewall, ".sysctl"): t.render(
-            "node/firewall.sysctl.j2", node=plan.firewall, zones=plan.zones, flat=plan.flat_zones
+            "node/firewall.sysctl.j2",
+            node=plan.firewall,
+            zones=plan.zones,
+            flat=plan.flat_zones,
+            dual=plan.dual_stack,
         ),
     }
     for host in plan.hosts:
         files[LabDir.config_name(host.name, ".ip")] = t.render("node/host.ip.j2", host=host)
-        files[LabDir.config_name(host.name, ".sysctl")] = t.render("node/host.sysctl.j2", host=host)
+        files[LabDir.config_name(host.name, ".sysctl")] = t.render(
+            "node/host.sysctl.j2", host=host, dual=plan.dual_stack
+        )
     files[TOPOLOGY] = t.render(
         "clab/topology.clab.yml.j2",
         lab=plan.lab,
@@ -46,6 +54,31 @@ def render_lab(
 
 
 @dataclass(frozen=True)
+class _FwZone:
+    """A zone as the firewall's setup file prints it."""
+
+    bridge: str
+    subnet: IPv4Net | None
+    gateway: IPv4Address | None
+    subnet6: IPv6Net | None
+    gateway6: IPv6Address | None
+    ports: tuple[str, ...]
+    flat: bool  # `segment: flat`: hosts reach each other on the bridge
+    proxies: tuple[IPv6Address, ...]  # isolated zone: hosts' IPv6 addresses, for proxy NDP
+
+
+def fw_zones(plan: Plan) -> list[_FwZone]:
+    return [
+        _FwZone(
+            z.bridge, z.subnet, z.gateway, z.subnet6, z.gateway6, z.ports, z.flat,
+            () if z.flat else
+            tuple(h.address6 for h in plan.hosts if h.zone == z.name and h.address6),
+        )
+        for z in plan.zones
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
 class _ClabNode:
     name: str
     image: str
@@ -55,12 +88,17 @@ class _ClabNode:
     exec: tuple[str, ...]
     cmd: str = ""
     kind: str = ""  # the firewall kind, on the firewall node
+    ipv4: str = ""  # a host's addresses (labels: the topology file says where each host is)
+    ipv6: str = ""
 
 
 def _clab_nodes(plan: Plan, fw: Firewall) -> list[_ClabNode]:
-    """Nodes as containerlab sees them: the same setup files, bound in and run by `exec:`; a
-    firewall that boots its own init runs that instead (twin applies its configuration later)."""
+    """Nodes as containerlab sees them: the same setup files, bound in and run by `exec:` (a
+    host's sysctls first: its link comes up with IPv6 already set, no address waiting on DAD);
+    a firewall that boots its own init runs that instead (twin applies its configuration
+    later)."""
     setup = ("ip -batch /twin/setup.ip", "sysctl -q -p /twin/sysctl.conf")
+    host_setup = (setup[1], setup[0])
 
     def binds(node: str) -> tuple[str, ...]:
         return (
@@ -81,6 +119,11 @@ def _clab_nodes(plan: Plan, fw: Firewall) -> list[_ClabNode]:
         fw.name,
     )
     hosts = [
-        _ClabNode(h.name, plan.host_image, "host", h.zone, binds(h.name), setup) for h in plan.hosts
-    ]
+        _ClabNode(
+            h.name, plan.host_image, "host", h.zone, binds(h.name), host_setup,
+            ipv4=f"{h.address}/{h.prefixlen}" if h.address else "",
+            ipv6=f"{h.address6}/{h.prefixlen6}" if h.address6 else "",
+        )
+        for h in plan.hosts
+    ]  # fmt: skip
     return [fw_node, *hosts]

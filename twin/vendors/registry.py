@@ -97,8 +97,8 @@ def export_policy(
     if target == "fortigate":
         return fortigate_export.to_cli(view(policy), source, rules_only)
     fw = firewall_named(target)
-    if fw is not None:  # twin's own firewall kinds, exported as they run
-        return fw.render(Templates(), build_plan(policy), source)
+    if fw is not None:  # twin's own firewall kinds, exported as they run (nftables: see export)
+        return fw.export(Templates(), build_plan(policy), source)
     raise InputError(
         [
             Problem(

@@ -67,6 +67,7 @@ class Result:
     reason: str = ""
     detail: str = ""
     rtt_ms: float = 0.0
+    family: int = 4  # the address family the flow was probed over
 
 
 @dataclass
@@ -295,7 +296,7 @@ def inconclusive(f: PlannedFlow, seen: str, rule: str, said: Action, detail: str
         port=fl.port, expected=f.intents[0][2] if f.intents else f.predicted,
         observed=Observed.inconclusive, ok=False, rule=rule, predicted=f.predicted,
         predicted_rule=f.rule.name, intent=[n for _, n, _ in f.intents], reason=why,
-        detail=f"prober: {seen}" + (f" ({detail})" if detail else ""),
+        detail=f"prober: {seen}" + (f" ({detail})" if detail else ""), family=fl.family,
     )  # fmt: skip
 
 
@@ -323,6 +324,7 @@ def judge(f: PlannedFlow, seen_as: str, logged: str, detail: str = "", rtt: floa
         port=fl.port, expected=expected, observed=observed, ok=not problems, rule=logged,
         predicted=f.predicted, predicted_rule=rule.name, intent=[n for _, n, _ in f.intents],
         violates=violates, reason="; ".join(problems), detail=detail, rtt_ms=round(rtt, 3),
+        family=fl.family,
     )  # fmt: skip
 
 

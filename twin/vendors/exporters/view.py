@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from twin.errors import UsageError
 from twin.policy.model import ANY, Action, Policy
 from twin.policy.resolve import IPv4Net, PortRange, host_addresses, parse_service_literal
 from twin.policy.resolve import gateway as zone_gateway
@@ -52,9 +53,15 @@ class View:
 
 
 def view(policy: Policy) -> View:
+    v6 = [name for name, z in policy.zones.items() if z.subnet6 is not None or z.subnet is None]
+    if v6:
+        raise UsageError(
+            f"policy {policy.name} has IPv6 (zone {v6[0]}): export writes IPv4 objects only so far"
+        )
     zones = [
         XZone(name, i, z.subnet, str(zone_gateway(policy, name)))
         for i, (name, z) in enumerate(policy.zones.items(), start=1)
+        if z.subnet is not None
     ]
     v = View(policy.name, zones, policy.defaults.intrazone, policy.defaults.interzone)
     b = _ViewBuilder(policy, v)
@@ -102,11 +109,11 @@ class _ViewBuilder:
         if ref in v.addresses or ref in v.address_groups:
             return ref
         if ref in self.hosts:
-            v.addresses[ref] = IPv4Net(f"{self.hosts[ref][1]}/32")
+            v.addresses[ref] = IPv4Net(f"{self.hosts[ref].v4}/32")
             return ref
         if ref in p.zones:
             name = f"net-{ref}"
-            v.addresses[name] = p.zones[ref].subnet
+            v.addresses[name] = p.zones[ref].subnet  # type: ignore[assignment]  # IPv4 (view)
             return name
         if ref in p.addresses:
             items = p.addresses[ref]

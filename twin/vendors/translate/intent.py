@@ -18,7 +18,7 @@ from twin.plan.build import build_plan
 from twin.plan.plan import Plan, RulePlan
 from twin.policy.load import validate_policy
 from twin.policy.model import Action, Policy
-from twin.policy.resolve import IPv4Net, port_text
+from twin.policy.resolve import IPNet, IPv4Net, port_text
 from twin.vendors.report import Direction, ImportReport, Kind, Outcome, RuleOutcome
 from twin.vendors.translate.names import Namespace
 
@@ -112,6 +112,7 @@ def _pick(
             continue  # hosts of a flat zone never reach the device: nothing of it to sample
         s_addr = _point(rp.sources, zones[sz])
         d_addr = _point(rp.destinations, zones[dz])
+        # IPv4 samples only: an IPv4 one exists wherever both zones have IPv4
         if s_addr is False or d_addr is False:
             continue
         proto, port = _service(rp)
@@ -123,12 +124,14 @@ def _addr(found: ipaddress.IPv4Address | bool) -> ipaddress.IPv4Address | None:
     return found if isinstance(found, ipaddress.IPv4Address) else None
 
 
-def _point(nets: tuple[IPv4Net, ...] | None, zone: IPv4Net) -> ipaddress.IPv4Address | bool:
-    """An address of `nets` inside the zone (True: any host will do; False: none)."""
+def _point(nets: tuple[IPNet, ...] | None, zone: IPv4Net | None) -> ipaddress.IPv4Address | bool:
+    """An IPv4 address of `nets` inside the zone (True: any host will do; False: none)."""
+    if zone is None:
+        return False
     if nets is None:
         return True
     for n in nets:
-        if n.overlaps(zone):
+        if isinstance(n, IPv4Net) and n.overlaps(zone):
             part = n if n.subnet_of(zone) else zone
             for cand in (part[0], part[1], part[2]) if part.num_addresses > 2 else (part[0],):
                 if cand not in (zone[0], zone[1], zone[-1]) and cand in n:
@@ -186,7 +189,7 @@ def _device_decides(plan: Plan, report: ImportReport, s: Sample) -> Action | Non
             for n in o.twin_rules
             if n in by_name
             and by_name[n].applies(sz, dz)
-            and by_name[n].matches(src.address, dst.address, s.proto, s.port)
+            and by_name[n].matches(src.addr(4), dst.addr(4), s.proto, s.port)
         ]
         if hit:
             own = o is s.outcome
