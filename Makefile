@@ -40,12 +40,12 @@ bench: ## benchmarks, printed as figures
 vendor-corpus: ## import every public vendor config in tests/data/vendor-corpus; per-file figures
 	$(PYTHON) -m tests.vendor_corpus
 
-twin-up: ## bring the reference six-zone twin up (RUNTIME=auto|netns|docker|containerlab)
+twin-up: ## bring the twin of POLICY up (default: the six-zone reference; RUNTIME=auto|netns|docker|containerlab)
 	$(TWIN) up $(POLICY) --runtime $(RUNTIME)
 
-twin-test: ## probe every flow of the running twin, judge against policy and intent
+twin-test: ## probe every flow of the twin of POLICY, judge it against policy and intent
 	mkdir -p out
-	$(TWIN) test --junit out/junit.xml --json out/results.json
+	$(TWIN) test $(POLICY) --junit out/junit.xml --json out/results.json
 
-twin-down: ## remove the reference twin
+twin-down: ## remove the twin of POLICY (exit 0 when it is not up)
 	$(TWIN) down $(POLICY)

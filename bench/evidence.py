@@ -61,7 +61,7 @@ def main() -> int:
         cpu, t0 = child_cpu(), time.perf_counter()
         res = subprocess.run(
             [*twin, "evidence", "pci", str(policy), "--cde", "finance", "--runtime", "netns",
-             "--out", f"{tmp}/ev"], env=env, capture_output=True, text=True, check=False,
+             "-o", f"{tmp}/ev"], env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         wall, cpu = time.perf_counter() - t0, child_cpu() - cpu
         if res.returncode != 0:

@@ -107,7 +107,7 @@ def no_leftovers() -> Iterator[Callable[[str], None]]:
 def lab_up(no_leftovers: Callable[[str], None]) -> Iterator[Callable[..., object]]:
     """`lab_up(policy_path, runtime="netns")` → an open Lab; always brought down afterwards."""
     from twin import pipeline
-    from twin.errors import UsageError
+    from twin.errors import NotUp, UsageError
     from twin.lab.registry import find_entry
 
     created: list[str] = []
@@ -125,6 +125,6 @@ def lab_up(no_leftovers: Callable[[str], None]) -> Iterator[Callable[..., object
     for lab in created:
         try:
             entry = find_entry(lab)
-        except UsageError:
+        except (NotUp, UsageError):  # not up (any more)
             continue
         assert pipeline.down(entry) == []

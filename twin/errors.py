@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -70,6 +72,10 @@ class EnvironmentProblem(TwinError):
     exit_code = 3
 
 
+class NotUp(EnvironmentProblem):
+    """No lab is up, or not the one named: the machine's state, not bad input (exit 3)."""
+
+
 class TimedOut(EnvironmentProblem):
     """An external command did not finish within its time; it was killed."""
 
@@ -89,3 +95,9 @@ class CommandFailed(EnvironmentProblem):
         loc = f" in {where}" if where else ""
         detail = last_line(stderr) or "no output"
         super().__init__(f"{argv[0]} failed{loc} (exit {returncode}): {detail}")
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """ "did you mean 'x'? " when one of `choices` is a near miss of `word` (a typo), else ""."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {found[0]!r}? " if found else ""

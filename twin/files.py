@@ -4,7 +4,7 @@
   /dev/zero never ends, a directory is no policy), its size checked while reading.
 - Output paths (`--json`, `--junit`, `--html`, …) are checked before any probe is sent: the
   parent must already exist (nothing is created beside what the user named), the path must not
-  be a directory, and something must read a FIFO.
+  be a directory, and something must read a FIFO. `-` is standard output (`./-` is a file).
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from pathlib import Path
 
 from twin.errors import InputError, Problem, UsageError
 
 CHUNK = 1 << 16
+STDOUT = "-"  # as a report path: standard output
 
 
 def read_regular(path: str | Path, limit: int) -> bytes:
@@ -71,6 +73,8 @@ def check_output(path: Path, option: str) -> None:
     def refuse(why: str) -> UsageError:
         return UsageError(f"{option} {path}: {why}")
 
+    if str(path) == STDOUT:
+        return
     parent = path.parent
     if not parent.is_dir():
         what = "does not exist" if not parent.exists() else "is not a directory"
@@ -98,6 +102,9 @@ def write_output(path: Path, data: str | bytes) -> None:
     written through as named (`/dev/stdout` stays a link); a regular file is replaced whole
     (written beside it, then renamed), so a failed write leaves the old one."""
     blob = data.encode() if isinstance(data, str) else data
+    if str(path) == STDOUT:
+        _to_stdout(blob)
+        return
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -115,3 +122,13 @@ def write_output(path: Path, data: str | bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _to_stdout(blob: bytes) -> None:
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (a test's capture): write text
+        sys.stdout.write(blob.decode())
+    else:
+        buffer.write(blob)
+        buffer.flush()

@@ -6,6 +6,7 @@ load_policy → build_plan → render_lab  |  deploy → configure → verify �
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import threading
@@ -39,6 +40,7 @@ from twin.plan.sweep import SweepTarget
 from twin.policy.load import load_policy, parse_policy
 from twin.policy.model import Policy
 from twin.policy.source import read_policy_file
+from twin.policy.syntax import LAB_NAME
 from twin.render.topology import render_lab
 from twin.runtime.base import Runtime
 from twin.runtime.dockercli import DaemonHung
@@ -74,11 +76,21 @@ class Prepared:
 
 
 def prepare(
-    file: str | Path, template_dir: Path | None = None, firewall_image: str | None = None
+    file: str | Path,
+    template_dir: Path | None = None,
+    firewall_image: str | None = None,
+    lab: str | None = None,
 ) -> Prepared:
-    """load → plan → render, nothing touched. `firewall_image` overrides the policy's."""
+    """load → plan → render, nothing touched. `firewall_image` overrides the policy's image,
+    `lab` its name (then the lab keeps the policy as validated, under that name)."""
     raw = read_policy_file(file)
     policy = parse_policy(raw, str(file))
+    if lab is not None and lab != policy.name:
+        if not LAB_NAME.fullmatch(lab):
+            raise UsageError(f"--lab {lab!r} is not a lab name (1-20 of a-z 0-9, no '-')")
+        policy = policy.model_copy(update={"name": lab})
+        dump = policy.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        raw = (json.dumps(dump, indent=1) + "\n").encode()  # JSON is YAML: `load` reads it
     plan = build_plan(policy)
     if firewall_image:
         plan = dataclasses.replace(plan, image=firewall_image)
@@ -113,9 +125,13 @@ def up(
     template_dir: Path | None = None,
     tune_host: bool = False,
     firewall_image: str | None = None,
+    *,
+    lab: str | None = None,
+    stage: Callable[[str], None] = lambda _: None,
 ) -> LabState:
-    """Bring a lab up. On any failure or interruption, everything made so far is removed."""
-    prep = prepare(file, template_dir, firewall_image)
+    """Bring a lab up (named `lab`, default the policy's name). On any failure or interruption,
+    everything made so far is removed. `stage` is told each step as it starts (progress)."""
+    prep = prepare(file, template_dir, firewall_image, lab)
     if prep.plan.dual_stack:  # the runtimes and the prober speak IPv4 only so far (issue 15)
         raise UsageError(
             f"{file}: zones with IPv6 (subnet6) are checked, analysed and rendered, but `twin "
@@ -129,6 +145,7 @@ def up(
     if tuned:
         state.extra["host_tuning"] = tuned
     try:
+        stage(f"lab {prep.plan.lab}: building {len(prep.plan.nodes)} nodes on {runtime.name}")
         if runtime.topology_only:  # the other files are written while the runtime builds
             write_lab(prep, lab_dir, only=TOPOLOGY)
             state.save()
@@ -137,9 +154,12 @@ def up(
             write_lab(prep, lab_dir)
             state.save()
             runtime.deploy(state)
+        stage(f"lab {prep.plan.lab}: configuring the nodes and the firewall")
         configure(runtime, state, prep.plan)
+        stage(f"lab {prep.plan.lab}: starting the responders")
         start_lab_responders(runtime, state, prep.plan)
         wait_ready(runtime, state, prep.plan)
+        stage(f"lab {prep.plan.lab}: checking interfaces, addresses and routes")
         check_configured(runtime, state, prep.plan)
         state.status = "up"
         state.save()

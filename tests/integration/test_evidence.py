@@ -40,7 +40,7 @@ def test_pci_pack_is_written_sealed_and_checked(make_policy, no_leftovers, tmp_p
     no_leftovers(name)
     res = twin(
         "evidence", "pci", str(policy), "--cde", "finance", "--ports", "60990-61010,22",
-        "--runtime", "netns", "--out", "ev", cwd=tmp_path,
+        "--runtime", "netns", "-o", "ev", cwd=tmp_path,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     assert "brought up and taken down" in res.stdout
@@ -73,7 +73,7 @@ def test_pci_pack_is_written_sealed_and_checked(make_policy, no_leftovers, tmp_p
         "ev/junit.xml: removed (listed in MANIFEST.sha256)",
         "ev/notes.txt: added (not in MANIFEST.sha256)",
     ]
-    again = twin("evidence", "pci", str(policy), "--cde", "finance", "--out", "ev", cwd=tmp_path)
+    again = twin("evidence", "pci", str(policy), "--cde", "finance", "-o", "ev", cwd=tmp_path)
     assert again.returncode == 2 and "is not empty" in again.stderr
 
 

@@ -31,7 +31,7 @@ from twin.errors import InputError
 from twin.lab.directory import TOPOLOGY
 from twin.plan.build import build_plan
 from twin.policy.load import parse_policy
-from twin.policy.model import LAB_NAME, NODE_NAME, OBJECT_NAME
+from twin.policy.syntax import LAB_NAME, NODE_NAME, OBJECT_NAME
 from twin.render.topology import render_lab
 
 SAFE = set(string.ascii_letters + string.digits + "_.-")

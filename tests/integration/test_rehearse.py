@@ -134,7 +134,7 @@ def test_cli_rehearse_report_html_in_chromium(make_policy, lab_up, tmp_path: Pat
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*twin, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
 
-    res = run("rehearse", str(cand), "--lab", name, "--json")
+    res = run("rehearse", str(cand), "--lab", name, "--json", "-")
     assert res.returncode == 1, res.stderr
     data = json.loads(res.stdout)
     assert data["disagreements"] == [] and len(data["changed"]) == 12

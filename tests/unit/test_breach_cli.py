@@ -112,8 +112,9 @@ def test_bad_foothold_and_via_are_one_line_exit_2(tmp_path: Path) -> None:
         res = twin("blast", str(REFERENCE), *args)
         assert res.returncode == 2 and res.stdout == ""
         assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
-    res = twin("graph", str(REFERENCE), "-o", str(tmp_path))  # a directory
-    assert res.returncode == 2 and res.stderr.startswith(f"error: cannot write {tmp_path}")
+    res = twin("graph", str(REFERENCE), "-o", str(tmp_path))  # a directory: refused before work
+    assert res.returncode == 2
+    assert res.stderr == f"error: --output {tmp_path}: is a directory; name a file\n"
     res = twin("blast", str(tmp_path / "missing.yml"))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
 
@@ -230,7 +231,7 @@ def test_diff_exits_1_when_a_change_opens_a_path_even_if_the_line_is_deleted(
 
     base = make_policy()
     for edit in (pivot_to_finance, drop_line):
-        res = twin("diff", str(base), str(make_policy(edit)), "--json")
+        res = twin("diff", str(base), str(make_policy(edit)), "--json", "-")
         assert res.returncode == 1, res.stderr
         data = json.loads(res.stdout)
         opened = {p["intent"]: p["path"] for p in data["paths_opened"]}
@@ -259,7 +260,7 @@ def test_diff_of_a_policy_already_broken_by_a_path_does_not_blame_the_change(
                                  "services": ["postgres"], "action": "allow"})  # fmt: skip
         data["expect"] = [e for e in data["expect"] if e.get("name") != "dev-cannot-touch-db"]
 
-    res = twin("diff", str(broken), str(make_policy(also_dev_to_db)), "--json")
+    res = twin("diff", str(broken), str(make_policy(also_dev_to_db)), "--json", "-")
     data = json.loads(res.stdout)
     assert res.returncode == 1  # dev-cannot-touch-db (an old flow line) is broken by the change
     assert data["paths_opened"] == []

@@ -26,7 +26,7 @@ WEB_DB_TEMP = {"name": "web-db-temp", "from": "web", "to": "db", "services": ["p
 
 def twin_diff(*args: str) -> tuple[int, str]:
     res = CliRunner().invoke(app, ["diff", *args])
-    return res.exit_code, res.output
+    return res.exit_code, res.stdout if "--json" in args else res.output  # tables: stderr
 
 
 def test_same_policy_changes_nothing(make_policy) -> None:
@@ -39,7 +39,7 @@ def test_intent_breach_is_listed_first_and_exits_1(make_policy) -> None:
     def edit(data: dict) -> None:
         data["rules"].insert(0, dict(WEB_DB_TEMP))
 
-    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(edit)))
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(edit)))
     assert code == 1
     data = json.loads(text)
     assert list(data)[:6] == ["old", "new", "violates_intent", "intent_violations",
@@ -57,7 +57,7 @@ def test_deleting_the_intent_line_does_not_hide_the_breach(make_policy) -> None:
         data["rules"].insert(0, dict(WEB_DB_TEMP))
         data["expect"] = [e for e in data["expect"] if e.get("name") != "web-never-db"]
 
-    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(edit)))
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(edit)))
     assert code == 1
     assert [v["intent"] for v in json.loads(text)["intent_violations"]] == ["web-never-db"]
 
@@ -71,7 +71,7 @@ def test_narrow_change_names_hosts_and_redundant_rule(make_policy) -> None:
                               "action": "deny"})  # fmt: skip
         data["expect"] = [e for e in data["expect"] if e.get("name") != "web-no-ssh-db"]
 
-    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(edit)))
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(edit)))
     data = json.loads(text)
     assert code == 1  # web-no-ssh-db is gone from the new file, the old file still has it
     (opened,) = data["newly_allowed"]
@@ -137,7 +137,7 @@ def test_intent_broken_on_a_readdressed_zone_still_fails(make_policy) -> None:
         data["zones"]["db"]["subnet"] = "192.168.31.0/24"
         data["rules"].insert(0, {"name": "db-out", "from": "db", "to": "web", "action": "allow"})
 
-    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(edit)))
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(edit)))
     data = json.loads(text)
     assert code == 1
     assert data["zones_changed"] == ["db"]
@@ -162,7 +162,7 @@ def test_a_renamed_zone_is_compared_and_its_old_intent_still_counts(make_policy)
         rename_finance(data)
         next(r for r in data["rules"] if r["name"] == "no-lateral-to-finance")["action"] = "allow"
 
-    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(edit)))
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(edit)))
     assert code == 1
     data = json.loads(text)
     assert data["zones_renamed"] == [{"old": "finance", "new": "fin"}]
@@ -191,10 +191,10 @@ def split_finance(hole: bool) -> object:
 
 
 def test_a_split_zone_is_checked_by_address_or_unverifiable(make_policy) -> None:
-    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(split_finance(False))))
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(split_finance(False))))
     assert code == 0, text  # the old finance lines hold on fina and finb, address by address
     assert json.loads(text)["intent_unverifiable"] == []
-    code, text = twin_diff("--json", str(REFERENCE), str(make_policy(split_finance(True))))
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(split_finance(True))))
     assert code == 1
     lost = {u["intent"]: u["why"] for u in json.loads(text)["intent_unverifiable"]}
     assert "web-never-finance" in lost

@@ -78,9 +78,9 @@ def test_diff_names_a_hole_opened_for_ipv6_only(make_policy) -> None:
         "tcp/5432",
     )
     assert [b.intent.name for b in result.breaches] == ["web-never-db"]
-    res = CliRunner().invoke(app, ["diff", "--json", str(DUALSTACK), str(make_policy(edit,
+    res = CliRunner().invoke(app, ["diff", "--json", "-", str(DUALSTACK), str(make_policy(edit,
                              base=DUALSTACK))])  # fmt: skip
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)  # the tables: on stderr
     assert res.exit_code == 1
     (opened,) = data["newly_allowed"]
     assert (opened["sources"], opened["destinations"]) == (["web (IPv6)"], ["db (IPv6)"])

@@ -1,30 +1,29 @@
 """The `twin` command. Commands only parse options and call the core; one module per group.
 
-This module stays light: `main` imports the commands (typer, rich, pydantic: ~0.5-2 s) itself,
-with Ctrl-C and SIGTERM ending the process at once (one line, exit 130 or 143): nothing is
-built yet, and an exception raised inside an import can come out as importlib's KeyError.
+This module stays light: `main` imports the command table (typer) itself, with Ctrl-C and
+SIGTERM ending the process at once (one line, exit 130 or 143): nothing is built yet, and an
+exception raised inside an import can come out as importlib's KeyError. The module of the
+command that runs is imported once the command line is parsed (`twin.cli.commands`).
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from typing import Any
 
-# ruff: noqa: PLC0415 - the imports below are late on purpose
+from twin.cli.signals import EXIT, importing
 
-EXIT = {signal.SIGINT: (130, b"interrupted\n"), signal.SIGTERM: (143, b"terminated\n")}
+# ruff: noqa: PLC0415 - the imports below are late on purpose
 
 
 def main() -> None:
-    for sig in EXIT:
-        signal.signal(sig, _quit)
-    from twin.cli.commands import app
+    with importing():
+        from twin.cli.commands import app
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminated)
-    app()
+    app(prog_name="twin")  # also under `python -m twin`: usage lines and completion say twin
 
 
 def interrupted(exc: KeyboardInterrupt) -> None:
@@ -41,12 +40,6 @@ def __getattr__(name: str) -> Any:
 
         return app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _quit(signum: int, frame: object) -> None:
-    code, line = EXIT[signal.Signals(signum)]
-    os.write(2, line)
-    os._exit(code)
 
 
 def _terminated(signum: int, frame: object) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +17,9 @@ from twin.analysis.blast import VIA, Blast
 from twin.analysis.compare import BASELINES
 from twin.analysis.reach import Reach
 from twin.analysis.walkplan import walk_plan
-from twin.cli.common import handle_errors, out
-from twin.errors import UsageError
+from twin.cli.common import check_outputs, handle_errors, human, progress, write_reports
+from twin.cli.options import Foothold, Json, Lab, Policy, Quiet, Via, choose
+from twin.errors import UsageError, did_you_mean
 from twin.files import write_output
 from twin.plan.build import build_plan
 from twin.policy.load import load_policy
@@ -28,34 +28,16 @@ from twin.report.compare import compare_data, print_compare
 from twin.report.graph import zone_svg
 from twin.report.walk import live_data, print_live
 
-FileArg = Annotated[Path, typer.Argument(help="Policy file.")]
-FromOpt = Annotated[
-    str | None,
-    typer.Option("--from", help="Foothold: a host, or a zone (all its hosts compromised)."),
-]
-ViaOpt = Annotated[
-    str,
-    typer.Option(
-        help="What reaching a host means: any (every allowed tcp/udp port or icmp) or ports "
-        "(tcp/udp ports only)."
-    ),
-]
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(blast)
-    app.command()(graph)
-    app.command()(compare)
-
 
 def _reach(file: Path, via: str, foothold: str | None) -> Reach:
-    if via not in VIA:
-        raise UsageError(f"--via must be one of {', '.join(VIA)}, not {via!r}")
+    choose("--via", via, tuple(VIA))
     reach = Reach(build_plan(load_policy(file)))
     if foothold is not None and not reach.hosts_of(foothold):
+        names = [*reach.members, *reach.plan.by_host]
         zones = ", ".join(reach.members)
         raise UsageError(
-            f"--from {foothold!r}: no such zone or host in {file} (zones: {zones}; or a host name)"
+            f"--from {foothold!r}: no such zone or host in {file} ({did_you_mean(foothold, names)}"
+            f"zones: {zones}; or a host name)"
         )
     return reach
 
@@ -72,25 +54,13 @@ def _no_gc() -> Iterator[None]:
         gc.enable()
 
 
-def _write(path: Path, text: str) -> None:
-    """`-` is stdout; else an atomic write, a failure being one line (exit 2)."""
-    if str(path) == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        write_output(path, text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
 @handle_errors
 def blast(
-    file: FileArg,
-    foothold: FromOpt = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the analysis as JSON (- for stdout).")
-    ] = None,
-    via: ViaOpt = "any",
+    file: Policy,
+    foothold: Foothold = None,
+    json_path: Json = None,
+    via: Via = "any",
+    quiet: Quiet = False,
     live: Annotated[
         bool,
         typer.Option(
@@ -99,7 +69,7 @@ def blast(
             "host hop 1 reached, …), and probe flows toward hosts out of reach.",
         ),
     ] = False,
-    lab: Annotated[str | None, typer.Option(help="With --live: the lab (default FILE's).")] = None,
+    lab: Lab = None,
 ) -> None:
     """Assume breach: what each compromised host or zone can reach, hop after hop, exactly.
 
@@ -107,41 +77,60 @@ def blast(
     shortest path to each crown jewel (`sensitive: true`) is shown hop by hop with the rule
     that allows each hop. Exit 1 when an `unreachable` intent line does not hold, or (--live)
     when the running twin refuses a path or lets through a flow toward a host out of reach;
-    3 when the twin cannot be judged."""
+    3 when the twin cannot be judged. --lab (with --live): the lab, default FILE's."""
+    check_outputs(json=json_path)
     opened = pipeline.open_to_test(lab, file) if live else None
-    with _no_gc():
+    with _no_gc(), progress(f"assume breach: {file}"):
         reach = _reach(file, via, foothold)
         blast_ = Blast(reach, via)
         data = blast_data(blast_, str(file), foothold)
     code = 0 if data["ok"] else 1
     if opened is not None:
         walks = walk_plan(blast_, foothold)
-        data["live"] = live_data(walks, pipeline.walk(opened, walks))
+        with progress(f"lab {opened.state.lab}: walking every path"):
+            data["live"] = live_data(walks, pipeline.walk(opened, walks))
         code = max(code, data["live"]["exit_code"]) if code != 1 else 1
-    if json_path is not None:
-        _write(json_path, json.dumps(data, indent=1) + "\n")
-    if json_path is None or str(json_path) != "-":
-        print_blast(out, data)
+    text = json.dumps(data, indent=1) + "\n"
+    wrote = write_reports(("json", json_path, lambda p: write_output(p, text)))
+    shown = human(json_path)
+    if quiet:
+        held = sum(1 for i in data["intent"] if i["holds"])
+        shown.print(
+            f"blast radius of {file}: {held}/{len(data['intent'])} unreachable intent lines hold"
+            + "".join(f"; broken: {i['name']}" for i in data["intent"] if not i["holds"]),
+            markup=False,
+        )
+    else:
+        print_blast(shown, data)
         if "live" in data:
-            print_live(out, data["live"])
-    raise typer.Exit(code)
+            print_live(shown, data["live"])
+    raise typer.Exit(3 if not wrote else code)
 
 
 @handle_errors
 def graph(
-    file: FileArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="SVG file (- for stdout).")],
-    foothold: FromOpt = None,
-    via: ViaOpt = "any",
+    file: Policy,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", metavar="PATH", help="SVG file to write (- for standard output)."
+        ),
+    ],
+    foothold: Foothold = None,
+    via: Via = "any",
 ) -> None:
     """The zone graph as SVG: zones, allowed services between them, crown jewels, and the
-    attack paths from a foothold (default: the first zone that is not a crown jewel)."""
-    with _no_gc():
+    attack paths from a foothold.
+
+    The foothold is, unless --from names one, the first zone that is not a crown jewel."""
+    check_outputs(output=output)
+    with _no_gc(), progress(f"drawing the zone graph of {file}"):
         reach = _reach(file, via, foothold)
         drawn = zone_svg(Blast(reach, via), foothold)
-    _write(output, drawn.svg)
+    if not write_reports(("output", output, lambda p: write_output(p, drawn.svg))):
+        raise typer.Exit(3)
     if str(output) != "-":
-        out.print(
+        human(output).print(
             f"{output}: {drawn.zones} zones, {drawn.edges} zone-to-zone edges, "
             + (f"attack paths from {drawn.foothold}" if drawn.foothold else "no foothold"),
             markup=False,
@@ -150,30 +139,42 @@ def graph(
 
 @handle_errors
 def compare(
-    file: FileArg,
+    file: Policy,
     baseline: Annotated[
         str,
         typer.Option(
+            "--baseline",
+            metavar="flat|flat-zones",
             help="flat: one flat network (no firewall between hosts); flat-zones: every zone "
-            "flat, the firewall between zones."
+            "flat, the firewall between zones.",
         ),
     ] = "flat",
-    foothold: FromOpt = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the comparison as JSON (- for stdout).")
-    ] = None,
-    via: ViaOpt = "any",
+    foothold: Foothold = None,
+    json_path: Json = None,
+    via: Via = "any",
+    quiet: Quiet = False,
 ) -> None:
     """Flat vs microsegmented: what the policy takes away from a flat baseline, exactly.
 
     Host pairs that can talk, reachable host-services, and per foothold zone the hosts reached
     at the fixed point and the hops to each crown jewel: baseline → policy."""
-    if baseline not in BASELINES:
-        raise UsageError(f"--baseline must be one of {', '.join(BASELINES)}, not {baseline!r}")
-    with _no_gc():
+    choose("--baseline", baseline, tuple(BASELINES))
+    check_outputs(json=json_path)
+    with _no_gc(), progress(f"comparing {file} with the {baseline} baseline"):
         reach = _reach(file, via, foothold)
         data = compare_data(reach, str(file), baseline, via, foothold)
-    if json_path is not None:
-        _write(json_path, json.dumps(data, indent=1) + "\n")
-    if json_path is None or str(json_path) != "-":
-        print_compare(out, data)
+    text = json.dumps(data, indent=1) + "\n"
+    if not write_reports(("json", json_path, lambda p: write_output(p, text))):
+        raise typer.Exit(3)
+    shown = human(json_path)
+    if quiet:
+        totals = data["totals"]
+        shown.print(
+            f"{file} against the {baseline} baseline: host pairs that can talk "
+            f"{totals['host_pairs']['baseline']} → {totals['host_pairs']['policy']}, reachable "
+            f"host-services {totals['host_services']['baseline']} → "
+            f"{totals['host_services']['policy']}",
+            markup=False,
+        )
+    else:
+        print_compare(shown, data)

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from twin import evidence
-from twin.cli.common import err, handle_errors, out
+from twin.cli.common import err, handle_errors, out, progress
+from twin.cli.options import RUNTIMES, Policy, Runtime, choose
 from twin.errors import UsageError
 from twin.report.console import summary_line
 from twin.report.pack import MANIFEST, check_pack
@@ -19,33 +20,49 @@ app = typer.Typer(
     name="evidence",
     help="Test evidence an auditor keeps: a segmentation sweep sealed in a pack, and its check.",
     no_args_is_help=True,
+    rich_markup_mode=None,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(app)
-
-
-@app.command("pci")
+@app.command(
+    "pci", short_help="Sweep the zones around the CDE on every port; write a sealed evidence pack."
+)
 @handle_errors
 def pci(
-    file: Annotated[Path, typer.Argument(help="Policy file.")],
+    file: Policy,
     cde: Annotated[
         list[str],
-        typer.Option(help="Zones of the cardholder-data environment (repeat or comma-separate)."),
+        typer.Option(
+            "--cde",
+            metavar="ZONE",
+            help="Zones of the cardholder-data environment (repeat or comma-separate).",
+        ),
     ],
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="New or empty folder for the pack (default twin-evidence-<lab>-<UTC>)."
+            "-o",
+            "--output",
+            metavar="DIR",
+            help="New or empty folder for the pack (default twin-evidence-<lab>-<UTC>).",
         ),
     ] = None,
-    runtime: Annotated[
-        str, typer.Option(help="If the twin is not up: auto | netns | docker.")
-    ] = "auto",
-    ports: Annotated[str, typer.Option(help="all, top1000, or 22,80,8000-8100.")] = "all",
+    runtime: Runtime = "auto",
+    ports: Annotated[
+        str,
+        typer.Option(
+            "--ports", metavar="all|top1000|LIST", help="all, top1000, or 22,80,8000-8100."
+        ),
+    ] = "all",
     matrix: Annotated[
-        str, typer.Option(help="zones: one host pair per zone pair; full: every host pair.")
+        str,
+        typer.Option(
+            "--matrix",
+            metavar="zones|full",
+            help="zones: one host pair per zone pair; full: every host pair.",
+        ),
     ] = "zones",
 ) -> None:
     """Sweep every out-of-scope zone to every CDE zone and back (TCP and UDP 1-65535, ICMP) and
@@ -54,12 +71,13 @@ def pci(
     MANIFEST.sha256. Brings the twin up if it is not (and down after). Exit 0 when every
     probe matches the policy and the intent, 1 when one differs, 3 when one could not be
     judged; the pack is written in every case."""
-    if matrix not in ("zones", "full"):
-        raise UsageError(f"--matrix {matrix!r}: zones or full")
+    choose("--matrix", matrix, ("zones", "full"))
+    choose("--runtime", runtime, RUNTIMES)
     zones = [z.strip() for part in cde for z in part.split(",") if z.strip()]
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     folder = out_dir or Path(f"twin-evidence-{file.stem}-{stamp}")
-    done = evidence.pci(file, zones, folder, runtime=runtime, ports=ports, matrix=matrix)
+    with progress(f"evidence for {file}: sweeping every port around {', '.join(zones)}"):
+        done = evidence.pci(file, zones, folder, runtime=runtime, ports=ports, matrix=matrix)
     run = done.saved.run
     out.print(summary_line(run), style="green" if run.ok else "bold red")
     out.print(
@@ -76,9 +94,14 @@ def pci(
     raise typer.Exit(run.exit_code)
 
 
-@app.command("verify")
+@app.command(
+    "verify",
+    short_help="Re-check every hash of an evidence pack: 0 intact, 1 naming what changed.",
+)
 @handle_errors
-def verify(folder: Annotated[Path, typer.Argument(help="An evidence pack's folder.")]) -> None:
+def verify(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="An evidence pack's folder.")],
+) -> None:
     """Re-check every hash of an evidence pack: exit 0 when it is intact, 1 naming each file
     altered, removed or added."""
     if not folder.is_dir():

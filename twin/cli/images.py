@@ -6,30 +6,51 @@ from typing import Annotated
 
 import typer
 
-from twin.cli.common import handle_errors, out
+from twin.cli.common import handle_errors, out, progress
+from twin.cli.options import choose
 from twin.images.build import build_node_image, debian_mirror, image_exists
 from twin.images.recipe import node_recipe
 
-app = typer.Typer(help="The node image every twin node runs (Debian + nftables + scapy).")
+app = typer.Typer(
+    name="images",
+    help="The node image every twin node runs (Debian + nftables + scapy).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+METHODS = ("auto", "dockerfile", "debootstrap")
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="images")
-
-
-@app.command()
+@app.command(
+    short_help="Build the node image unless its tag (a hash of the recipe) is already here."
+)
 @handle_errors
 def build(
     method: Annotated[
-        str, typer.Option(help="auto (Dockerfile when a registry answers, else debootstrap)")
+        str,
+        typer.Option(
+            "--method",
+            metavar="auto|dockerfile|debootstrap",
+            help="auto: the Dockerfile when a registry answers, else debootstrap.",
+        ),
     ] = "auto",
     mirror: Annotated[
-        str | None, typer.Option(help="Debian mirror for debootstrap (default: this machine's)")
+        str | None,
+        typer.Option(
+            "--mirror",
+            metavar="URL",
+            help="Debian mirror for debootstrap (default: this machine's).",
+        ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Rebuild even when the tag exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even when the tag exists.")
+    ] = False,
 ) -> None:
     """Build the node image unless its tag (a hash of the recipe) is already here."""
-    built = build_node_image(method, mirror, force)
+    choose("--method", method, METHODS)
+    with progress(f"building the node image ({method}; debootstrap takes ~45 s)"):
+        built = build_node_image(method, mirror, force)
     if built.method == "cached":
         out.print(f"{built.tag} is present (recipe unchanged): nothing to build")
         return

@@ -10,60 +10,96 @@ from typing import Annotated
 import typer
 import yaml
 
-from twin.cli.common import err, handle_errors, out
+from twin.cli.common import err, handle_errors, human, out
+from twin.cli.options import Policy, is_stdout, one_stdout
 from twin.errors import InputError, Problem
 from twin.files import check_output, read_regular, write_output
 from twin.vendors import fetch, registry
 from twin.vendors.translate.build import build_policy, lab_name
 
 VENDORS = ("panos", "fortigate", "asa")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("import")(import_cmd)
-    app.command("export")(export_cmd)
+TARGETS = "panos|panos-xml|fortigate|vyos|nftables"
 
 
 @handle_errors
 def import_cmd(
-    vendor: Annotated[str | None, typer.Argument(help="panos | fortigate | asa")] = None,
-    file: Annotated[Path | None, typer.Argument(help="Running config (XML, set, or text).")] = None,
+    vendor: Annotated[
+        str | None,
+        typer.Argument(metavar="VENDOR", help="panos | fortigate | asa", show_default=False),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="FILE", help="Running config (XML, set, or text).", show_default=False
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Policy file to write.")
+        Path | None,
+        typer.Option(
+            "-o", "--output", metavar="PATH", help="Policy file to write (default: stdout)."
+        ),
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Lab name (default: file name).")
+        str | None, typer.Option("--name", metavar="NAME", help="Lab name (default: file name).")
     ] = None,
     zone_subnets: Annotated[
         str | None,
         typer.Option(
-            help="ZONE=CIDR,… or a YAML file mapping zone → subnet (overrides interfaces)."
+            "--zone-subnets",
+            metavar="ZONE=CIDR,…|FILE",
+            help="ZONE=CIDR,… or a YAML file mapping zone → subnet (overrides interfaces).",
         ),
     ] = None,
     vsys: Annotated[
         str | None,
-        typer.Option("--vsys", "--vdom", help="PAN-OS vsys / device group, FortiGate VDOM."),
+        typer.Option(
+            "--vsys", "--vdom", metavar="NAME", help="PAN-OS vsys / device group, FortiGate VDOM."
+        ),
     ] = None,
     device: Annotated[
-        str | None, typer.Option(help="Pull over SSH instead: paloalto_panos | fortinet.")
+        str | None,
+        typer.Option(
+            "--device",
+            metavar="paloalto_panos|fortinet",
+            help="Pull the configuration over SSH instead of reading FILE.",
+        ),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Device address (with --device).")] = None,
-    user: Annotated[str | None, typer.Option(help="SSH user (with --device).")] = None,
-    port: Annotated[int, typer.Option(help="SSH port (with --device).")] = 22,
-    key_file: Annotated[Path | None, typer.Option(help="SSH private key (with --device).")] = None,
-    report: Annotated[Path | None, typer.Option(help="Write the import report (JSON).")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", metavar="HOST", help="Device address (with --device).")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", metavar="USER", help="SSH user (with --device).")
+    ] = None,
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="SSH port (with --device).")
+    ] = 22,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", metavar="PATH", help="SSH private key (with --device)."),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="PATH",
+            help="Write the import report (JSON) to PATH (default: beside -o; - for stdout).",
+        ),
+    ] = None,
     strict: Annotated[
         bool,
-        typer.Option(help="Exit 1 when a rule is skipped or approximated (for CI)."),
+        typer.Option("--strict", help="Exit 1 when a rule is skipped or approximated (for CI)."),
     ] = False,
-    intent: Annotated[
+    no_intent: Annotated[
         bool,
-        typer.Option(help="Write derived intent: one sample flow per imported rule."),
-    ] = True,
+        typer.Option(
+            "--no-intent", help="Write no derived intent (one sample flow per imported rule)."
+        ),
+    ] = False,
 ) -> None:
     """Import a PAN-OS, FortiGate or Cisco ASA/FTD policy as a twin policy file, with a report.
 
     The password for --device comes from $TWIN_DEVICE_PASSWORD (never a command-line option)."""
+    one_stdout(output=output or Path("-"), report=report)  # no -o: the policy is on stdout
     for option, path in (("--output", output), ("--report", report)):
         if path is not None:
             check_output(path, option)
@@ -99,16 +135,18 @@ def import_cmd(
     dev = registry.parse(vendor, text, source, vsys)
     subnets = _zone_subnets(zone_subnets)
     lab = name or lab_name(Path(source).stem if device is None else (host or "device"))
-    imported = build_policy(dev, lab, subnets, intent=intent)
+    imported = build_policy(dev, lab, subnets, intent=not no_intent)
     body = imported.to_yaml()
     if output is None:
         out.print(body, markup=False, end="")
     else:
         write_output(output, body)
-    rep_path = report or (output.with_name(output.stem + ".import-report.json") if output else None)
+    rep_path = report
+    if rep_path is None and output is not None and not is_stdout(output):
+        rep_path = output.with_name(output.stem + ".import-report.json")
     if rep_path is not None:
         write_output(rep_path, json.dumps(imported.report.as_data(), indent=1) + "\n")
-    sink = err if output is None else out
+    sink = err if output is None or is_stdout(output) else out
     for note in imported.report.notes:
         sink.print(f"  {note}", markup=False)
     where = f" → {output}" if output else ""
@@ -128,16 +166,18 @@ def import_cmd(
 
 @handle_errors
 def export_cmd(
-    target: Annotated[str, typer.Argument(help="panos | panos-xml | fortigate | vyos | nftables")],
-    file: Annotated[Path, typer.Argument(help="Twin policy file.")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help=TARGETS)],
+    file: Policy,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")
+        Path | None,
+        typer.Option("-o", "--output", metavar="PATH", help="Write here (default: stdout)."),
     ] = None,
     rules_only: Annotated[
         bool,
         typer.Option(
+            "--rules-only",
             help="Objects and rules only: no hostname, interface or zone that would overwrite "
-            "a device's own (panos, panos-xml, fortigate)."
+            "a device's own (panos, panos-xml, fortigate).",
         ),
     ] = False,
 ) -> None:
@@ -149,7 +189,7 @@ def export_cmd(
         out.print(text, markup=False, end="", soft_wrap=True)
     else:
         write_output(output, text)
-        out.print(f"exported {file} as {target} → {output}")
+        human(output).print(f"exported {file} as {target} → {output}", markup=False)
 
 
 MAX_CONFIG_BYTES = 256 * 1024 * 1024  # the biggest firewall exports seen are tens of MB

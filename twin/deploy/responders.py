@@ -12,12 +12,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twin.errors import EnvironmentProblem, last_line
 from twin.lab.directory import LabDir, write_atomic
 from twin.lab.state import LabState
-from twin.plan.plan import Plan
 from twin.runtime.base import Runtime
+
+if TYPE_CHECKING:  # teardown imports this module: `twin down` builds no plan
+    from twin.plan.plan import Plan
 
 TRAFFIC_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the traffic package
 

@@ -35,7 +35,7 @@ from twin.files import read_regular
 from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir
 from twin.lab.registry import Entry, broken_entries, entries, find_entry, release
 from twin.lab.state import LabState, load_state
-from twin.policy.model import LAB_NAME
+from twin.policy.syntax import LAB_NAME
 from twin.runtime.docker import labelled_entries
 from twin.runtime.registry import RUNTIMES, register
 

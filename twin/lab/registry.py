@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.errors import EnvironmentProblem, UsageError
+from twin.errors import EnvironmentProblem, NotUp, UsageError, did_you_mean
 from twin.lab.directory import LabDir, home, run_dir
 from twin.lab.state import load_state
-from twin.policy.model import LAB_NAME
+from twin.policy.syntax import LAB_NAME
 
 
 @dataclass(frozen=True)
@@ -130,10 +130,12 @@ def find_entry(lab: str | None) -> Entry:
                     f"{path}: the registry entry of lab {lab!r} cannot be read ({problem}); "
                     "`twin down --all` removes it and what it names"
                 )
-        names = ", ".join(e.lab for e in up) or "none"
-        raise UsageError(f"lab {lab!r} is not up (labs up: {names})")
+        labs = [e.lab for e in up]
+        raise NotUp(
+            f"lab {lab!r} is not up ({did_you_mean(lab, labs)}labs up: {', '.join(labs) or 'none'})"
+        )
     if not up:
-        raise UsageError("no lab is up; start one with `twin up FILE`")
+        raise NotUp("no lab is up; start one with `twin up FILE`")
     if len(up) > 1:
         names = ", ".join(e.lab for e in up)
         raise UsageError(f"{len(up)} labs are up ({names}); pick one with --lab NAME or FILE")

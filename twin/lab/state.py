@@ -17,7 +17,7 @@ from typing import Any
 
 from twin.errors import EnvironmentProblem, UsageError
 from twin.lab.directory import LabDir, write_atomic
-from twin.policy.model import LAB_NAME
+from twin.policy.syntax import LAB_NAME
 
 
 @dataclass

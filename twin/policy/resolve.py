@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from twin.policy.model import SERVICE_LITERAL, Policy, Zone
+from twin.policy.model import Policy, Zone
+from twin.policy.syntax import SERVICE_LITERAL
 
 Proto = Literal["tcp", "udp", "icmp", "icmpv6"]
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "icmp", "icmpv6")

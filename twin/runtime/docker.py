@@ -26,14 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import EnvironmentProblem
-from twin.firewalls.table import firewall_named
-from twin.images.build import image_exists, missing_image_hint
 from twin.lab import directory as labdir
 from twin.lab.directory import TOPOLOGY, run_dir
 from twin.lab.names import node_id, node_prefix
 from twin.lab.registry import Entry
 from twin.lab.state import LabState
-from twin.policy.model import LAB_NAME
+from twin.policy.syntax import LAB_NAME
 from twin.proc import ExecResult, run
 from twin.runtime.dockercli import about, default_timeout, docker, removal_turn, server_version
 
@@ -51,13 +49,13 @@ def container_name(lab: str, node: str) -> str:
 
 
 def docker_unavailable() -> str | None:
+    if os.geteuid() != 0:  # before asking the daemon: its socket refuses non-root too
+        return "needs root (veths into the containers' namespaces, setns for probes)"
     if shutil.which("docker") is None:
         return "the docker CLI is not installed"
     res = server_version()
     if not res.ok:
         return f"no Docker daemon answers ({res.said or 'no answer'})"
-    if os.geteuid() != 0:
-        return "needs root (veths into the containers' namespaces, setns for probes)"
     if shutil.which("ip") is None:
         return "ip (iproute2) is not installed (run `make setup`)"
     return None
@@ -177,6 +175,10 @@ def node_options(state: LabState, node: str, spec: dict[str, Any]) -> list[str]:
         **{str(k): str(v) for k, v in (spec.get("labels") or {}).items()},
     }
     opts = ["--name", name, "--hostname", node, "--network", "none", "--restart", "no"]
+    # the firewall table (plan, policy model) only where containers are made, not for
+    # `twin status` / `twin down`, which import this module too
+    from twin.firewalls.table import firewall_named  # noqa: PLC0415
+
     fw = firewall_named(labels.get(FIREWALL_LABEL, ""))
     if fw is not None and fw.privileged:  # only this node, only with a kind that needs it
         opts += ["--privileged"]
@@ -220,6 +222,9 @@ def claim_containers(state: LabState, nodes: dict[str, dict[str, Any]]) -> None:
 
 
 def check_images(images: set[str]) -> None:
+    # the image build (jinja2, the recipe) is imported only by `up`: `twin status`/`down` start fast
+    from twin.images.build import image_exists, missing_image_hint  # noqa: PLC0415
+
     for image in sorted(images):
         if not image_exists(image):
             raise EnvironmentProblem(missing_image_hint(image))

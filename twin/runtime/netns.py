@@ -15,7 +15,7 @@ from twin.errors import EnvironmentProblem
 from twin.lab.directory import TOPOLOGY, read_topology
 from twin.lab.names import node_id, node_prefix
 from twin.lab.state import LabState
-from twin.policy.model import LAB_NAME, NODE_NAME
+from twin.policy.syntax import LAB_NAME, NODE_NAME
 from twin.proc import ExecResult, run
 
 NETNS_DIR = Path("/run/netns")

@@ -3,6 +3,7 @@ drives; `twin --help` needs none of them)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from twin.errors import EnvironmentProblem, UsageError
@@ -14,6 +15,11 @@ RUNTIMES: dict[str, Callable[[], Runtime]] = {}
 def get_runtime(name: str) -> Runtime:
     """A runtime by name; `auto` picks docker when a daemon answers, else netns."""
     register()
+    if name == "auto" and os.geteuid() != 0:  # every runtime does: say it once
+        raise EnvironmentProblem(
+            "needs root: twin builds network namespaces and veth links (netns, docker, "
+            "containerlab); run it as root"
+        )
     if name == "auto":
         order = ["docker", "netns"]
         reasons = []

@@ -16,8 +16,9 @@ import yaml
 
 from twin.errors import InputError, Problem
 from twin.policy.load import validate_policy
-from twin.policy.model import LAB_NAME, RESERVED_NAMES, Action, Policy
+from twin.policy.model import RESERVED_NAMES, Action, Policy
 from twin.policy.resolve import IPv4Net
+from twin.policy.syntax import LAB_NAME
 from twin.vendors.device import DeviceConfig, DevZone
 from twin.vendors.report import ImportReport, Kind
 from twin.vendors.translate.intent import derive

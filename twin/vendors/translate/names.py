@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from twin.policy.model import NODE_NAME, OBJECT_NAME
+from twin.policy.syntax import NODE_NAME, OBJECT_NAME
 
 _NODE_BAD = re.compile(r"[^a-z0-9_-]+")
 _OBJECT_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
