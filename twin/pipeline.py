@@ -28,7 +28,8 @@ from twin.deploy.responders import (
 )
 from twin.deploy.running import Lab, open_lab
 from twin.deploy.teardown import down, down_lost, signals_deferred
-from twin.errors import EnvironmentProblem, TwinError, UsageError
+from twin.errors import EnvironmentProblem, InputError, Problem, TwinError, UsageError
+from twin.firewalls.table import unsupported
 from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir, write_atomic
 from twin.lab.registry import claim, release
 from twin.lab.runstore import DEFAULT_KEEP
@@ -39,7 +40,7 @@ from twin.plan.plan import Plan
 from twin.plan.sweep import SweepTarget
 from twin.policy.load import load_policy, parse_policy
 from twin.policy.model import Policy
-from twin.policy.source import read_policy_file
+from twin.policy.source import dotted, line_of, read_policy_file, read_yaml
 from twin.policy.syntax import LAB_NAME
 from twin.render.topology import render_lab
 from twin.runtime.base import Runtime
@@ -85,6 +86,12 @@ def prepare(
     `lab` its name (then the lab keeps the policy as validated, under that name)."""
     raw = read_policy_file(file)
     policy = parse_policy(raw, str(file))
+    cannot = unsupported(policy)
+    if cannot:
+        _, lines = read_yaml(raw, str(file))
+        raise InputError(
+            [Problem(str(file), line_of(lines, p), dotted(p), msg, hint) for p, msg, hint in cannot]
+        )
     if lab is not None and lab != policy.name:
         if not LAB_NAME.fullmatch(lab):
             raise UsageError(f"--lab {lab!r} is not a lab name (1-20 of a-z 0-9, no '-')")

@@ -18,7 +18,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("twin.policy",),  # the policy file: model, YAML source, wording, checks, load
     ("twin.lab",),  # the lab directory and its file names, the state file, the registry
     ("twin.images.recipe",),  # which image twin nodes run: data the plan names
-    ("twin.plan.plan",),  # the plan's types: addresses, nodes, links, chains, verdicts
+    # the plan's types: addresses, nodes, links, chains, verdicts; what each host enforces
+    ("twin.plan.plan", "twin.plan.agent"),
     ("twin.firewalls",),  # one adapter per firewall kind, and the table of kinds
     ("twin.plan",),  # build_plan (bridge names come from the kind's adapter); flows to probe
     ("twin.analysis",),  # exact analysis of a policy, no lab

@@ -36,6 +36,7 @@ class FirewallNode:
     run: NodeExec
     netns: str  # its network namespace file (netlink reads, NFLOG)
     lab_dir: Path
+    host: bool = False  # a host enforcing its own rules (`enforcement: host|both`)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class Firewall:
     # packet checks and the log evidence need it.
     nflog_attribution: ClassVar[bool] = False
     rehearsal: ClassVar[bool] = False  # `twin rehearse` can swap its ruleset in one step
+    # Each host can get its own rules, derived from the same policy (`enforcement: host|both`):
+    # `render_host`, and a host node can be handed to `apply`, `snapshot`, `remember`.
+    host_enforcement: ClassVar[bool] = False
     netmiko_type: ClassVar[str]  # netmiko's device_type for `twin push --ssh`
 
     @property
@@ -89,6 +93,10 @@ class Firewall:
         """The configuration for a real device (`twin export`): what the twin runs, unless the
         kind says otherwise."""
         return self.render(t, plan, source)
+
+    def render_host(self, t: TemplateSet, plan: Plan, host: str, source: str) -> str:
+        """The rules host `host` enforces itself (`enforcement: host|both`)."""
+        raise NotImplementedError
 
     def apply(self, node: FirewallNode, config: str) -> None:
         """Load `config` into the running firewall, in one step where the kind allows."""

@@ -19,6 +19,7 @@ from traffic.nftdump import Missing, read_table
 from twin.errors import EnvironmentProblem, last_line
 from twin.firewalls import tamper
 from twin.firewalls.base import Firewall, FirewallNode, SendFile, Snapshot, TemplateSet, check
+from twin.plan.agent import agent_plan, enforced_centrally
 from twin.plan.plan import ChainRule, Plan
 from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, FirewallKind
 from twin.policy.resolve import IPNet, PortRange, range_text
@@ -26,6 +27,8 @@ from twin.policy.resolve import IPNet, PortRange, range_text
 TABLE = (
     "twin"  # `table inet twin`: twin's own, never `flush ruleset` (Docker's rules live there too)
 )
+HOST_TEMPLATE = "nftables/host.nft.j2"  # a host's own rules (enforcement: host|both)
+ROUTER_TEMPLATE = "nftables/router.nft.j2"  # the central node when the hosts enforce alone
 NFT_VERDICT = {
     Action.allow: "accept",
     Action.deny: "drop",
@@ -44,6 +47,8 @@ def render_nftables(t: TemplateSet, plan: Plan, source: str, *, exact: bool = Tr
     """`exact`: anti-spoofing lets through the planned host addresses only (the twin: an
     address a host adds itself is not the policy's); else each zone's whole subnets (an export
     for a device whose zones hold more hosts than the policy lists)."""
+    if exact and not enforced_centrally(plan):  # the twin's hosts enforce alone
+        return t.render(ROUTER_TEMPLATE, lab=plan.lab, source=source)
     bridge = {z.name: z.bridge for z in plan.zones}
     if exact:
         sources = [(bridge[h.zone], str(a)) for h in plan.hosts for a in h.addresses]
@@ -75,6 +80,30 @@ def render_nftables(t: TemplateSet, plan: Plan, source: str, *, exact: bool = Tr
         dispatch=dispatch,
         defaults=defaults,
         chains=chains,
+    )
+
+
+def render_host_nftables(t: TemplateSet, plan: Plan, host: str, source: str) -> str:
+    """One host's own table: output and input chains dispatching on the other end's zone to
+    that pair's rules (as the host is given them: `twin.plan.agent`), the same defaults."""
+    agent = agent_plan(plan, host)
+    own = [c for c in (*agent.outbound, *agent.inbound) if not c.shared]
+    return t.render(
+        HOST_TEMPLATE,
+        lab=plan.lab,
+        source=source,
+        host=agent.host,
+        group=plan.nflog_group,
+        anti_spoofing=ANTI_SPOOFING,
+        ct_invalid=CT_INVALID,
+        gateways=[str(g) for g in agent.gateways],
+        outbound=agent.outbound,
+        inbound=agent.inbound,
+        defaults=[_NftRule(r.name, "", NFT_VERDICT[r.action]) for r in plan.rules if r.default],
+        chains=[
+            {"name": c.name, "rules": [line for cr in c.rules for line in _nft_rules(cr)]}
+            for c in own
+        ],
     )
 
 
@@ -171,6 +200,7 @@ class Nftables(Firewall):
     template: ClassVar[str] = "nftables/ruleset.nft.j2"
     nflog_attribution: ClassVar[bool] = True
     rehearsal: ClassVar[bool] = True
+    host_enforcement: ClassVar[bool] = True
     netmiko_type: ClassVar[str] = "linux"
 
     def start(self, file: str) -> tuple[str, ...]:
@@ -183,6 +213,9 @@ class Nftables(Firewall):
         """Anti-spoofing by zone subnet: a device's zones hold more hosts than the policy
         lists (the twin lets the planned addresses through only)."""
         return render_nftables(t, plan, source, exact=False)
+
+    def render_host(self, t: TemplateSet, plan: Plan, host: str, source: str) -> str:
+        return render_host_nftables(t, plan, host, source)
 
     def apply(self, node: FirewallNode, config: str) -> None:
         """One `nft -f` transaction: the old table goes and the new one comes at once."""
@@ -207,7 +240,8 @@ class Nftables(Firewall):
 
     def remember(self, node: FirewallNode, snap: Snapshot) -> None:
         if snap.table is not None:
-            tamper.save_loaded(node.lab_dir, tamper.fingerprint(snap.table))
+            host = node.name if node.host else ""
+            tamper.save_loaded(node.lab_dir, tamper.fingerprint(snap.table), host)
 
     def describe_change(self, node: FirewallNode, snap: Snapshot) -> str:
         if snap.table is None:
@@ -224,7 +258,8 @@ class Nftables(Firewall):
                         listed[chain][int(number)] = text
             return listed[chain].get(handle, "?")
 
-        return tamper.describe(tamper.read_loaded(node.lab_dir), snap.table, rule_text)
+        loaded = tamper.read_loaded(node.lab_dir, node.name if node.host else "")
+        return tamper.describe(loaded, snap.table, rule_text)
 
     def push_ssh(self, conn: Any, config: str, send_file: SendFile) -> tuple[str, ...]:
         """Copy the ruleset over (scp), load it with `nft -f`, remove the copy."""

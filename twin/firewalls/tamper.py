@@ -68,16 +68,22 @@ def _policy(chain: bytes) -> str:
     return ""
 
 
-def save_loaded(lab_dir: Path, fp: dict[str, Any]) -> None:
-    path = LabDir(lab_dir).loaded_ruleset
+def loaded_path(lab_dir: Path, host: str = "") -> Path:
+    """Where the fingerprint of a table twin loaded is kept: the firewall's, or a host's."""
+    return LabDir(lab_dir).loaded_agent(host) if host else LabDir(lab_dir).loaded_ruleset
+
+
+def save_loaded(lab_dir: Path, fp: dict[str, Any], host: str = "") -> None:
+    path = loaded_path(lab_dir, host)
+    path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(fp))
     tmp.replace(path)
 
 
-def read_loaded(lab_dir: Path) -> dict[str, Any] | None:
+def read_loaded(lab_dir: Path, host: str = "") -> dict[str, Any] | None:
     try:
-        data = json.loads(LabDir(lab_dir).loaded_ruleset.read_text())
+        data = json.loads(loaded_path(lab_dir, host).read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and {"chains", "objects"} <= set(data) else None

@@ -26,6 +26,7 @@ class LabDir:
     POLICY: ClassVar[str] = "policy.yml"  # the policy the firewall enforces (a copy)
     CONFIGS: ClassVar[str] = "configs"  # per node: <node>.ip, <node>.sysctl, the firewall's file
     LOADED_RULESET: ClassVar[str] = "ruleset.loaded.json"  # fingerprint of the loaded table
+    AGENTS: ClassVar[str] = "agents"  # per host enforcing its own rules: <host>.loaded.json
     RESPONDER_SPEC: ClassVar[str] = "responders.json"
     RESPONDER_READY: ClassVar[str] = "responder.ready"
     RESPONDER_LOG: ClassVar[str] = "responder.log"
@@ -67,6 +68,10 @@ class LabDir:
     @property
     def loaded_ruleset(self) -> Path:
         return self.path / self.LOADED_RULESET
+
+    def loaded_agent(self, host: str) -> Path:
+        """The fingerprint of the table a host enforcing its own rules was given."""
+        return self.path / self.AGENTS / f"{host}.loaded.json"
 
     @property
     def responder_spec(self) -> Path:

@@ -79,6 +79,15 @@ class FirewallKind(enum.StrEnum):
     vyos = "vyos"
 
 
+class Enforcement(enum.StrEnum):
+    """Where the policy is enforced: the central firewall (a zone-based firewall), each host's
+    own rules (as an agent would program them: Illumio, Guardicore, NSX), or both."""
+
+    central = "central"
+    host = "host"
+    both = "both"
+
+
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -229,6 +238,7 @@ class Firewall(_Strict):
     kind: FirewallKind = FirewallKind.nftables
     name: str = "fw"
     image: str | None = None
+    enforcement: Enforcement = Enforcement.central
 
     @field_validator("name")
     @classmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 from twin.firewalls.base import Firewall
 from twin.firewalls.table import firewall_of
 from twin.lab.directory import TOPOLOGY, LabDir
+from twin.plan.agent import enforced_by_hosts
 from twin.plan.plan import Plan
 from twin.policy.resolve import IPv4Net, IPv6Net
 from twin.render.templates import Templates
@@ -37,11 +38,16 @@ def render_lab(
             dual=plan.dual_stack,
         ),
     }
+    agents = enforced_by_hosts(plan)  # each host enforces its own rules too
     for host in plan.hosts:
         files[LabDir.config_name(host.name, ".ip")] = t.render("node/host.ip.j2", host=host)
         files[LabDir.config_name(host.name, ".sysctl")] = t.render(
-            "node/host.sysctl.j2", host=host, dual=plan.dual_stack
+            "node/host.sysctl.j2", host=host, dual=plan.dual_stack, agent=agents
         )
+        if agents:
+            files[LabDir.config_name(host.name, fw.suffix)] = fw.render_host(
+                t, plan, host.name, source
+            )
     files[TOPOLOGY] = t.render(
         "clab/topology.clab.yml.j2",
         lab=plan.lab,
@@ -118,9 +124,17 @@ def _clab_nodes(plan: Plan, fw: Firewall) -> list[_ClabNode]:
         "/sbin/init" if fw.own_init else "",
         fw.name,
     )
+
+    def agent(node: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A host enforcing its own rules: its ruleset bound in, loaded when it starts."""
+        if not enforced_by_hosts(plan):
+            return (), ()
+        return (f"{LabDir.config_name(node, fw.suffix)}:{fw_config}:ro",), fw.start(fw_config)
+
     hosts = [
         _ClabNode(
-            h.name, plan.host_image, "host", h.zone, binds(h.name), host_setup,
+            h.name, plan.host_image, "host", h.zone, (*binds(h.name), *agent(h.name)[0]),
+            (*host_setup, *agent(h.name)[1]),
             ipv4=f"{h.address}/{h.prefixlen}" if h.address else "",
             ipv6=f"{h.address6}/{h.prefixlen6}" if h.address6 else "",
         )
