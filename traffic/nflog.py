@@ -50,13 +50,15 @@ class LogRecord:
     dport: int  # tcp/udp destination port; icmp echo sequence
     time: float
     flags: str = ""  # tcp flags, e.g. "S" or "A"
+    node: str = ""  # the node whose rules logged it (one reader per node's namespace)
 
 
 class NflogReader:
     """Bind an NFLOG group inside a namespace; `drain()` returns what was logged since."""
 
-    def __init__(self, netns: str, group: int, copy_range: int = 64) -> None:
+    def __init__(self, netns: str, group: int, copy_range: int = 64, node: str = "") -> None:
         self.group = group
+        self.node = node
         self._records: list[LogRecord] = []
         self._chunks: list[tuple[float, bytes]] = []  # (arrival, netlink messages), unparsed
         self._buf = bytearray(BATCH * 4)
@@ -165,7 +167,9 @@ class NflogReader:
                 if length < 16:
                     break
                 if mtype == PACKET:
-                    rec = _parse_packet(data, off + 20, off + length, now, names=names, addrs=addrs)
+                    rec = _parse_packet(
+                        data, off + 20, off + length, now, names=names, addrs=addrs, node=self.node
+                    )
                     if rec is not None:
                         records.append(rec)
                 off += (length + 3) & ~3
@@ -185,6 +189,82 @@ class NflogReader:
         self.close()
 
 
+class NflogReaders:
+    """One reader per node's namespace (node → namespace file), all served by one thread (a
+    thread per reader would share the interpreter with the prober many times over): the
+    records of every node, each naming its node. Used as `NflogReader` is."""
+
+    def __init__(self, where: dict[str, str], group: int) -> None:
+        self.readers: list[NflogReader] = []
+        try:
+            for node, netns in where.items():
+                self.readers.append(NflogReader(netns, group, node=node))
+        except BaseException:
+            self.close()
+            raise
+        self._by_fd = {r.sock.fileno(): r for r in self.readers}
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
+
+    def start(self) -> NflogReaders:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="twin-nflog", daemon=True)
+        self._thread.start()
+        return self
+
+    def _pump(self) -> None:
+        ep = select.epoll()
+        for fd in self._by_fd:
+            ep.register(fd, select.EPOLLIN)
+        try:
+            while not self._stop.is_set():
+                for fd, _ in ep.poll(0.02):
+                    self._by_fd[fd]._collect()
+        except OSError as exc:
+            self._error = exc
+        finally:
+            ep.close()
+
+    def _parse(self) -> int:
+        return sum(r._parse() for r in self.readers)
+
+    def drain(self, settle: float = 0.05, expect: int = 0, limit: float = 2.0) -> list[LogRecord]:
+        """What every node logged so far (in the order it arrived), once nothing new came for
+        `settle` seconds and `expect` records are in, or `limit` seconds have passed."""
+        deadline = time.monotonic() + limit
+        while True:
+            if self._thread is None:  # not started: read here
+                for r in self.readers:
+                    r._collect()
+            seen = self._parse()
+            time.sleep(settle)
+            have = self._parse()
+            if have == seen and (have >= expect or time.monotonic() > deadline):
+                break
+        if self._error is not None:
+            raise self._error
+        out: list[LogRecord] = []
+        for r in self.readers:
+            out += r._records
+            r._records = []
+        out.sort(key=lambda rec: rec.time)
+        return out
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        for r in self.readers:
+            r.close()
+
+    def __enter__(self) -> NflogReaders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _attr(kind: int, payload: bytes) -> bytes:
     length = 4 + len(payload)
     return struct.pack("=HH", length, kind) + payload + b"\0" * ((4 - length % 4) % 4)
@@ -198,6 +278,7 @@ def _parse_packet(
     *,
     names: dict[bytes, str],
     addrs: dict[bytes, str],
+    node: str = "",
 ) -> LogRecord | None:
     """One record from the attributes in data[off:end]; rule names and addresses are decoded
     once per run (`names`, `addrs`)."""
@@ -223,13 +304,13 @@ def _parse_packet(
     if proto_num in (socket.IPPROTO_TCP, socket.IPPROTO_UDP) and len(payload) >= ihl + 4:
         sport, dport = PORTS.unpack_from(payload, ihl)
         if proto_num == socket.IPPROTO_UDP:
-            return LogRecord(name, src, dst, "udp", sport, dport, now)
+            return LogRecord(name, src, dst, "udp", sport, dport, now, node=node)
         flags = FLAGS[payload[ihl + 13] & 0x3F] if len(payload) >= ihl + 14 else ""
-        return LogRecord(name, src, dst, "tcp", sport, dport, now, flags)
+        return LogRecord(name, src, dst, "tcp", sport, dport, now, flags, node)
     if proto_num == socket.IPPROTO_ICMP and len(payload) >= ihl + 8:
         ident, seq = PORTS.unpack_from(payload, ihl + 4)
-        return LogRecord(name, src, dst, "icmp", ident, seq, now)
-    return LogRecord(name, src, dst, "other", 0, 0, now)
+        return LogRecord(name, src, dst, "icmp", ident, seq, now, node=node)
+    return LogRecord(name, src, dst, "other", 0, 0, now, node=node)
 
 
 def _addr(cache: dict[bytes, str], raw: bytes) -> str:

@@ -19,8 +19,10 @@ gives a connected UDP socket the answers to its own 4-tuple), so a sweep of one 
 that spread; a port a listener or a responder holds is drawn again.
 
 Verdicts: open (handshake / reply), closed (the destination host answered RST / port
-unreachable: the flow crossed the firewall), rejected (ICMP admin-prohibited from the firewall),
-filtered (nothing came back).
+unreachable: the flow crossed the firewall), rejected (any other ICMP unreachable, e.g.
+admin-prohibited: from the firewall, or from a host enforcing the policy itself — the source's
+own reject answers from the source), filtered (nothing came back). The class comes from what
+the answer is, never from who sent it.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ LINGER_RESET = struct.pack("ii", 1, 0)
 SOURCE_PORTS = ((1, 1023), (1024, 32767), (32768, 60999), (61000, 65535))
 MAX_BURST = 0.1  # seconds of sending before the prober looks at answers again
 REJECT_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM}
+# A send refused with EPERM (UDP, ICMP) was dropped by the source's own netfilter rules: it is
+# judged by what comes back (a reject's ICMP error from the host itself) or by the deadline.
 TCP, UDP, ICMP = 0, 1, 2
 V_OPEN, V_CLOSED, V_FILTERED, V_REJECTED = (CODE[v] for v in (OPEN, CLOSED, FILTERED, REJECTED))
 EPOLLOUT, EPOLLIN = select.EPOLLOUT, select.EPOLLIN
@@ -298,9 +302,14 @@ class _Run:
                     protos[nxt] = ICMP
                     self._send_icmp(nxt, netns, dst)
             except OSError as exc:  # e.g. the source address is gone: the health check names it
-                self._finish(
-                    nxt, V_REJECTED if exc.errno in REJECT_ERRNOS else V_FILTERED, str(exc)
-                )
+                if exc.errno == errno.EPERM and proto != "tcp":
+                    # the source's own rules stopped it (a host enforcing the policy itself):
+                    # a drop leaves it unanswered, a reject's ICMP error comes from the host
+                    self.out.details[nxt] = "stopped by the source host's own rules (EPERM)"
+                else:
+                    self._finish(
+                        nxt, V_REJECTED if exc.errno in REJECT_ERRNOS else V_FILTERED, str(exc)
+                    )
             nxt += 1
             if now >= end:
                 break

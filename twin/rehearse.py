@@ -39,6 +39,7 @@ from twin.lab.registry import entries
 from twin.lab.runstore import DEFAULT_KEEP
 from twin.lab.state import testing
 from twin.pipeline import provenance, signals_deferred
+from twin.plan.agent import enforced_by_hosts
 from twin.plan.build import build_plan
 from twin.plan.flows import Flow, PlannedFlow, plan_flows
 from twin.plan.plan import Plan
@@ -340,6 +341,11 @@ def _open(lab: str | None, candidate_name: str) -> Lab:
 def _check_swappable(old: Plan, new: Plan) -> None:
     if not firewall_of(new.firewall_kind).rehearsal:
         raise UsageError(f"rehearse swaps nftables rulesets; this firewall is {new.firewall_kind}")
+    if enforced_by_hosts(old) or enforced_by_hosts(new):
+        raise UsageError(
+            "rehearse swaps the central firewall's ruleset; with enforcement on the hosts "
+            "(enforcement: host|both) bring the candidate up with `twin up` instead"
+        )
     differ = same_topology(old.policy, new.policy)
     if differ:
         raise UsageError(

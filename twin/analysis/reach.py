@@ -72,7 +72,9 @@ class Reach:
         self.plan = plan
         self.hosts = plan.hosts
         self.index = {h.name: i for i, h in enumerate(plan.hosts)}
-        self.flat = plan.flat_zones | frozenset(flat)
+        # a flat zone lets its hosts reach each other unfiltered, unless the hosts enforce the
+        # policy themselves (then the plan has no flat rule)
+        self.flat = (plan.flat_zones if plan.flat_rule else frozenset()) | frozenset(flat)
         self.one_segment = one_segment
         members: dict[str, list[int]] = {z.name: [] for z in plan.zones}
         for i, h in enumerate(plan.hosts):

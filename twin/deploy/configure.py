@@ -15,10 +15,12 @@ from typing import Any
 from traffic import rtnl
 from traffic.netns import Namespaces, in_thread, set_sysctls
 from traffic.prober import OPEN, Probe, run_probes
+from twin.deploy.enforcement import combined, hosts_snapshot, load_hosts, remember_hosts
 from twin.errors import EnvironmentProblem
 from twin.firewalls.base import FirewallNode, Snapshot, check
 from twin.firewalls.table import firewall_of
 from twin.lab.state import LabState
+from twin.plan.agent import enforced_by_hosts
 from twin.plan.plan import Plan
 from twin.runtime.base import Runtime
 
@@ -41,18 +43,27 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
         batch = batches[node]
         check(runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch), node, "ip -batch")
 
+    agents = enforced_by_hosts(plan)  # each host enforces its own rules too
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:  # they wait on the kernel
         # the ruleset names interfaces, it does not need them: it loads (and is read back)
         # meanwhile
         config = state.files.config(plan.firewall, fw.suffix).read_text()
-        loading = None if fw.own_init else pool.submit(load_firewall, runtime, state, plan, config)
+        loading = (
+            None
+            if fw.own_init
+            else pool.submit(load_firewall, runtime, state, plan, config, remember=not agents)
+        )
+        hosts = pool.submit(load_hosts, runtime, state, plan) if agents else None
         for future in [pool.submit(setup, n) for n in batches if n not in direct]:
             future.result()
         in_thread(lambda: _each_node(runtime, state, plan, nodes, direct), "twin-configure")
-        if loading is not None:
-            loading.result()
+        for job in (loading, hosts):
+            if job is not None:
+                job.result()
     if fw.own_init:  # once its init has booted
-        load_firewall(runtime, state, plan, config)
+        load_firewall(runtime, state, plan, config, remember=not agents)
+    if agents:
+        remember_loaded(runtime, state, plan)
 
 
 def _each_node(
@@ -83,20 +94,28 @@ def firewall_node(runtime: Runtime, state: LabState, plan: Plan) -> FirewallNode
     return FirewallNode(plan.firewall, run, runtime.netns(state, plan.firewall), state.path)
 
 
-def load_firewall(runtime: Runtime, state: LabState, plan: Plan, config: str) -> None:
-    """Load the firewall's configuration (nftables: one `nft -f` transaction) and remember it."""
+def load_firewall(
+    runtime: Runtime, state: LabState, plan: Plan, config: str, *, remember: bool = True
+) -> None:
+    """Load the firewall's configuration (nftables: one `nft -f` transaction) and remember it
+    (`remember=False`: the caller does, once the hosts' own rules are in too)."""
     firewall_of(plan.firewall_kind).apply(firewall_node(runtime, state, plan), config)
-    remember_loaded(runtime, state, plan)
+    if remember:
+        remember_loaded(runtime, state, plan)
 
 
 def remember_loaded(runtime: Runtime, state: LabState, plan: Plan) -> None:
     """The ruleset as the kernel holds it now is the one twin loaded: its hash in the state, its
     fingerprint in the lab directory (to name what changed, should it change)."""
     fw, node = firewall_of(plan.firewall_kind), firewall_node(runtime, state, plan)
-    snap = fw.snapshot(node)
+    central = fw.snapshot(node)
+    snap = central
+    if enforced_by_hosts(plan):  # every host's own table too: one hash over all of them
+        snap = combined(central, hosts_snapshot(runtime, state, plan), plan)
+        remember_hosts(runtime, state, plan, snap)
     state.ruleset_sha256 = snap.sha256 if snap else ""
-    if snap is not None:
-        fw.remember(node, snap)
+    if central is not None:
+        fw.remember(node, central)
     state.save()
 
 
@@ -107,8 +126,12 @@ def ruleset_change(runtime: Runtime, state: LabState, plan: Plan, snap: Snapshot
 
 
 def firewall_snapshot(runtime: Runtime, state: LabState, plan: Plan) -> Snapshot | None:
-    """The firewall's ruleset read back (hash, counters); None when it is not there."""
-    return firewall_of(plan.firewall_kind).snapshot(firewall_node(runtime, state, plan))
+    """The firewall's ruleset read back (hash, counters); None when it is not there. With
+    enforcement on the hosts, every enforcing node's, in one snapshot (never None)."""
+    central = firewall_of(plan.firewall_kind).snapshot(firewall_node(runtime, state, plan))
+    if not enforced_by_hosts(plan):
+        return central
+    return combined(central, hosts_snapshot(runtime, state, plan), plan)
 
 
 def read_sysctls(path: Path) -> dict[str, str]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from traffic.netns import Namespaces, entered, in_thread
 from traffic.prober import OPEN, Probe, run_probes
 from twin.deploy.configure import firewall_snapshot, ruleset_change
+from twin.deploy.enforcement import described
+from twin.deploy.enforcement import problems as node_problems
 from twin.deploy.responders import responder_alive
 from twin.firewalls.base import Snapshot
 from twin.lab.state import LabState
@@ -104,14 +106,21 @@ def check_health(
             "the firewall holds no twin ruleset (table inet twin is gone): it enforces nothing"
         )
     elif state.ruleset_sha256 and health.snapshot and loaded != state.ruleset_sha256:
-        change = ruleset_change(runtime, state, plan, health.snapshot)
-        health.problems.append(
-            f"the firewall's ruleset is not the one twin loaded (changed by hand?): {change}"
-        )
+        snap = health.snapshot
+        if snap.nodes:  # enforcement on the hosts: node by node
+            central = snap.nodes.get(plan.firewall)
+
+            def central_change() -> str:
+                return ruleset_change(runtime, state, plan, central) if central else ""
+
+            health.problems.extend(node_problems(runtime, state, plan, snap, central_change))
+        else:
+            change = ruleset_change(runtime, state, plan, snap)
+            health.problems.append(
+                f"the firewall's ruleset is not the one twin loaded (changed by hand?): {change}"
+            )
     if state.ruleset_sha256:
-        health.checks.append(
-            f"the firewall holds the ruleset twin loaded (sha256 {state.ruleset_sha256[:16]}…)"
-        )
+        health.checks.append(described(plan, state.ruleset_sha256))
     if responders:
         _check_responders(runtime, state, plan, health)
     return health

@@ -46,6 +46,9 @@ class Snapshot:
     sha256: str
     counters: dict[str, int]  # rule name (nft comment) → packets, summed over its nft rules
     table: Table | None = field(default=None, compare=False, repr=False)
+    # with enforcement on the hosts: every enforcing node's own (None: its table is gone);
+    # then `sha256` covers them all and `counters` add them up
+    nodes: dict[str, Snapshot | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 SendFile = Callable[[Path, str], None]  # (local file, remote name in /tmp) over an SSH session

@@ -54,12 +54,20 @@ def enforced_centrally(plan: Plan) -> bool:
     return plan.policy.firewall.enforcement is not Enforcement.host
 
 
+def enforcing_nodes(plan: Plan) -> tuple[str, ...]:
+    """Every node whose rules decide flows (and log them)."""
+    hosts = tuple(h.name for h in plan.hosts) if enforced_by_hosts(plan) else ()
+    return ((plan.firewall,) if enforced_centrally(plan) else ()) + hosts
+
+
 def path_of(plan: Plan, src: str, dst: str) -> tuple[str, ...]:
     """The nodes that judge a flow from host `src` to host `dst`, in the order it meets them."""
     hosts = enforced_by_hosts(plan)
+    zone = plan.by_host[src].zone
+    inside = zone == plan.by_host[dst].zone and plan.by_zone[zone].flat  # L2: no firewall
     return (
         *((src,) if hosts else ()),
-        *((plan.firewall,) if enforced_centrally(plan) else ()),
+        *((plan.firewall,) if enforced_centrally(plan) and not inside else ()),
         *((dst,) if hosts else ()),
     )
 

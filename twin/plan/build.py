@@ -12,6 +12,7 @@ from twin.policy.model import (
     INTERZONE_DEFAULT,
     INTRAZONE_DEFAULT,
     Action,
+    Enforcement,
     Policy,
     Segment,
 )
@@ -33,6 +34,10 @@ def build_plan(policy: Policy) -> Plan:
     rules = _rules(policy)
     zone_nets = {z.name: z.nets for z in zones}
     flat = frozenset(z.name for z in zones if z.flat)
+    if policy.firewall.enforcement is not Enforcement.central:
+        # each host enforces its own rules: traffic that never crosses the firewall (inside a
+        # flat zone) still meets the rules of both its hosts
+        flat = frozenset()
     plan = Plan(
         lab=policy.name,
         policy=policy,

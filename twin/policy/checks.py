@@ -9,6 +9,7 @@ from twin.policy.model import (
     RESERVED_NAMES,
     RESERVED_RULES,
     SERVICE_WORDS,
+    Enforcement,
     Policy,
     Rule,
     Segment,
@@ -317,8 +318,8 @@ def flat_warnings(policy: Policy) -> list[Found]:
     zones, which never crosses the firewall. (The intrazone default is not named: an imported
     device's default stays as the device has it, flat zones or not.)"""
     flat = {z for z, zone in policy.zones.items() if zone.segment is Segment.flat}
-    if not flat:
-        return []
+    if not flat or policy.firewall.enforcement is not Enforcement.central:
+        return []  # with enforcement on the hosts, their own rules see that traffic too
     why = "hosts of a flat zone reach each other without crossing the firewall"
     out: list[Found] = []
     for i, rule in enumerate(policy.rules):

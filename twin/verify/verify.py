@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from traffic.nflog import LogRecord, NflogReader
+from traffic.nflog import LogRecord, NflogReaders
 from traffic.prober import Outcome, Probe, gc_paused, run_probes
 from twin import __version__
 from twin.deploy.configure import firewall_snapshot
@@ -30,6 +30,7 @@ from twin.errors import EnvironmentProblem
 from twin.firewalls.base import Snapshot
 from twin.firewalls.table import firewall_of
 from twin.lab.state import LabState
+from twin.plan.agent import enforcing_nodes, path_of
 from twin.plan.flows import PlannedFlow, plan_flows
 from twin.plan.plan import Plan
 from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, Verdict
@@ -68,6 +69,7 @@ class Result:
     detail: str = ""
     rtt_ms: float = 0.0
     family: int = 4  # the address family the flow was probed over
+    logged_by: str = ""  # the node whose log record decided: the firewall, or a host's own rules
 
 
 @dataclass
@@ -174,8 +176,13 @@ def verify(
         if snapshot is True
         else (snapshot if isinstance(snapshot, Snapshot) else None)
     )
+    # every node that enforces the policy logs to its own NFLOG group: the firewall, and with
+    # enforcement on the hosts each host (a reader per namespace, one thread for all)
+    paths = [path_of(plan, f.flow.src, f.flow.dst) for f in flows]
     try:
-        reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
+        reader = NflogReaders(
+            {n: runtime.netns(state, n) for n in enforcing_nodes(plan)}, plan.nflog_group
+        )
     except OSError as exc:
         raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
     witness = firewall_actions(plan) if fw.nflog_attribution else None
@@ -184,16 +191,18 @@ def verify(
         started = time.monotonic()
         outcomes = run_probes(probes, subnets, timeout=timeout)
         seconds = time.monotonic() - started
-        records = _drain(reader, len(probes))
-        logged = records_of(probes, outcomes, records)
+        records = _drain(reader, expected_records(flows, paths))
+        logged = records_of(probes, outcomes, records, paths, witness)
         again = [
             i for i, f in enumerate(flows) if _doubt(f, outcomes[i], logged[i], witness)
         ]  # fmt: skip
         if again:  # once more on fresh 5-tuples, with a longer wait
             resent = [probes[i] for i in again]
             second = run_probes(resent, subnets, timeout=min(0.9, timeout * 3))
-            records += _drain(reader, len(again))
-            for i, out, rec in zip(again, second, records_of(resent, second, records), strict=True):
+            records += _drain(reader, expected_records([flows[i] for i in again],
+                                                       [paths[i] for i in again]))  # fmt: skip
+            decided = records_of(resent, second, records, [paths[i] for i in again], witness)
+            for i, out, rec in zip(again, second, decided, strict=True):
                 outcomes[i], logged[i] = out, rec
         if crafted:  # after the matrix, so its timing and counters stay the matrix's own
             send(crafted)
@@ -242,6 +251,7 @@ def _judge_all(
             results.append(inconclusive(flow, out.verdict, rule, said, out.detail))
         else:
             results.append(judge(flow, out.verdict, rule, out.detail, out.rtt_ms))
+        results[-1].logged_by = rec.node if rec else ""
     return results
 
 
@@ -268,19 +278,40 @@ def _doubt(
 
 
 def records_of(
-    probes: list[Probe], outcomes: list[Outcome], records: list[LogRecord]
+    probes: list[Probe],
+    outcomes: list[Outcome],
+    records: list[LogRecord],
+    paths: list[tuple[str, ...]] | None = None,
+    witness: dict[str, Action] | None = None,
 ) -> list[LogRecord | None]:
-    """Each probe's NFLOG record, matched by 5-tuple (ICMP: echo id and sequence)."""
-    by_key: dict[tuple[str, str, str, int, int], LogRecord] = {}
+    """Each probe's deciding NFLOG record, matched by node and 5-tuple (ICMP: echo id and
+    sequence). Along the flow's path (its source host, the firewall, its destination host:
+    those that enforce), the first record of a rule that blocks decided; when every node
+    passed it, the last one's. A node on the path that logged nothing leaves no record: the
+    flow is doubted and sent again. Without `paths`, one reader's records: by 5-tuple alone."""
+    by_key: dict[tuple[str, str, str, str, int, int], LogRecord] = {}
     for rec in records:
-        by_key.setdefault((rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
-    return [
-        by_key.get((p.src, p.dst, p.proto, o.sport, o.seq if p.proto == "icmp" else p.port))
-        for p, o in zip(probes, outcomes, strict=True)
-    ]
+        node = rec.node if paths is not None else ""
+        by_key.setdefault((node, rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
+    out: list[LogRecord | None] = []
+    for p, o, path in zip(probes, outcomes, paths or [("",)] * len(probes), strict=True):
+        key = (p.src, p.dst, p.proto, o.sport, o.seq if p.proto == "icmp" else p.port)
+        found: LogRecord | None = None
+        for node in path:
+            found = by_key.get((node, *key))
+            if found is None or witness is None or witness.get(found.prefix) != Action.allow:
+                break
+        out.append(found)
+    return out
 
 
-def _drain(reader: NflogReader, expect: int) -> list[LogRecord]:
+def expected_records(flows: list[PlannedFlow], paths: list[tuple[str, ...]]) -> int:
+    """Records a run should bring: one per enforcing node a flow crosses (a blocked flow goes
+    no further than the node that stops it, its source when the hosts enforce)."""
+    return sum(len(p) if f.predicted == "allow" else 1 for f, p in zip(flows, paths, strict=True))
+
+
+def _drain(reader: NflogReaders, expect: int) -> list[LogRecord]:
     try:
         return reader.drain(settle=0.01, expect=expect)
     except OSError as exc:
