@@ -16,8 +16,10 @@ import yaml
 
 from bench.diff import generate_policy
 from tests.conftest import unique_lab
+from tests.integration.test_blast_live import agree, walked
 from twin import pipeline
 from twin.errors import EnvironmentProblem
+from twin.plan.sweep import plan_sweep
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +126,41 @@ def test_the_cli_exits_3_on_a_tampered_host(make_policy, lab_up, tmp_path) -> No
     assert res.returncode == 3, res.stdout + res.stderr
     assert "host app2's ruleset is not the one twin loaded" in res.stderr
     assert "rule removed from chain input" in res.stderr
+
+
+def test_live_walks_and_sweeps_read_the_hosts_logs(make_policy, lab_up) -> None:
+    """`twin blast --live` and `twin test --ports` on a twin whose hosts enforce: every hop
+    and every swept port attributed from the hosts' own records."""
+    lab = lab_up(make_policy(enforcement("host")))
+    live, steps = walked(lab, "web1")
+    agree(live, steps)
+    assert len(live.refusals) == 6 * 6 * 11
+    targets = [
+        t for t in plan_sweep(lab.plan, "1-2000", ["web", "management"], ["db"]) if t.proto == "tcp"
+    ]
+    run = pipeline.test(lab, sweep=targets)
+    assert run.ok and run.sweep_probes == 2 * 2000 and not run.sweep_inconclusive
+    by_rule: dict[tuple[str, str], int] = {}
+    for r in run.sweeps:
+        by_rule[(r.src_zone, r.rule)] = by_rule.get((r.src_zone, r.rule), 0) + r.ports
+    assert by_rule[("management", "mgmt-ssh")] == 1
+    assert by_rule[("management", "interzone-default")] == 1999
+    assert by_rule[("web", "interzone-default")] == 2000
+
+
+def test_hosts_of_a_flat_zone_still_meet_each_others_rules(make_policy, lab_up) -> None:
+    """`segment: flat`: web1 and web2 share a plain bridge and never cross the firewall, so
+    centrally nothing filters them; hosts enforcing the policy still do (intrazone deny)."""
+
+    def edit(data: dict) -> None:
+        enforcement("host")(data)
+        data["zones"]["web"]["segment"] = "flat"
+        data["defaults"]["intrazone"] = "deny"
+
+    lab = lab_up(make_policy(edit))
+    run = pipeline.test(lab)
+    assert run.ok, [f"{r.src}->{r.dst} {r.proto}/{r.port}: {r.reason}" for r in run.failures]
+    web = by_flow(run)[("web1", "web2", "tcp", 22)]
+    assert (web.observed, web.rule, web.logged_by) == ("filtered", "intrazone-default", "web1")
+    fw = lab.runtime.exec(lab.state, "fw", ["ip", "-d", "link", "show", "eth1"]).stdout
+    assert "isolated off" in fw  # web1's port: plain L2 on the bridge, no private VLAN

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from traffic.judged import CODE, Judged
-from traffic.nflog import LogRecord, NflogReader
+from traffic.nflog import LogRecord, NflogReaders
 from traffic.prober import Probe, Sweep, run_probes, sweep
 from twin.deploy.configure import firewall_snapshot
 from twin.errors import EnvironmentProblem, UsageError
@@ -38,7 +38,7 @@ from twin.plan.sweep import SweepTarget
 from twin.runtime.base import Runtime
 from twin.verify.sweepjudge import Probed, doubts, judge
 from twin.verify.swept import SweptRange
-from twin.verify.verify import Verification, counter_delta, records_of
+from twin.verify.verify import Verification, counter_delta, nflog_readers, records_of
 
 Sink = Callable[[list[LogRecord]], None]
 
@@ -107,10 +107,7 @@ def run_sweep(
         sink(records)
         _index(records, keyed, names)
 
-    try:
-        reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
+    reader = nflog_readers(runtime, state, plan)  # the hosts' too, when they enforce
     pool = (
         multiprocessing.get_context("fork").Pool(workers, initializer=_worker)
         if workers > 1
@@ -184,7 +181,7 @@ def _one(job: tuple[int, Sweep, list[str], float]) -> tuple[int, Judged]:
     return i, sweep([s], subnets, timeout=timeout)[0]
 
 
-def _drain(reader: NflogReader, expect: int, limit: float) -> list[LogRecord]:
+def _drain(reader: NflogReaders, expect: int, limit: float) -> list[LogRecord]:
     try:
         return reader.drain(settle=0.01, expect=expect, limit=limit)
     except OSError as exc:
@@ -214,7 +211,7 @@ def _reprobe(
     subnets: list[str],
     timeout: float,
     *,
-    reader: NflogReader,
+    reader: NflogReaders,
     take: Callable[[list[LogRecord]], None],
     names: dict[str, int],
 ) -> None:

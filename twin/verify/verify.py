@@ -179,12 +179,7 @@ def verify(
     # every node that enforces the policy logs to its own NFLOG group: the firewall, and with
     # enforcement on the hosts each host (a reader per namespace, one thread for all)
     paths = [path_of(plan, f.flow.src, f.flow.dst) for f in flows]
-    try:
-        reader = NflogReaders(
-            {n: runtime.netns(state, n) for n in enforcing_nodes(plan)}, plan.nflog_group
-        )
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
+    reader = nflog_readers(runtime, state, plan)
     witness = firewall_actions(plan) if fw.nflog_attribution else None
     wall = time.time()
     with reader.start():
@@ -226,6 +221,17 @@ def verify(
         run.source, run.policy_bytes = provenance.to_json(), provenance.source
     run.started, run.ended, run.host = wall, time.time(), machine()
     return run
+
+
+def nflog_readers(runtime: Runtime, state: LabState, plan: Plan) -> NflogReaders:
+    """A reader of the NFLOG group of every node that enforces the policy (the firewall, and
+    with enforcement on the hosts each host), each record naming its node."""
+    where = {n: runtime.netns(state, n) for n in enforcing_nodes(plan)}
+    try:
+        return NflogReaders(where, plan.nflog_group)
+    except OSError as exc:
+        whose = "the firewall's" if list(where) == [plan.firewall] else "the enforcing nodes'"
+        raise EnvironmentProblem(f"cannot read {whose} NFLOG group: {exc}") from None
 
 
 def machine() -> dict[str, str]:

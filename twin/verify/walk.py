@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from traffic.nflog import LogRecord, NflogReader
+from traffic.nflog import LogRecord, NflogReaders
 from traffic.prober import Outcome, Probe, run_probes
 from twin.analysis.walkplan import Refusal, Step, WalkPlan
 from twin.errors import EnvironmentProblem
@@ -29,7 +29,7 @@ from twin.plan.plan import Plan
 from twin.policy.model import FLAT_SEGMENT, Action
 from twin.runtime.base import Runtime
 from twin.verify.verdicts import PASSED, Observed
-from twin.verify.verify import DEFAULT_TIMEOUT, firewall_actions
+from twin.verify.verify import DEFAULT_TIMEOUT, firewall_actions, nflog_readers
 
 SEEN_IF = {
     Action.allow: PASSED,
@@ -93,10 +93,7 @@ def walk_live(
     addr = {h.name: str(h.address) for h in plan.hosts}
     subnets = [str(z.subnet) for z in plan.zones]
     actions = firewall_actions(plan)
-    try:
-        reader = NflogReader(runtime.netns(state, plan.firewall), plan.nflog_group)
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot read the firewall's NFLOG group: {exc}") from None
+    reader = nflog_readers(runtime, state, plan)  # the hosts' too, when they enforce
     live = LiveWalk(plan.lab)
     reached = [set(hosts) for _, hosts in walks.footholds]
 
@@ -151,7 +148,7 @@ def _refusals(refusals: Sequence[Refusal]) -> dict[Key, str]:
 
 
 def _records(
-    reader: NflogReader, probes: list[Probe], outcomes: list[Outcome], rules: Sequence[str]
+    reader: NflogReaders, probes: list[Probe], outcomes: list[Outcome], rules: Sequence[str]
 ) -> list[LogRecord | None]:
     """Each probe's NFLOG record, matched by 5-tuple (ICMP: echo id and sequence)."""
     expect = sum(1 for r in rules if r != FLAT_SEGMENT)
