@@ -17,7 +17,7 @@ from twin.errors import InputError
 from twin.firewalls.table import unsupported
 from twin.plan.agent import IN, OUT, agent_plan, first_match, path_of
 from twin.plan.build import build_plan
-from twin.plan.flows import plan_flows, probe_ports
+from twin.plan.flows import family_ports, plan_flows, probe_ports
 from twin.plan.plan import Plan
 from twin.policy.load import load_policy, parse_policy
 
@@ -48,21 +48,29 @@ def equivalence(plan: Plan, sample: bool = False) -> int:
                 continue
             if sample and s.zone != d.zone and first[d.zone] != d.name:
                 continue
-            for proto, port in ports:
-                central = plan.decide(s.name, d.name, proto, port)
-                a, b = str(s.address), str(d.address)
-                sent = first_match(out[s.name][d.zone], a, b, proto, port)
-                received = first_match(inn[d.name][s.zone], a, b, proto, port)
-                assert (sent.name, received.name) == (central.name, central.name), (
-                    s.name, d.name, proto, port,
-                )  # fmt: skip
-                checked += 1
+            for family in set(s.families) & set(d.families):
+                a, b = str(s.addr(family)), str(d.addr(family))
+                for proto, port in family_ports(ports, family):
+                    central = plan.decide(s.name, d.name, proto, port, family)
+                    sent = first_match(out[s.name][d.zone], a, b, proto, port)
+                    received = first_match(inn[d.name][s.zone], a, b, proto, port)
+                    assert (sent.name, received.name) == (central.name, central.name), (
+                        s.name, d.name, proto, port, family,
+                    )  # fmt: skip
+                    checked += 1
     return checked
 
 
 @pytest.mark.parametrize(
     "path",
-    [REFERENCE, *(GOLDEN / f"{n}.yml" for n in ("objects-and-ranges", "open-interzone"))],
+    [
+        REFERENCE,
+        ROOT / "topologies" / "zero-trust-6zone-dualstack.yml",
+        *(
+            GOLDEN / f"{n}.yml"
+            for n in ("objects-and-ranges", "open-interzone", "dual-stack-mixed")
+        ),
+    ],
     ids=lambda p: p.stem,
 )
 def test_hosts_decide_every_flow_like_the_central_firewall(path: Path) -> None:

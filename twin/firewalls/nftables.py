@@ -19,7 +19,7 @@ from traffic.nftdump import Missing, read_table
 from twin.errors import EnvironmentProblem, last_line
 from twin.firewalls import tamper
 from twin.firewalls.base import Firewall, FirewallNode, SendFile, Snapshot, TemplateSet, check
-from twin.plan.agent import agent_plan, enforced_centrally
+from twin.plan.agent import IN, OUT, agent_plan, enforced_centrally
 from twin.plan.plan import ChainRule, Plan
 from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, FirewallKind
 from twin.policy.resolve import IPNet, PortRange, range_text
@@ -85,9 +85,11 @@ def render_nftables(t: TemplateSet, plan: Plan, source: str, *, exact: bool = Tr
 
 def render_host_nftables(t: TemplateSet, plan: Plan, host: str, source: str) -> str:
     """One host's own table: output and input chains dispatching on the other end's zone to
-    that pair's rules (as the host is given them: `twin.plan.agent`), the same defaults."""
+    that pair's rules (as the host is given them: `twin.plan.agent`), the same defaults; per
+    address family, the host's own address is the only source it may send from."""
     agent = agent_plan(plan, host)
     own = [c for c in (*agent.outbound, *agent.inbound) if not c.shared]
+    families = sorted({n.version for z in plan.zones for n in z.nets})
     return t.render(
         HOST_TEMPLATE,
         lab=plan.lab,
@@ -96,9 +98,18 @@ def render_host_nftables(t: TemplateSet, plan: Plan, host: str, source: str) -> 
         group=plan.nflog_group,
         anti_spoofing=ANTI_SPOOFING,
         ct_invalid=CT_INVALID,
-        gateways=[str(g) for g in agent.gateways],
-        outbound=agent.outbound,
-        inbound=agent.inbound,
+        families=[
+            {
+                "ip": "ip" if f == 4 else "ip6",
+                "nfproto": f"ipv{f}",
+                "address": next((str(a) for a in agent.host.addresses if a.version == f), ""),
+                "gateways": [str(g) for g in agent.gateways if g.version == f],
+                "out": agent.dispatch(OUT, f),
+                "in": agent.dispatch(IN, f),
+            }
+            for f in families
+        ],
+        ipv6=6 in families,
         defaults=[_NftRule(r.name, "", NFT_VERDICT[r.action]) for r in plan.rules if r.default],
         chains=[
             {"name": c.name, "rules": [line for cr in c.rules for line in _nft_rules(cr)]}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from twin.plan.plan import ChainRule, HostPlan, Plan, RulePlan
 from twin.policy.model import Enforcement
-from twin.policy.resolve import IPv4Net
+from twin.policy.resolve import IPAddr, IPNet
 
 OUT, IN = "out", "in"
 
@@ -28,7 +28,7 @@ class AgentChain:
 
     direction: str  # out | in
     zone: str  # the zone at the other end
-    net: IPv4Net  # its subnet (the dispatch key)
+    nets: tuple[IPNet, ...]  # its subnets (the dispatch keys), IPv4 first
     rules: tuple[ChainRule, ...]  # in rule-base order; the last one matches every flow
     shared: str  # the shared default chain it jumps to instead ("" when it has rules of its own)
 
@@ -43,7 +43,12 @@ class AgentPlan:
     host: HostPlan
     outbound: tuple[AgentChain, ...]  # by destination zone, in zone order
     inbound: tuple[AgentChain, ...]  # by source zone
-    gateways: tuple[ipaddress.IPv4Address, ...]  # the central router's: not a workload
+    gateways: tuple[IPAddr, ...]  # the central router's addresses: not a workload
+
+    def dispatch(self, direction: str, family: int) -> list[tuple[IPNet, str]]:
+        """(subnet of `family`, chain) for every zone at the other end."""
+        chains = self.outbound if direction == OUT else self.inbound
+        return [(n, c.name) for c in chains for n in c.nets if n.version == family]
 
 
 def enforced_by_hosts(plan: Plan) -> bool:
@@ -87,9 +92,9 @@ def agent_plan(plan: Plan, host: str) -> AgentPlan:
             else:
                 rules = _mine(chain.rules, me, direction)
             shared = rules[0].rule.name if len(rules) == 1 and rules[0].rule.default else ""
-            found = AgentChain(direction, z.name, z.subnet, rules, shared)
+            found = AgentChain(direction, z.name, z.nets, rules, shared)
             (out if direction == OUT else inn).append(found)
-    gateways = tuple(z.gateway for z in plan.zones)
+    gateways = tuple(g for z in plan.zones for g in (z.gateway, z.gateway6) if g is not None)
     return AgentPlan(me, tuple(out), tuple(inn), gateways)
 
 
@@ -103,7 +108,7 @@ def _mine(rules: tuple[ChainRule, ...], me: HostPlan, direction: str) -> tuple[C
     kept: list[ChainRule] = []
     for cr in rules:
         own, other = (cr.saddr, cr.daddr) if direction == OUT else (cr.daddr, cr.saddr)
-        if own is not None and not any(me.address in n for n in own):
+        if own is not None and not any(_inside(a, own) for a in me.addresses):
             continue
         kept.append(cr)
         if cr.any_proto and other is None:
@@ -114,16 +119,22 @@ def _mine(rules: tuple[ChainRule, ...], me: HostPlan, direction: str) -> tuple[C
 def first_match(chain: AgentChain, src: str, dst: str, proto: str, port: int) -> RulePlan:
     """The rule the chain applies to one flow, read from what the host is given (its narrowed
     addresses, ports and protocols): what the kernel does with the rendered chain."""
-    s, d = ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst)
+    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
     for cr in chain.rules:
-        if cr.saddr is not None and not any(s in n for n in cr.saddr):
+        if cr.saddr is not None and not _inside(s, cr.saddr):
             continue
-        if cr.daddr is not None and not any(d in n for n in cr.daddr):
+        if cr.daddr is not None and not _inside(d, cr.daddr):
             continue
         if (
             cr.any_proto
-            or (proto == "icmp" and cr.icmp)
+            or (proto == "icmp" and cr.icmp and s.version == 4)
+            or (proto == "icmpv6" and cr.icmp6 and s.version == 6)
             or any(r.proto == proto and r.lo <= port <= r.hi for r in cr.ports)
         ):
             return cr.rule
     raise AssertionError(f"chain {chain.name} matched nothing: its last rule matches every flow")
+
+
+def _inside(addr: IPAddr, nets: tuple[IPNet, ...]) -> bool:
+    """`addr` in one of `nets` of its own family (an IPv4 address is in no IPv6 net)."""
+    return any(n.version == addr.version and addr in n for n in nets)

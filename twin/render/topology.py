@@ -126,7 +126,8 @@ def _clab_nodes(plan: Plan, fw: Firewall) -> list[_ClabNode]:
     )
 
     def agent(node: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """A host enforcing its own rules: its ruleset bound in, loaded when it starts."""
+        """A host enforcing its own rules: its ruleset bound in, loaded first when it starts
+        (its conntrack is then in place for its sysctls)."""
         if not enforced_by_hosts(plan):
             return (), ()
         return (f"{LabDir.config_name(node, fw.suffix)}:{fw_config}:ro",), fw.start(fw_config)
@@ -134,7 +135,7 @@ def _clab_nodes(plan: Plan, fw: Firewall) -> list[_ClabNode]:
     hosts = [
         _ClabNode(
             h.name, plan.host_image, "host", h.zone, (*binds(h.name), *agent(h.name)[0]),
-            (*host_setup, *agent(h.name)[1]),
+            (*agent(h.name)[1], *host_setup),
             ipv4=f"{h.address}/{h.prefixlen}" if h.address else "",
             ipv6=f"{h.address6}/{h.prefixlen6}" if h.address6 else "",
         )
