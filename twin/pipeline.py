@@ -9,12 +9,16 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from twin.analysis.compare import deployable
 from twin.analysis.walkplan import WalkPlan
 from twin.deploy.configure import configure, wait_ready
 from twin.deploy.health import check_health
@@ -31,7 +35,7 @@ from twin.deploy.teardown import down, down_lost, signals_deferred
 from twin.errors import EnvironmentProblem, InputError, Problem, TwinError, UsageError
 from twin.firewalls.table import unsupported
 from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir, write_atomic
-from twin.lab.registry import claim, release
+from twin.lab.registry import claim, find_entry, release
 from twin.lab.runstore import DEFAULT_KEEP
 from twin.lab.state import LabState, testing
 from twin.plan.build import build_plan
@@ -363,6 +367,28 @@ def walk(lab: Lab, walks: WalkPlan, timeout: float = DEFAULT_TIMEOUT) -> LiveWal
         if gone:
             raise gone
     return live
+
+
+def walk_baseline(
+    lab: Lab, baseline: str, walks: Callable[[Plan], WalkPlan], timeout: float = DEFAULT_TIMEOUT
+) -> tuple[WalkPlan, LiveWalk]:
+    """`twin compare --live`: the baseline deployed beside `lab` (same runtime, its lab name with
+    a `b`), walked like `walk` (`walks` makes the walk plan from its plan), always taken down."""
+    name = f"{lab.state.lab[:19]}b"
+    policy = deployable(lab.plan.policy, baseline).model_copy(update={"name": name})
+    body = policy.model_dump(mode="json", by_alias=True, exclude_none=True)
+    with tempfile.TemporaryDirectory(prefix="twin-baseline-") as tmp:
+        path = Path(tmp) / f"{name}.yml"
+        path.write_text(yaml.safe_dump(body, sort_keys=False))
+        up(path, lab.state.runtime, lab=name)
+        try:
+            other = open_lab(name)
+            planned = walks(other.plan)
+            return planned, walk(other, planned, timeout)
+        finally:
+            left = down(find_entry(name))
+            if left:
+                raise EnvironmentProblem(f"baseline lab {name} left behind: {', '.join(left)}")
 
 
 def vanished(lab: Lab) -> EnvironmentProblem | None:

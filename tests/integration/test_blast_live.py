@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bench.scale import scale_policy
-from tests.conftest import ROOT
+from tests.conftest import ROOT, netns_list
 from twin import pipeline
 from twin.analysis.blast import Blast
 from twin.analysis.reach import Reach
@@ -107,3 +107,23 @@ def test_a_firewall_that_lets_more_through_fails_the_walk(
     hops = {(h["src"], h["dst"]): h for h in data["live"]["hops"]}
     assert hops[("web1", "app1")]["ok"]
     assert hops[("app1", "db1")]["observed"] == "filtered" and not hops[("app1", "db1")]["ok"]
+
+
+def test_compare_live_walks_the_policy_and_the_deployed_baseline(
+    make_policy: Callable[..., Any], lab_up: Callable[..., Any]
+) -> None:
+    policy = make_policy()
+    lab = lab_up(policy)
+    res = subprocess.run(
+        [sys.executable, "-m", "twin", "compare", str(policy), "--live", "--json", "-"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    live = json.loads(res.stdout)["live"]
+    mine, flat = live["policy"], live["baseline"]
+    assert mine["ok"] and flat["ok"] and flat["lab"] == f"{lab.state.lab}b"
+    reached = {f["from"]: (b["reached"], f["reached"])
+               for b, f in zip(flat["footholds"], mine["footholds"], strict=True)}  # fmt: skip
+    assert reached["web"] == (10, 4) and reached["management"] == (10, 10)
+    assert mine["refusals"]["sent"] and not flat["refusals"]["sent"]  # nothing out of reach
+    assert not [n for n in netns_list() if n.startswith(f"clab-{lab.state.lab}b-")]

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from tests.conftest import REFERENCE, ROOT
 from tests.unit.test_blast import SETTINGS, oracle_rule, policies
 from twin.analysis.blast import Blast
-from twin.analysis.compare import baseline_plan, baseline_reach, catalogue, exposure
+from twin.analysis.compare import (
+    baseline_plan,
+    baseline_reach,
+    catalogue,
+    deployable,
+    exposure,
+)
 from twin.analysis.intervals import service_key
 from twin.analysis.reach import Reach
 from twin.plan.build import build_plan
@@ -45,6 +51,20 @@ def test_exposure_counts_what_decide_allows(plan: Plan, baseline: str | None) ->
     got = exposure(blast, catalogue(plan, blast))
     assert (got.host_pairs, got.host_services) == oracle_exposure(plan, baseline)
     assert got.services == len(probe_ports(plan))
+
+
+@SETTINGS
+@given(policies(), st.sampled_from(["flat", "flat-zones"]))
+def test_the_deployed_baseline_reaches_what_the_computed_one_does(
+    plan: Plan, baseline: str
+) -> None:
+    """`compare --live` deploys the baseline as a policy: it must connect the same hosts on the
+    same services (flat: a firewall that allows everything stands in for one L2 segment)."""
+    computed = Blast(baseline_reach(plan, baseline))
+    deployed = Blast(Reach(build_plan(deployable(plan.policy, baseline))))
+    services = catalogue(plan, computed)
+    assert exposure(deployed, services) == exposure(computed, services)
+    assert deployed.closures() == computed.closures()
 
 
 def test_the_reference_against_one_flat_network() -> None:

@@ -17,6 +17,7 @@ crown jewel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from twin.analysis.blast import Blast
 from twin.analysis.intervals import contains, intersect, service_key
@@ -24,7 +25,7 @@ from twin.analysis.reach import Reach
 from twin.plan.build import build_plan
 from twin.plan.flows import probe_ports
 from twin.plan.plan import Plan
-from twin.policy.model import Segment
+from twin.policy.model import Action, Defaults, Policy, Segment
 
 BASELINES = {
     "flat": "one flat network: every host reaches every host, no firewall between zones",
@@ -37,6 +38,21 @@ def baseline_plan(plan: Plan) -> Plan:
     policy = plan.policy
     zones = {n: z.model_copy(update={"segment": Segment.flat}) for n, z in policy.zones.items()}
     return build_plan(policy.model_copy(update={"zones": zones}))
+
+
+def deployable(policy: Policy, baseline: str) -> Policy:
+    """The baseline as a policy a twin can run (`twin compare --live`), intent left out:
+    `flat-zones`: every zone flat, the same rules; `flat`: every zone flat and a firewall that
+    lets everything through (allow by default, no rule) — one flat network's reachability, on
+    the twin's one bridge per zone."""
+    zones = {n: z.model_copy(update={"segment": Segment.flat}) for n, z in policy.zones.items()}
+    update: dict[str, Any] = {"zones": zones, "expect": []}
+    if baseline == "flat":
+        update |= {
+            "rules": [],
+            "defaults": Defaults(interzone=Action.allow, intrazone=Action.allow),
+        }
+    return policy.model_copy(update=update)
 
 
 def baseline_reach(plan: Plan, baseline: str) -> Reach:

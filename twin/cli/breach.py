@@ -16,12 +16,13 @@ from twin import pipeline
 from twin.analysis.blast import VIA, Blast
 from twin.analysis.compare import BASELINES
 from twin.analysis.reach import Reach
-from twin.analysis.walkplan import walk_plan
+from twin.analysis.walkplan import WalkPlan, walk_plan
 from twin.cli.common import check_outputs, handle_errors, human, progress, write_reports
 from twin.cli.options import Foothold, Json, Lab, Policy, Quiet, Via, choose
 from twin.errors import UsageError, did_you_mean
 from twin.files import write_output
 from twin.plan.build import build_plan
+from twin.plan.plan import Plan
 from twin.policy.load import load_policy
 from twin.report.blast import blast_data, print_blast
 from twin.report.compare import compare_data, print_compare
@@ -153,16 +154,42 @@ def compare(
     json_path: Json = None,
     via: Via = "any",
     quiet: Quiet = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Also walk both for real: the running twin of FILE, and the baseline deployed "
+            "beside it (lab <name>b, taken down after).",
+        ),
+    ] = False,
+    lab: Lab = None,
 ) -> None:
     """Flat vs microsegmented: what the policy takes away from a flat baseline, exactly.
 
     Host pairs that can talk, reachable host-services, and per foothold zone the hosts reached
-    at the fixed point and the hops to each crown jewel: baseline → policy."""
+    at the fixed point and the hops to each crown jewel: baseline → policy. --live walks every
+    path of both on real twins (as `twin blast --live`); exit 1 when a walk differs from the
+    analysis, 3 when a twin cannot be judged. --lab (with --live): the lab, default FILE's."""
     choose("--baseline", baseline, tuple(BASELINES))
     check_outputs(json=json_path)
+    opened = pipeline.open_to_test(lab, file) if live else None
     with _no_gc(), progress(f"comparing {file} with the {baseline} baseline"):
         reach = _reach(file, via, foothold)
         data = compare_data(reach, str(file), baseline, via, foothold)
+    code = 0
+    if opened is not None:
+
+        def walks(plan: Plan) -> WalkPlan:
+            return walk_plan(Blast(Reach(plan), via), foothold)
+
+        planned = walks(opened.plan)
+        with progress(f"lab {opened.state.lab}: walking every path"):
+            mine = live_data(planned, pipeline.walk(opened, planned))
+        with progress(f"the {baseline} baseline: up, walked, down"):
+            theirs = live_data(*pipeline.walk_baseline(opened, baseline, walks))
+        data["live"] = {"policy": mine, "baseline": theirs}
+        codes = (mine["exit_code"], theirs["exit_code"])
+        code = 1 if 1 in codes else max(codes)
     text = json.dumps(data, indent=1) + "\n"
     if not write_reports(("json", json_path, lambda p: write_output(p, text))):
         raise typer.Exit(3)
@@ -178,3 +205,4 @@ def compare(
         )
     else:
         print_compare(shown, data)
+    raise typer.Exit(code)

@@ -15,6 +15,7 @@ from twin.analysis.blast import Blast
 from twin.analysis.compare import BASELINES, baseline_reach, catalogue, exposure
 from twin.analysis.reach import Reach
 from twin.report.blast import COUNTED, foothold_data, path_text, summaries
+from twin.report.walk import print_live_summary
 
 
 def compare_data(
@@ -112,6 +113,23 @@ def print_compare(console: Console, data: dict[str, Any]) -> None:
     console.print(table)
     if "foothold" in data:
         _print_foothold(console, data["foothold"], base)
+    if "live" in data:
+        _print_live(console, data)
+
+
+def _print_live(console: Console, data: dict[str, Any]) -> None:
+    live, base = data["live"], data["baseline"]
+    print_live_summary(console, f"policy on lab {live['policy']['lab']}", live["policy"])
+    print_live_summary(
+        console, f"{base} baseline deployed as lab {live['baseline']['lab']}", live["baseline"]
+    )
+    pairs = zip(live["baseline"]["footholds"], live["policy"]["footholds"], strict=True)
+    console.print(
+        "hosts reached live per foothold, "
+        + f"{base} → policy: "
+        + ", ".join(f"{b['from']} {b['reached']} → {p['reached']}" for b, p in pairs),
+        markup=False,
+    )
 
 
 def _print_foothold(console: Console, f: dict[str, Any], base: str) -> None:

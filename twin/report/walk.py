@@ -42,9 +42,20 @@ def live_data(walks: WalkPlan, live: LiveWalk) -> dict[str, Any]:
             }
         )
     refused = list(live.refusals.values())
+    reached = [set(hosts) for _, hosts in walks.footholds]
+    for step in walks.steps:
+        h, got = (
+            step.hop,
+            live.hops.get((step.hop.src, step.hop.dst, step.hop.proto, step.hop.port)),
+        )
+        if got is not None and got.ok and h.src in reached[step.walk]:
+            reached[step.walk].add(h.dst)
     return {
         "lab": live.lab,
-        "footholds": [{"from": n, "hosts": list(hs)} for n, hs in walks.footholds],
+        "footholds": [
+            {"from": n, "hosts": list(hs), "reached": len(got - set(hs))}
+            for (n, hs), got in zip(walks.footholds, reached, strict=True)
+        ],
         "seconds": round(live.seconds, 3),
         "batches": live.batches,
         "reprobed": live.reprobed,
@@ -108,3 +119,26 @@ def print_live(console: Console, data: dict[str, Any]) -> None:
 
 def _service(proto: str, port: int) -> str:
     return "icmp" if proto == "icmp" else f"{proto}/{port}"
+
+
+def print_live_summary(console: Console, title: str, data: dict[str, Any]) -> None:
+    """One line for a live walk, then each thing that differed (`twin compare --live`)."""
+    hops, ref = data["hops"], data["refusals"]
+    bad = [h for h in hops if not h["ok"]]
+    console.print(
+        f"{'[green]✓[/]' if data['ok'] else '[red]✗[/]'} live, {escape(title)}: {len(hops)} hops "
+        + ("walked, each passed by its rule" if not bad else f"walked, {len(bad)} refused")
+        + (
+            "; no host out of reach"
+            if not ref["sent"]
+            else f"; {ref['sent']} flows toward hosts out of reach"
+            + (", all blocked" if not ref["failures"] else f", {len(ref['failures'])} got through")
+        )
+        + f" ({data['seconds']:.2f} s)"
+    )
+    for h in bad[:SHOWN]:
+        flow = f"{h['src']} → {h['dst']} {_service(h['proto'], h['port'])}"
+        console.print(f"    [red]✗[/] {escape(flow)}: {escape(h['reason'])}")
+    for f in ref["failures"][:SHOWN]:
+        flow = f"{f['src']} → {f['dst']} {_service(f['proto'], f['port'])}"
+        console.print(f"    [red]✗[/] out of reach, yet {escape(flow)}: {escape(f['reason'])}")
