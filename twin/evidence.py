@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from twin import pipeline
-from twin.errors import UsageError
+from twin.errors import UsageError, did_you_mean
 from twin.lab.registry import entries, find_entry
 from twin.lab.runstore import DEFAULT_KEEP
 from twin.plan.sweep import plan_sweep
@@ -36,19 +36,19 @@ class Pack:
 
 
 def check_out(out: Path) -> None:
-    """`--out DIR`: a new directory (its parent must exist) or an empty one; never a file,
+    """`-o/--output DIR`: a new directory (its parent must exist) or an empty one; never a file,
     never a folder that holds something (a pack is sealed whole)."""
     if out.is_symlink():
-        raise UsageError(f"--out {out}: is a symbolic link; name a real directory")
+        raise UsageError(f"--output {out}: is a symbolic link; name a real directory")
     if out.exists():
         if not out.is_dir():
-            raise UsageError(f"--out {out}: is not a directory")
+            raise UsageError(f"--output {out}: is not a directory")
         if any(out.iterdir()):
             raise UsageError(
-                f"--out {out}: is not empty; an evidence pack needs a folder of its own"
+                f"--output {out}: is not empty; an evidence pack needs a folder of its own"
             )
     elif not out.parent.is_dir():
-        raise UsageError(f"--out {out}: {out.parent} does not exist (twin creates one folder)")
+        raise UsageError(f"--output {out}: {out.parent} does not exist (twin creates one folder)")
 
 
 def pci(
@@ -67,8 +67,12 @@ def pci(
     plan = pipeline.prepare(file).plan
     unknown = [z for z in cde if z not in plan.by_zone]
     if unknown or not cde:
-        zones = ", ".join(z.name for z in plan.zones)
-        raise UsageError(f"--cde {unknown[0] if unknown else ''!r}: not a zone of {file} ({zones})")
+        zones = [z.name for z in plan.zones]
+        near = did_you_mean(unknown[0], zones) if unknown else ""
+        raise UsageError(
+            f"--cde {unknown[0] if unknown else ''!r}: not a zone of {file} "
+            f"({near}{', '.join(zones)})"
+        )
     others = [z.name for z in plan.zones if z.name not in cde]
     if not others:
         raise UsageError("--cde names every zone: nothing is out of scope to sweep from")

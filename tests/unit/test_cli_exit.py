@@ -63,6 +63,25 @@ def test_a_mistyped_lab_gets_did_you_mean(twin_env: Path) -> None:
     assert (twin_env / "run" / "alpha1.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(("blast", str(REFERENCE), "--from", "web11"), "did you mean 'web1'?"),
+     (("graph", str(REFERENCE), "-o", "-", "--from", "financ"), "did you mean 'finance'?"),
+     (("evidence", "pci", str(REFERENCE), "--cde", "finanse"), "did you mean 'finance'?")],
+    ids=["blast", "graph", "evidence"],
+)  # fmt: skip
+def test_a_mistyped_zone_or_host_on_the_command_line_gets_did_you_mean(
+    args: tuple[str, ...], says: str, tmp_path: Path
+) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "twin", *args], capture_output=True, text=True, cwd=tmp_path,
+        check=False,
+    )  # fmt: skip
+    assert res.returncode == 2 and says in res.stderr and res.stdout == "", res.stderr
+    assert len(res.stderr.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # no evidence folder, nothing written
+
+
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
     """A directory user nobody can read (pytest's own tmp_path is root's alone)."""

@@ -39,7 +39,8 @@ rules:
         " (hint: give every zone its own subnet)",
         "p.yml:4: zones.db.hosts[0].name: duplicate host 'w1' (also in zone 'web')"
         " (hint: host names are unique across zones)",
-        "p.yml:6: rules[0].to: unknown zone 'dbx' (hint: zones are: web, db, or any)",
+        "p.yml:6: rules[0].to: unknown zone 'dbx'"
+        " (hint: did you mean 'db'? zones are: web, db, or any)",
         "p.yml:6: rules[0].services[0]: port out of range in 'tcp/70000' (hint: ports are 1-65535)",
         "p.yml:7: rules[1].name: duplicate rule name 'r' (also rules[0])"
         " (hint: rule names are unique)",

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from twin.errors import UsageError
+from twin.errors import UsageError, did_you_mean
 from twin.plan.flows import LATERAL, hosts_of, probe_ports
 from twin.plan.plan import Plan, RulePlan
 from twin.policy.model import Verdict
@@ -106,7 +106,8 @@ def plan_sweep(
         unknown = [z for z in given if z not in plan.by_zone]
         if unknown:
             raise UsageError(
-                f"{option} {unknown[0]!r}: not a zone of lab {plan.lab} (zones: {', '.join(zones)})"
+                f"{option} {unknown[0]!r}: not a zone of lab {plan.lab} "
+                f"({did_you_mean(unknown[0], zones)}zones: {', '.join(zones)})"
             )
     by_proto = parse_ports(ports, plan)
     out = []

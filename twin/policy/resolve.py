@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from twin.errors import did_you_mean
 from twin.policy.model import Policy, Zone
 from twin.policy.syntax import SERVICE_LITERAL
 
@@ -111,8 +112,8 @@ def resolve_service(
         known = ", ".join(sorted(policy.services)) or "none defined"
         raise Unresolved(
             f"unknown service {ref!r}",
-            f"define it under services (known: {known}) or write e.g. tcp/443, udp/53, icmp, "
-            "icmpv6",
+            f"{did_you_mean(ref, policy.services)}define it under services (known: {known}) or "
+            "write e.g. tcp/443, udp/53, icmp, icmpv6",
         )
     memo = {} if _memo is None else _memo
     if ref in memo:
@@ -276,9 +277,11 @@ def resolve_address(
         return memo[ref]
     net = address_literal(ref)
     if net is None:
+        near = did_you_mean(ref, [*hosts, *policy.zones, *policy.addresses])
         raise Unresolved(
             f"unknown address {ref!r}",
-            "use a host, a zone, a name under addresses, or a CIDR like 10.0.0.0/8 or fd00::/48",
+            f"{near}use a host, a zone, a name under addresses, or a CIDR like 10.0.0.0/8 or "
+            "fd00::/48",
         )
     return (net,)
 
@@ -304,8 +307,8 @@ def intent_end(policy: Policy, ref: str, hosts: dict[str, HostAddr] | None = Non
     if net is None:
         raise Unresolved(
             f"unknown zone or host {ref!r}",
-            f"zones: {', '.join(policy.zones)}; or a host name, or an address like 10.1.0.5 "
-            "or fd00:10::/64",
+            f"{did_you_mean(ref, [*policy.zones, *hosts])}zones: {', '.join(policy.zones)}; or "
+            "a host name, or an address like 10.1.0.5 or fd00:10::/64",
         )
     inside = [
         (name, h.zone)
@@ -329,5 +332,6 @@ def zone_refs(policy: Policy, refs: list[str]) -> tuple[str, ...]:
     for ref in refs:
         if ref not in policy.zones:
             known = ", ".join(policy.zones)
-            raise Unresolved(f"unknown zone {ref!r}", f"zones are: {known}, or any")
+            near = did_you_mean(ref, [*policy.zones, "any"])
+            raise Unresolved(f"unknown zone {ref!r}", f"{near}zones are: {known}, or any")
     return tuple(z for z in policy.zones if z in refs)
