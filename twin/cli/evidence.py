@@ -45,6 +45,7 @@ def pci(
         typer.Option(
             "-o",
             "--output",
+            "--out",  # the spelling (`twin evidence pci FILE --cde Z --out DIR`)
             metavar="DIR",
             help="New or empty folder for the pack (default twin-evidence-<lab>-<UTC>).",
         ),
