@@ -58,7 +58,7 @@ def sweep_policy(lab: str) -> dict[str, Any]:
 
 def expected(lab: pipeline.Lab, dst: str) -> tuple[list[str], list[str]]:
     """Per port: the verdict the policy says (open where a responder listens), and the rule."""
-    listening = set(lab.state.extra["responder_ports"]["tcp"])  # type: ignore[index]
+    listening = set(lab.state.responder_ports["tcp"])
     allow = {"allow": "closed", "deny": "filtered", "reject": "rejected"}
     verdicts, rules = [], []
     for port in PORTS:

@@ -85,6 +85,11 @@ class TimedOut(EnvironmentProblem):
         super().__init__(f"{' '.join(argv[:3])} timed out after {seconds:.0f} s")
 
 
+class ProbeRefused(EnvironmentProblem):
+    """The prober refused a packet twin must never send (to an address outside the lab's
+    subnets, or from the machine's own namespace): a twin that is not what it should be."""
+
+
 class CommandFailed(EnvironmentProblem):
     """An external command returned non-zero; carries its stderr."""
 

@@ -154,7 +154,7 @@ def up(
     claim(prep.plan.lab, lab_dir, runtime.name)
     state = LabState(prep.plan.lab, runtime.name, str(lab_dir), str(Path(file).resolve()))
     if tuned:
-        state.extra["host_tuning"] = tuned
+        state.host_tuning = tuned
     try:
         stage(f"lab {prep.plan.lab}: building {len(prep.plan.nodes)} nodes on {runtime.name}")
         if runtime.topology_only:  # the other files are written while the runtime builds
@@ -260,7 +260,7 @@ def start_lab_responders(runtime: Runtime, state: LabState, plan: Plan) -> int:
     ports = probe_ports(plan)
     tcp = sorted({p for proto, p in ports if proto == "tcp"})
     udp = sorted({p for proto, p in ports if proto == "udp"})
-    state.extra["responder_ports"] = {"tcp": tcp, "udp": udp}
+    state.responder_ports = {"tcp": tcp, "udp": udp}
     return start_responders(runtime, state, responder_spec(runtime, state, plan, tcp, udp))
 
 

@@ -49,7 +49,7 @@ def test_firewall_pushed_over_ssh_enforces_the_policy(make_policy, lab_up) -> No
     links = lab.runtime.exec(lab.state, fw, ["ip", "-o", "link"]).stdout
     assert "twinmgmt" not in links
     state = json.loads((lab.state.path / "state.json").read_text())
-    assert state["extra"]["firewall_loaded_via"] == "ssh"
+    assert state["firewall_loaded_via"] == "ssh"
     assert f"clab-{lab.state.lab}-mgmt" not in state["resources"]["netns"]
 
 

@@ -43,7 +43,7 @@ def test_every_port_of_a_sweep_is_judged_as_the_policy_says(make_policy, lab_up)
         judged = sweep(jobs, [str(z.subnet) for z in plan.zones], timeout=DEFAULT_TIMEOUT)
         records = reader.drain(settle=0.01, expect=2 * 65535)
     for job, result in zip(jobs, judged, strict=True):
-        listening = set(state.extra["responder_ports"][job.proto])
+        listening = set(state.responder_ports[job.proto])
         want = {}
         for port in job.ports:
             rule = plan.decide("a1", "b1", job.proto, port)

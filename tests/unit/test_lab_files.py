@@ -5,6 +5,7 @@ never a traceback — and is never trusted: `down` deletes the directory they na
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,38 @@ def test_a_saved_state_loads_back() -> None:
     assert load_state(state.path) == state
 
 
+def test_a_state_file_with_the_old_extra_bag_loads_into_typed_fields() -> None:
+    state = saved_state()
+    data = json.loads(state.files.state.read_text())
+    data["extra"] = {
+        "pids": {"fw": 101}, "netns": {"fw": 4026532000}, "responder_ports": {"tcp": [22]},
+        "host_tuning": "gc_thresh3 raised", "firewall_loaded_via": "ssh",
+        "node_setup_by_deploy": True, "privileged": True, "gone": "dropped",
+    }  # fmt: skip
+    state.files.state.write_text(json.dumps(data))
+    loaded = load_state(state.path)
+    assert (loaded.container_pids, loaded.netns_inodes) == ({"fw": 101}, {"fw": 4026532000})
+    assert loaded.responder_ports == {"tcp": [22]} and loaded.host_tuning == "gc_thresh3 raised"
+    assert loaded.firewall_loaded_via == "ssh" and loaded.node_setup_by_deploy and loaded.privileged
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("container_pids", {"fw": "101"}, "container_pids is not a mapping of nodes to numbers"),
+        ("netns_inodes", {"fw": True}, "netns_inodes is not a mapping of nodes to numbers"),
+        ("responder_ports", {"tcp": [22, "x"]}, "responder_ports['tcp'] is not a list of ports"),
+        ("privileged", 1, "field 'privileged' has the wrong type (int)"),
+    ],
+)
+def test_typed_fields_are_checked_inside(field: str, value: object, reason: str) -> None:
+    state = saved_state()
+    data = json.loads(state.files.state.read_text()) | {field: value}
+    state.files.state.write_text(json.dumps(data))
+    with pytest.raises(EnvironmentProblem, match=re.escape(reason)):
+        load_state(state.path)
+
+
 CORRUPT_STATES = {
     "empty": (b"", "Expecting value: line 1 column 1 (char 0)"),
     "truncated": (None, "Unterminated string starting at"),
@@ -48,7 +81,8 @@ def test_a_corrupt_state_file_says_so_and_how_to_get_out(case: str) -> None:
     state = saved_state()
     path = state.path / LabDir.STATE
     content, reason = CORRUPT_STATES[case]
-    path.write_bytes(path.read_bytes()[:57] if content is None else content)
+    raw = path.read_bytes()  # truncated: cut inside the string "lab1"
+    path.write_bytes(raw[: raw.index(b'"lab1"') + 3] if content is None else content)
     with pytest.raises(EnvironmentProblem) as exc:
         load_state(state.path)
     message = str(exc.value)

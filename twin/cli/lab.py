@@ -146,8 +146,8 @@ def up(
             pushed = push_lab(state.lab)
     if config_via == "ssh":
         out.print(f"firewall config pushed over ssh ({pushed.device_type}, {pushed.seconds:.2f} s)")
-    if "host_tuning" in state.extra:
-        err.print(f"note: {state.extra['host_tuning']}", markup=False)
+    if state.host_tuning:
+        err.print(f"note: {state.host_tuning}", markup=False)
     nodes = sum(len(v) for v in state.resources.values())
     out.print(
         f"lab {state.lab} is up on {state.runtime} in {time.monotonic() - started:.2f} s "

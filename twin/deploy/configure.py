@@ -14,9 +14,9 @@ from typing import Any
 
 from traffic import rtnl
 from traffic.netns import Namespaces, in_thread, set_sysctls
-from traffic.prober import OPEN, Probe, run_probes
+from traffic.prober import OPEN, Outcome, Probe, Refused, run_probes
 from twin.deploy.enforcement import combined, hosts_snapshot, load_hosts, remember_hosts
-from twin.errors import EnvironmentProblem
+from twin.errors import EnvironmentProblem, ProbeRefused
 from twin.firewalls.base import FirewallNode, Snapshot, check
 from twin.firewalls.table import firewall_of
 from twin.lab.state import LabState
@@ -30,7 +30,7 @@ PARALLEL = 8  # node commands in flight at once
 def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
     configs = state.files.configs
     # containerlab's `exec:` already ran the same setup files (up checks the result afterwards)
-    setup_done = bool(state.extra.get("node_setup_by_deploy"))
+    setup_done = state.node_setup_by_deploy
     fw = firewall_of(plan.firewall_kind)
     nodes = [n for n in plan.nodes if not (fw.own_init and n == plan.firewall)]  # sets its own
 
@@ -144,6 +144,15 @@ def read_sysctls(path: Path) -> dict[str, str]:
     return out
 
 
+def send_probes(probes: list[Probe], subnets: list[str], timeout: float) -> list[Outcome]:
+    """Send `probes` from inside the twin (traffic.prober), the prober's safety refusal as a
+    TwinError."""
+    try:
+        return run_probes(probes, subnets, timeout=timeout)
+    except Refused as exc:
+        raise ProbeRefused(str(exc)) from None
+
+
 def wait_ready(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 5.0) -> None:
     """Every host answers ping from its gateway path: links up, addresses and routes in place.
 
@@ -158,7 +167,7 @@ def wait_ready(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 5
             Probe(runtime.netns(state, h.name), str(h.address), str(h.gateway), "icmp")
             for h in waiting.values()
         ]
-        for probe, out in zip(probes, run_probes(probes, subnets, timeout=0.2), strict=True):
+        for probe, out in zip(probes, send_probes(probes, subnets, 0.2), strict=True):
             if out.verdict == OPEN:
                 waiting.pop(next(n for n, h in waiting.items() if str(h.address) == probe.src))
         if waiting and time.monotonic() > deadline:

@@ -22,7 +22,6 @@ from twin.plan.agent import enforced_by_hosts, enforced_centrally
 from twin.plan.plan import Plan
 from twin.runtime.base import Runtime
 
-ENFORCING = "enforcing"  # state.extra: node → the hash of the table twin loaded there
 PARALLEL = 8
 
 
@@ -73,7 +72,7 @@ def remember_hosts(runtime: Runtime, state: LabState, plan: Plan, snap: Snapshot
     for node, own in snap.nodes.items():
         if own is not None and node != plan.firewall:
             fw.remember(host_node(runtime, state, plan, node), own)
-    state.extra[ENFORCING] = {n: s.sha256 if s else "" for n, s in snap.nodes.items()}
+    state.enforcing = {n: s.sha256 if s else "" for n, s in snap.nodes.items()}
 
 
 def problems(
@@ -81,7 +80,7 @@ def problems(
 ) -> list[str]:
     """What differs, node by node, from what twin loaded (`change()`: the central firewall's
     difference in words)."""
-    want: dict[str, str] = state.extra.get(ENFORCING, {})
+    want = state.enforcing
     fw = firewall_of(plan.firewall_kind)
     out = []
     for node, have in snap.nodes.items():

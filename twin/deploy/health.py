@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass, field
 
 from traffic.netns import Namespaces, entered, in_thread
-from traffic.prober import OPEN, Probe, run_probes
-from twin.deploy.configure import firewall_snapshot, ruleset_change
+from traffic.prober import OPEN, Probe
+from twin.deploy.configure import firewall_snapshot, ruleset_change, send_probes
 from twin.deploy.enforcement import described
 from twin.deploy.enforcement import problems as node_problems
 from twin.deploy.responders import responder_alive
@@ -218,7 +218,7 @@ def _check_responders(runtime: Runtime, state: LabState, plan: Plan, health: Hea
             "the responder process is not running (allowed flows would look closed)"
         )
         return
-    spec = state.extra.get("responder_ports", {})
+    spec = state.responder_ports
     tcp, udp = spec.get("tcp", []), spec.get("udp", [])
     probes = []
     for h in plan.hosts:
@@ -229,7 +229,7 @@ def _check_responders(runtime: Runtime, state: LabState, plan: Plan, health: Hea
     health.checks.append(f"responders answer ({len(probes)} probes, each host to itself)")
     silent = [
         f"{p.proto}/{p.port} on {p.dst}"
-        for p, out in zip(probes, run_probes(probes, subnets, timeout=0.5), strict=True)
+        for p, out in zip(probes, send_probes(probes, subnets, 0.5), strict=True)
         if out.verdict != OPEN
     ]
     if silent:

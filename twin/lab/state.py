@@ -31,7 +31,16 @@ class LabState:
     resources: dict[str, list[str]] = field(default_factory=dict)  # kind → names
     ruleset_sha256: str = ""
     responder_pid: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)  # runtime-specific facts
+    responder_ports: dict[str, list[int]] = field(default_factory=dict)  # tcp/udp → ports served
+    host_tuning: str = ""  # what `up --tune-host` changed on the machine, said again by `up`
+    firewall_loaded_via: str = ""  # "ssh" once `--config-via ssh` pushed the firewall's config
+    # docker and containerlab: each node's container pid and network namespace inode, so `netns`
+    # can tell a node is still the same one
+    container_pids: dict[str, int] = field(default_factory=dict)
+    netns_inodes: dict[str, int] = field(default_factory=dict)
+    node_setup_by_deploy: bool = False  # containerlab's `exec:` ran the nodes' setup files
+    privileged: bool = False  # containerlab ran the nodes privileged (its choice, not twin's)
+    enforcing: dict[str, str] = field(default_factory=dict)  # node → hash of the table it holds
 
     @property
     def path(self) -> Path:
@@ -99,6 +108,7 @@ def load_state(lab_dir: Path) -> LabState:
         raise _corrupt(
             path, lab_dir, str(exc).splitlines()[0] if str(exc) else "not JSON"
         ) from None
+    data = _migrate(data)
     problem = _state_problem(data, lab_dir)
     if problem:
         raise _corrupt(path, lab_dir, problem)
@@ -125,8 +135,34 @@ _STATE_TYPES: dict[str, tuple[type, ...]] = {
     "resources": (dict,),
     "ruleset_sha256": (str,),
     "responder_pid": (int,),
-    "extra": (dict,),
+    "responder_ports": (dict,),
+    "host_tuning": (str,),
+    "firewall_loaded_via": (str,),
+    "container_pids": (dict,),
+    "netns_inodes": (dict,),
+    "node_setup_by_deploy": (bool,),
+    "privileged": (bool,),
+    "enforcing": (dict,),
 }
+# State files written before these fields were typed kept them in an `extra` bag.
+_LEGACY_EXTRA = {
+    "responder_ports": "responder_ports",
+    "host_tuning": "host_tuning",
+    "firewall_loaded_via": "firewall_loaded_via",
+    "pids": "container_pids",
+    "netns": "netns_inodes",
+    "node_setup_by_deploy": "node_setup_by_deploy",
+    "privileged": "privileged",
+    "enforcing": "enforcing",
+}
+
+
+def _migrate(data: Any) -> Any:
+    if isinstance(data, dict) and isinstance(data.get("extra"), dict):
+        data = dict(data)
+        extra = data.pop("extra")
+        data |= {new: extra[old] for old, new in _LEGACY_EXTRA.items() if old in extra}
+    return data
 
 
 def _state_problem(data: Any, lab_dir: Path) -> str:
@@ -138,7 +174,8 @@ def _state_problem(data: Any, lab_dir: Path) -> str:
     for key, value in data.items():
         if key not in known:
             return f"unknown field {key!r}"
-        if isinstance(value, bool) or not isinstance(value, _STATE_TYPES[key]):
+        types = _STATE_TYPES[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"field {key!r} has the wrong type ({type(value).__name__})"
     required = [
         n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING
@@ -149,6 +186,14 @@ def _state_problem(data: Any, lab_dir: Path) -> str:
     for kind, names in data.get("resources", {}).items():
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             return f"resources[{kind!r}] is not a list of names"
+    for key in ("container_pids", "netns_inodes"):
+        if not all(_is_int(v) for v in data.get(key, {}).values()):
+            return f"{key} is not a mapping of nodes to numbers"
+    if not all(isinstance(v, str) for v in data.get("enforcing", {}).values()):
+        return "enforcing is not a mapping of nodes to ruleset hashes"
+    for proto, ports in data.get("responder_ports", {}).items():
+        if not isinstance(ports, list) or not all(_is_int(p) for p in ports):
+            return f"responder_ports[{proto!r}] is not a list of ports"
     if not LAB_NAME.fullmatch(data["lab"]):
         return f"lab name {data['lab']!r} is not one twin makes"
     if "\0" in data["dir"] or not Path(data["dir"]).is_absolute():
@@ -156,6 +201,10 @@ def _state_problem(data: Any, lab_dir: Path) -> str:
     if data["lab"] != lab_dir.name or Path(data["dir"]).resolve() != lab_dir.resolve():
         return f"it belongs to lab {data['lab']!r} in {data['dir']!r}, not to {str(lab_dir)!r}"
     return ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _printable(text: str) -> str:

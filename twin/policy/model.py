@@ -22,11 +22,15 @@ from pydantic import (
     model_validator,
 )
 
+from twin.errors import TwinError
 from twin.policy.syntax import IMAGE_REF, LAB_NAME, NODE_NAME, OBJECT_NAME
 
 
-class Invalid(ValueError):
-    """A value error that also says how to fix it; `load` shows the hint."""
+class Invalid(TwinError, ValueError):
+    """A value error that also says how to fix it; `load` shows the hint. A ValueError too:
+    pydantic turns it into a validation error of the field it was raised for."""
+
+    exit_code = 2
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)

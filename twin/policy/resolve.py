@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from twin.errors import did_you_mean
+from twin.errors import TwinError, did_you_mean
 from twin.policy.model import Policy, Zone
 from twin.policy.syntax import SERVICE_LITERAL
 
@@ -31,7 +31,11 @@ MAX_NESTING = 32  # groups of groups: deeper is a mistake (and Python's stack ha
 LITERAL_HINT = "write tcp/443, udp/53, tcp/8000-8080, tcp, udp, icmp, icmpv6 or any (ports 1-65535)"
 
 
-class Unresolved(Exception):
+class Unresolved(TwinError):
+    """A name a rule uses that resolves to nothing (or loops); `load` words it per rule."""
+
+    exit_code = 2
+
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
@@ -39,8 +43,8 @@ class Unresolved(Exception):
 
 
 def port_text(proto: str, port: int) -> str:
-    """One flow's service as twin prints it: `tcp/443`, `udp/53`, `icmp`."""
-    return "icmp" if proto == "icmp" else f"{proto}/{port}"
+    """One flow's service as twin prints it: `tcp/443`, `udp/53`, `icmp`, `icmpv6`."""
+    return proto if proto in ("icmp", "icmpv6") else f"{proto}/{port}"
 
 
 def range_text(lo: int, hi: int) -> str:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from twin.analysis.walkplan import WalkPlan
+from twin.policy.resolve import port_text
 from twin.verify.walk import LiveWalk, Probed
 
 SHOWN = 40
@@ -94,7 +95,7 @@ def print_live(console: Console, data: dict[str, Any]) -> None:
         mark = "[green]✓[/]" if h["ok"] else "[red]✗[/]"
         table.add_row(
             *((h["from"],) * many), str(h["depth"]),
-            escape(f"{h['src']} → {h['dst']} {_service(h['proto'], h['port'])}"),
+            escape(f"{h['src']} → {h['dst']} {port_text(h['proto'], h['port'])}"),
             escape(h["rule"]), h["observed"], escape(h["logged"] or "—"), mark,
         )  # fmt: skip
     if hops:
@@ -103,7 +104,7 @@ def print_live(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  … and {len(hops) - SHOWN} more hops (--json)")
     for h in hops:
         if not h["ok"]:
-            flow = f"{h['src']} → {h['dst']} {_service(h['proto'], h['port'])}"
+            flow = f"{h['src']} → {h['dst']} {port_text(h['proto'], h['port'])}"
             console.print(f"[red]✗[/] {escape(flow)}: {escape(h['reason'])}")
     by = ", ".join(f"{escape(r or 'no rule')} {n}" for r, n in ref["blocked_by"].items())
     if ref["sent"] and not ref["failures"]:
@@ -111,14 +112,10 @@ def print_live(console: Console, data: dict[str, Any]) -> None:
             f"[green]✓[/] {ref['sent']} flows toward hosts out of reach, all blocked ({by})"
         )
     for f in ref["failures"][:SHOWN]:
-        flow = f"{f['src']} → {f['dst']} {_service(f['proto'], f['port'])}"
+        flow = f"{f['src']} → {f['dst']} {port_text(f['proto'], f['port'])}"
         console.print(f"[red]✗[/] out of reach, yet {escape(flow)}: {escape(f['reason'])}")
     if data["ok"]:
         console.print("live and static agree on every path and every host out of reach")
-
-
-def _service(proto: str, port: int) -> str:
-    return "icmp" if proto == "icmp" else f"{proto}/{port}"
 
 
 def print_live_summary(console: Console, title: str, data: dict[str, Any]) -> None:
@@ -137,8 +134,8 @@ def print_live_summary(console: Console, title: str, data: dict[str, Any]) -> No
         + f" ({data['seconds']:.2f} s)"
     )
     for h in bad[:SHOWN]:
-        flow = f"{h['src']} → {h['dst']} {_service(h['proto'], h['port'])}"
+        flow = f"{h['src']} → {h['dst']} {port_text(h['proto'], h['port'])}"
         console.print(f"    [red]✗[/] {escape(flow)}: {escape(h['reason'])}")
     for f in ref["failures"][:SHOWN]:
-        flow = f"{f['src']} → {f['dst']} {_service(f['proto'], f['port'])}"
+        flow = f"{f['src']} → {f['dst']} {port_text(f['proto'], f['port'])}"
         console.print(f"    [red]✗[/] out of reach, yet {escape(flow)}: {escape(f['reason'])}")

@@ -40,7 +40,6 @@ from twin.runtime.dockercli import about, docker
 
 CLI = "containerlab"
 # Twin's configure() skips the `ip -batch` setup when this is set: `exec:` already ran it.
-SETUP_DONE = "node_setup_by_deploy"
 
 
 def containerlab_unavailable() -> str | None:
@@ -62,7 +61,7 @@ class ContainerlabRuntime(DockerRuntime):
         topo: dict[str, Any] = read_topology(state)
         nodes: dict[str, dict[str, Any]] = topo["topology"]["nodes"]
         claim_containers(state, nodes)
-        state.extra[SETUP_DONE] = True
+        state.node_setup_by_deploy = True
         state.save()
         run(
             [CLI, "deploy", "--topo", str(state.path / TOPOLOGY)],
@@ -74,7 +73,7 @@ class ContainerlabRuntime(DockerRuntime):
             privileged = docker(
                 ["inspect", "--format", "{{.HostConfig.Privileged}}", *state.resources[CONTAINER]]
             ).stdout.split()
-        state.extra["privileged"] = "true" in privileged
+        state.privileged = "true" in privileged
         state.save()
 
     def destroy(self, state: LabState) -> list[str]:

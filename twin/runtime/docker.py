@@ -130,7 +130,7 @@ class DockerRuntime:
     def netns(self, state: LabState, node: str) -> str:
         """`/proc/<pid>/ns/net` of the node's container, checked against the namespace
         recorded at deploy time (a dead container's pid may since belong to anything)."""
-        pid, inode = state.extra.get("pids", {}).get(node), state.extra.get("netns", {}).get(node)
+        pid, inode = state.container_pids.get(node), state.netns_inodes.get(node)
         path = f"/proc/{pid}/ns/net"
         if not pid or netns_inode(path) != inode:
             raise EnvironmentProblem(gone(state, node))
@@ -278,18 +278,18 @@ def container_pids(names: list[str]) -> dict[str, int]:
 def record_namespaces(state: LabState, nodes: list[str]) -> None:
     """Each node's pid and network namespace, so `netns` can tell it is still the same one."""
     pids = container_pids([container_name(state.lab, n) for n in nodes])
-    state.extra["pids"] = {n: pids[container_name(state.lab, n)] for n in nodes}
-    state.extra["netns"] = {
-        n: netns_inode(f"/proc/{p}/ns/net") for n, p in state.extra["pids"].items()
+    state.container_pids = {n: pids[container_name(state.lab, n)] for n in nodes}
+    state.netns_inodes = {
+        n: netns_inode(f"/proc/{p}/ns/net") for n, p in state.container_pids.items()
     }
-    if netns_inode("/proc/self/ns/net") in state.extra["netns"].values():
+    if netns_inode("/proc/self/ns/net") in state.netns_inodes.values():
         raise EnvironmentProblem("a container shares the machine's network namespace")
     state.save()
 
 
 def wire(state: LabState, links: list[dict[str, Any]]) -> None:
     """Create every veth pair directly inside the two containers' namespaces, one batch."""
-    pids: dict[str, int] = state.extra["pids"]
+    pids = state.container_pids
     batch = []
     for link in links:
         (a, a_if), (b, b_if) = (str(e).split(":", 1) for e in link["endpoints"])

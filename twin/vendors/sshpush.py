@@ -76,7 +76,7 @@ def push_firewall(runtime: Runtime, state: LabState, plan: Plan, config: str) ->
         shutil.rmtree(keys, ignore_errors=True)
         state.save()
     remember_loaded(runtime, state, plan)
-    state.extra["firewall_loaded_via"] = "ssh"
+    state.firewall_loaded_via = "ssh"
     state.save()
     return Pushed(fw.netmiko_type, MGMT_FW, commands, time.monotonic() - started)
 

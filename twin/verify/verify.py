@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traffic.nflog import LogRecord, NflogReaders
-from traffic.prober import Outcome, Probe, gc_paused, run_probes
+from traffic.prober import Outcome, Probe, gc_paused
 from twin import __version__
-from twin.deploy.configure import firewall_snapshot
+from twin.deploy.configure import firewall_snapshot, send_probes
 from twin.errors import EnvironmentProblem
 from twin.firewalls.base import Snapshot
 from twin.firewalls.table import firewall_of
@@ -184,7 +184,7 @@ def verify(
     wall = time.time()
     with reader.start():
         started = time.monotonic()
-        outcomes = run_probes(probes, subnets, timeout=timeout)
+        outcomes = send_probes(probes, subnets, timeout)
         seconds = time.monotonic() - started
         records = _drain(reader, expected_records(flows, paths))
         logged = records_of(probes, outcomes, records, paths, witness)
@@ -193,7 +193,7 @@ def verify(
         ]  # fmt: skip
         if again:  # once more on fresh 5-tuples, with a longer wait
             resent = [probes[i] for i in again]
-            second = run_probes(resent, subnets, timeout=min(0.9, timeout * 3))
+            second = send_probes(resent, subnets, min(0.9, timeout * 3))
             records += _drain(reader, expected_records([flows[i] for i in again],
                                                        [paths[i] for i in again]))  # fmt: skip
             decided = records_of(resent, second, records, [paths[i] for i in again], witness)
