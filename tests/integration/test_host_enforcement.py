@@ -17,6 +17,12 @@ import yaml
 from bench.diff import generate_policy
 from tests.conftest import unique_lab
 from tests.integration.test_blast_live import agree, walked
+from tests.integration.test_docker_twin import (  # fixtures, used by name
+    bring_down,
+    docker_labs,  # noqa: F401
+    node_image,  # noqa: F401
+)
+from tests.integration.test_docker_twin import up as docker_up
 from twin import pipeline
 from twin.errors import EnvironmentProblem
 from twin.plan.sweep import plan_sweep
@@ -164,3 +170,24 @@ def test_hosts_of_a_flat_zone_still_meet_each_others_rules(make_policy, lab_up) 
     assert (web.observed, web.rule, web.logged_by) == ("filtered", "intrazone-default", "web1")
     fw = lab.runtime.exec(lab.state, "fw", ["ip", "-d", "link", "show", "eth1"]).stdout
     assert "isolated off" in fw  # web1's port: plain L2 on the bridge, no private VLAN
+
+
+def test_docker_hosts_decide_like_the_netns_firewall(
+    make_policy,
+    lab_up,
+    docker_labs,  # noqa: F811
+) -> None:
+    """The same on the Docker engine: each container loads its own rules (`nft -f` with the
+    NET_ADMIN it already has), a netns twin with the central firewall as the reference."""
+    central = pipeline.test(lab_up(make_policy()))
+    lab = docker_up(make_policy(enforcement("host")), "docker", docker_labs)
+    try:
+        run = pipeline.test(lab)
+        assert run.ok, [f"{r.src}->{r.dst} {r.proto}/{r.port}: {r.reason}" for r in run.failures]
+        assert equivalent(central, run, "host") >= 1400
+        gone = lab.runtime.exec(lab.state, "db2", ["nft", "delete", "table", "inet", "twin"])
+        assert gone.ok, gone.stderr
+        with pytest.raises(EnvironmentProblem, match="host db2 holds no twin ruleset"):
+            pipeline.test(lab)
+    finally:
+        bring_down(lab.state.lab)
