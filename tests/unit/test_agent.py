@@ -13,6 +13,7 @@ import yaml
 
 from bench.diff import generate_policy
 from tests.conftest import REFERENCE, ROOT
+from twin.analysis.compare import baseline_plan, deployable
 from twin.errors import InputError
 from twin.firewalls.table import unsupported
 from twin.plan.agent import IN, OUT, agent_plan, first_match, path_of
@@ -20,6 +21,7 @@ from twin.plan.build import build_plan
 from twin.plan.flows import family_ports, plan_flows, probe_ports
 from twin.plan.plan import Plan
 from twin.policy.load import load_policy, parse_policy
+from twin.policy.model import Enforcement
 
 GOLDEN = ROOT / "tests" / "golden" / "render" / "policies"
 
@@ -131,3 +133,15 @@ def test_only_a_kind_that_programs_hosts_takes_host_enforcement() -> None:
     data["firewall"]["enforcement"] = "everywhere"
     with pytest.raises(InputError, match="enforcement"):
         parse_policy(yaml.safe_dump(data))
+
+
+def test_a_compare_baseline_is_the_network_before_agents() -> None:
+    """`twin compare` measures against flat VLANs behind a central firewall: a policy enforced on
+    the hosts keeps its agents, its baselines do not (agents would filter a flat zone)."""
+    plan = hosts_enforcing(yaml.safe_load(REFERENCE.read_text()))
+    assert plan.flat_rule is None
+    base = baseline_plan(plan)
+    assert base.policy.firewall.enforcement is Enforcement.central
+    assert base.flat_rule is not None
+    for kind in ("flat", "flat-zones"):
+        assert deployable(plan.policy, kind).firewall.enforcement is Enforcement.central

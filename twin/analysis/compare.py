@@ -25,7 +25,7 @@ from twin.analysis.reach import Reach
 from twin.plan.build import build_plan
 from twin.plan.flows import probe_ports
 from twin.plan.plan import Plan
-from twin.policy.model import Action, Defaults, Policy, Segment
+from twin.policy.model import Action, Defaults, Enforcement, Firewall, Policy, Segment
 
 BASELINES = {
     "flat": "one flat network: every host reaches every host, no firewall between zones",
@@ -34,10 +34,16 @@ BASELINES = {
 
 
 def baseline_plan(plan: Plan) -> Plan:
-    """The same policy with every zone `segment: flat`."""
+    """The same policy with every zone `segment: flat` (and the central firewall alone: hosts
+    enforcing their own rules would filter a flat zone too)."""
     policy = plan.policy
     zones = {n: z.model_copy(update={"segment": Segment.flat}) for n, z in policy.zones.items()}
-    return build_plan(policy.model_copy(update={"zones": zones}))
+    return build_plan(policy.model_copy(update={"zones": zones, "firewall": _central(policy)}))
+
+
+def _central(policy: Policy) -> Firewall:
+    """The policy's firewall enforcing centrally: a baseline is the network before agents."""
+    return policy.firewall.model_copy(update={"enforcement": Enforcement.central})
 
 
 def deployable(policy: Policy, baseline: str) -> Policy:
@@ -46,7 +52,7 @@ def deployable(policy: Policy, baseline: str) -> Policy:
     lets everything through (allow by default, no rule) — one flat network's reachability, on
     the twin's one bridge per zone."""
     zones = {n: z.model_copy(update={"segment": Segment.flat}) for n, z in policy.zones.items()}
-    update: dict[str, Any] = {"zones": zones, "expect": []}
+    update: dict[str, Any] = {"zones": zones, "expect": [], "firewall": _central(policy)}
     if baseline == "flat":
         update |= {
             "rules": [],
