@@ -189,7 +189,7 @@ def main(argv: list[str]) -> int:
         print("  skipped: needs root (network namespaces)")
         return 0
     sizes = [int(a) for a in argv] or [6, 25, 100]
-    limits = {k: (NEIGH / k).read_text() for k in ("gc_thresh1", "gc_thresh2", "gc_thresh3")}
+    limits = {k: (NEIGH[4] / k).read_text() for k in ("gc_thresh1", "gc_thresh2", "gc_thresh3")}
     ok = True
     try:
         with isolated_home("scale") as tmp:
@@ -197,7 +197,7 @@ def main(argv: list[str]) -> int:
                 ok = one_size(zones, Path(tmp)) and ok
     finally:
         for key, value in reversed(limits.items()):  # put the machine back as it was
-            (NEIGH / key).write_text(value)
+            (NEIGH[4] / key).write_text(value)
     figure("this process: peak memory", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "MiB")  # fmt: skip
     return 0 if ok else 1

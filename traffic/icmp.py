@@ -1,4 +1,6 @@
-"""ICMP echo requests, and what an answer says (an echo reply, or an ICMP error quoting one)."""
+"""ICMP echo requests, and what an answer says (an echo reply, or an ICMP error quoting one);
+the same for ICMPv6 (a raw ICMPv6 socket sees no IP header: the sender is the peer address,
+and the kernel fills in the checksum)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ def echo_request(ident: int, seq: int, payload: bytes) -> bytes:
     header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
     csum = checksum(header + payload)
     return struct.pack("!BBHHH", 8, 0, csum, ident, seq) + payload
+
+
+def echo_request6(ident: int, seq: int, payload: bytes) -> bytes:
+    return struct.pack("!BBHHH", 128, 0, 0, ident, seq) + payload
 
 
 def checksum(data: bytes) -> int:
@@ -43,6 +49,38 @@ def parse_icmp(pkt: bytes) -> tuple[tuple[str, int, int], int, int, str] | None:
         ident, seq = struct.unpack_from("!HH", inner, iihl + 4)
         return (dst, ident, seq), itype, code, sender
     return None
+
+
+def parse_icmp6(pkt: bytes, sender: str) -> tuple[tuple[str, int, int], int, int, str] | None:
+    """An ICMPv6 echo reply (129) or destination-unreachable error (1) quoting an echo request
+    → ((dst, id, seq), type, code, from)."""
+    if len(pkt) < 8:
+        return None
+    itype, code = pkt[0], pkt[1]
+    if itype == 129:
+        ident, seq = struct.unpack_from("!HH", pkt, 4)
+        return (sender, ident, seq), itype, code, sender
+    if itype == 1 and len(pkt) >= 8 + 40 + 8:
+        inner = pkt[8:]
+        if inner[6] != socket.IPPROTO_ICMPV6 or inner[40] != 128:
+            return None
+        dst = socket.inet_ntop(socket.AF_INET6, inner[24:40])
+        ident, seq = struct.unpack_from("!HH", inner, 44)
+        return (dst, ident, seq), itype, code, sender
+    return None
+
+
+ICMP6_FILTER = 1
+SOL_ICMPV6 = 58
+
+
+def echo_answers_only6(sock: socket.socket) -> None:
+    """Let a raw ICMPv6 socket queue only echo replies and destination-unreachable errors
+    (ICMP6_FILTER: a bit per type, set = blocked)."""
+    blocked = [0xFFFFFFFF] * 8
+    for itype in (1, 129):
+        blocked[itype >> 5] &= ~(1 << (itype & 31))
+    sock.setsockopt(SOL_ICMPV6, ICMP6_FILTER, struct.pack("=8I", *blocked))
 
 
 SO_ATTACH_FILTER = 26

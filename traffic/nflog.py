@@ -45,7 +45,7 @@ class LogRecord:
     prefix: str
     src: str
     dst: str
-    proto: str  # tcp | udp | icmp | other
+    proto: str  # tcp | udp | icmp | icmpv6 | other
     sport: int  # tcp/udp source port; icmp echo id
     dport: int  # tcp/udp destination port; icmp echo sequence
     time: float
@@ -293,30 +293,38 @@ def _parse_packet(
         elif kind == NFULA_PAYLOAD:
             payload = data[off + 4 : off + length]
         off += (length + 3) & ~3
-    if len(payload) < 20 or payload[0] >> 4 != 4:
+    version = payload[0] >> 4 if payload else 0
+    if version == 4 and len(payload) >= 20:
+        src, dst = _addr(addrs, payload[12:16]), _addr(addrs, payload[16:20])
+        ihl, proto_num = (payload[0] & 0x0F) * 4, payload[9]
+    elif version == 6 and len(payload) >= 40:  # no extension headers in what twin sends
+        src, dst = _addr(addrs, payload[8:24]), _addr(addrs, payload[24:40])
+        ihl, proto_num = 40, payload[6]
+    else:
         return None
     name = names.get(prefix)
     if name is None:
         name = names[prefix] = prefix.split(b"\0", 1)[0].decode("ascii", "replace")
-    src, dst = _addr(addrs, payload[12:16]), _addr(addrs, payload[16:20])
-    ihl = (payload[0] & 0x0F) * 4
-    proto_num = payload[9]
     if proto_num in (socket.IPPROTO_TCP, socket.IPPROTO_UDP) and len(payload) >= ihl + 4:
         sport, dport = PORTS.unpack_from(payload, ihl)
         if proto_num == socket.IPPROTO_UDP:
             return LogRecord(name, src, dst, "udp", sport, dport, now, node=node)
         flags = FLAGS[payload[ihl + 13] & 0x3F] if len(payload) >= ihl + 14 else ""
         return LogRecord(name, src, dst, "tcp", sport, dport, now, flags, node)
-    if proto_num == socket.IPPROTO_ICMP and len(payload) >= ihl + 8:
+    if proto_num in ECHO and len(payload) >= ihl + 8:
         ident, seq = PORTS.unpack_from(payload, ihl + 4)
-        return LogRecord(name, src, dst, "icmp", ident, seq, now, node=node)
+        return LogRecord(name, src, dst, ECHO[proto_num], ident, seq, now, node=node)
     return LogRecord(name, src, dst, "other", 0, 0, now, node=node)
+
+
+ECHO = {socket.IPPROTO_ICMP: "icmp", socket.IPPROTO_ICMPV6: "icmpv6"}
 
 
 def _addr(cache: dict[bytes, str], raw: bytes) -> str:
     text = cache.get(raw)
     if text is None:
-        text = cache[raw] = socket.inet_ntoa(raw)
+        family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
+        text = cache[raw] = socket.inet_ntop(family, raw)
     return text
 
 

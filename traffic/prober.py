@@ -23,6 +23,10 @@ unreachable: the flow crossed the firewall), rejected (any other ICMP unreachabl
 admin-prohibited: from the firewall, or from a host enforcing the policy itself — the source's
 own reject answers from the source), filtered (nothing came back). The class comes from what
 the answer is, never from who sent it.
+
+Both address families: a probe whose destination is an IPv6 address goes out on an AF_INET6
+socket (icmpv6: an ICMPv6 echo), and its answers are read the same way (ICMPv6 errors through
+IPV6_RECVERR and a raw ICMPv6 socket per node).
 """
 
 from __future__ import annotations
@@ -45,7 +49,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from traffic.icmp import checksum, echo_answers_only, echo_request, parse_icmp
+from traffic.icmp import (
+    checksum,
+    echo_answers_only,
+    echo_answers_only6,
+    echo_request,
+    echo_request6,
+    parse_icmp,
+    parse_icmp6,
+)
 from traffic.judged import CLOSED, CODE, FILTERED, OPEN, PENDING, REJECTED, Judged, Outcome
 from traffic.netns import Namespaces, in_thread, raise_fd_limit
 
@@ -57,8 +69,10 @@ __all__ = [
 P = ParamSpec("P")
 T = TypeVar("T")
 WINDOW = 16384  # probes in flight at most (sockets open at once; the fd limit is raised)
-IP_RECVERR = 11
-SO_EE_ORIGIN_ICMP = 2
+IP_RECVERR, IPV6_RECVERR = 11, 25
+SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6 = 2, 3
+# a port unreachable from the destination host: (origin, type, code) in each family
+PORT_UNREACHABLE = {(SO_EE_ORIGIN_ICMP, 3, 3), (SO_EE_ORIGIN_ICMP6, 1, 4)}
 LINGER_RESET = struct.pack("ii", 1, 0)
 SOURCE_PORTS = ((1, 1023), (1024, 32767), (32768, 60999), (61000, 65535))
 MAX_BURST = 0.1  # seconds of sending before the prober looks at answers again
@@ -67,10 +81,11 @@ REJECT_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPER
 # judged by what comes back (a reject's ICMP error from the host itself) or by the deadline.
 TCP, UDP, ICMP = 0, 1, 2
 V_OPEN, V_CLOSED, V_FILTERED, V_REJECTED = (CODE[v] for v in (OPEN, CLOSED, FILTERED, REJECTED))
-EPOLLOUT, EPOLLIN = select.EPOLLOUT, select.EPOLLIN
+EPOLLOUT, EPOLLIN, EPOLLERR = select.EPOLLOUT, select.EPOLLIN, select.EPOLLERR
 MAXEVENTS = 4096
-AF_INET, SOL_SOCKET, SOL_IP, SOCK_NONBLOCK = (
-    socket.AF_INET, socket.SOL_SOCKET, socket.SOL_IP, socket.SOCK_NONBLOCK,
+AF_INET, AF_INET6, SOL_SOCKET, SOL_IP, SOL_IPV6, SOCK_NONBLOCK = (
+    socket.AF_INET, socket.AF_INET6, socket.SOL_SOCKET, socket.SOL_IP, socket.IPPROTO_IPV6,
+    socket.SOCK_NONBLOCK,
 )  # fmt: skip
 SO_ERROR, SO_LINGER, SO_REUSEADDR = socket.SO_ERROR, socket.SO_LINGER, socket.SO_REUSEADDR
 SO_RCVBUFFORCE = 33
@@ -82,7 +97,7 @@ class Probe:
     netns: str  # namespace file of the source node ("" = the caller's namespace)
     src: str
     dst: str
-    proto: str  # tcp | udp | icmp
+    proto: str  # tcp | udp | icmp | icmpv6
     port: int = 0
 
 
@@ -103,15 +118,18 @@ class Refused(ValueError):
 
 def check_targets(pairs: Iterable[tuple[str, str, str]], allowed: Sequence[str]) -> None:
     """Refuse any (netns, src, dst) whose source or destination lies outside the lab's
-    subnets, or that would be sent from the machine's own namespace."""
-    nets = [ipaddress.IPv4Network(n) for n in allowed]
-    seen: set[str] = set()
+    subnets, or that would be sent from the machine's own namespace. A source may also be an
+    IPv6 link-local address (`fe80::…%eth1`, the bypass check): it never leaves its link."""
+    nets = [ipaddress.ip_network(n) for n in allowed]
+    seen: set[tuple[str, bool]] = set()
     for netns, src, dst in pairs:
-        for addr in (src, dst):
-            if addr not in seen:
-                if not any(ipaddress.IPv4Address(addr) in n for n in nets):
+        for addr, is_src in ((src, True), (dst, False)):
+            if (addr, is_src) not in seen:
+                ip = ipaddress.ip_address(addr)
+                local = is_src and ip.version == 6 and ip.is_link_local
+                if not (local or any(ip in n for n in nets)):
                     raise Refused(f"refusing to probe {addr}: outside the lab's subnets")
-                seen.add(addr)
+                seen.add((addr, is_src))
         if not netns:
             raise Refused(f"refusing to probe {dst} from the machine's own namespace")
 
@@ -209,7 +227,7 @@ class _Run:
         self.socks: list[_socket.socket | None] = [None] * total  # a pending probe's socket
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         self.owner = [-1] * (min(limit, 1 << 20) + 1)  # fd → the probe it belongs to
-        self.raw: dict[str, socket.socket] = {}  # netns → raw ICMP socket
+        self.raw: dict[tuple[str, int], socket.socket] = {}  # (netns, family) → raw ICMP socket
         self.raw_fds: dict[int, socket.socket] = {}
         self.icmp_wait: dict[tuple[str, int, int], int] = {}  # (dst, id, seq) → probe index
         self.icmp_key: dict[int, tuple[str, int, int]] = {}
@@ -324,10 +342,16 @@ class _Run:
         return fd
 
     def _send_tcp(self, i: int, src: str, dst: str, port: int) -> None:
+        family = AF_INET6 if ":" in dst else AF_INET
         for _ in range(4):
-            s = _socket.socket(AF_INET, TCP_NONBLOCK)
+            s = _socket.socket(family, TCP_NONBLOCK)
             fd = self._own(i, s)
             s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+            if family == AF_INET6:
+                # the firewall's ICMPv6 reject can come back while connect() still holds the
+                # socket (veths deliver at once): TCP keeps it as a soft error only, so it is
+                # read from the error queue (measured: TcpExtLockDroppedIcmps, every v6 reject)
+                s.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
             self.out.sports[i] = self._bind(i, s, src)
             self.ep.register(fd, EPOLLOUT)
             rc = s.connect_ex((dst, port))
@@ -342,22 +366,28 @@ class _Run:
             self._tcp_answer(i, s, rc, 0)
 
     def _send_udp(self, i: int, src: str, dst: str, port: int) -> None:
-        s = _socket.socket(AF_INET, UDP_NONBLOCK)
+        v6 = ":" in dst
+        s = _socket.socket(AF_INET6 if v6 else AF_INET, UDP_NONBLOCK)
         fd = self._own(i, s)
         s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)  # a connected socket still gets its own answers
-        s.setsockopt(SOL_IP, IP_RECVERR, 1)
+        if v6:
+            s.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
+        else:
+            s.setsockopt(SOL_IP, IP_RECVERR, 1)
         self.out.sports[i] = self._bind(i, s, src)
         s.connect((dst, port))
         self.ep.register(fd, EPOLLIN)
         s.send(b"twin-probe %d" % i)
 
     def _send_icmp(self, i: int, netns: str, dst: str) -> None:
-        raw = self.raw.get(netns)
+        family = AF_INET6 if ":" in dst else AF_INET
+        raw = self.raw.get((netns, family))
         if raw is None:
-            raw = socket.socket(AF_INET, socket.SOCK_RAW | SOCK_NONBLOCK, socket.IPPROTO_ICMP)
+            proto = socket.IPPROTO_ICMPV6 if family == AF_INET6 else socket.IPPROTO_ICMP
+            raw = socket.socket(family, socket.SOCK_RAW | SOCK_NONBLOCK, proto)
             raw.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)  # past rmem_max: root
-            echo_answers_only(raw)
-            self.raw[netns] = raw
+            (echo_answers_only6 if family == AF_INET6 else echo_answers_only)(raw)
+            self.raw[(netns, family)] = raw
             self.raw_fds[raw.fileno()] = raw
             self.ep.register(raw.fileno(), EPOLLIN)
         seq = i & 0xFFFF
@@ -365,7 +395,8 @@ class _Run:
         self.out.sports[i], self.out.seqs[i] = ident, seq
         self.icmp_wait[(dst, ident, seq)] = i
         self.icmp_key[i] = (dst, ident, seq)
-        raw.sendto(echo_request(ident, seq, b"twin-probe"), (dst, 0))
+        echo = echo_request6 if family == AF_INET6 else echo_request
+        raw.sendto(echo(ident, seq, b"twin-probe"), (dst, 0))
 
     def _bind(self, i: int, s: _socket.socket, src: str) -> int:
         """A source port from the spread; one a listener holds on that host (a responder's) is
@@ -373,12 +404,12 @@ class _Run:
         for _ in range(8):
             port = self.ports.next(i)
             try:
-                s.bind((src, port))
+                s.bind(_local(src, port))
                 return port
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
                     raise
-        s.bind((src, 0))
+        s.bind(_local(src, 0))
         bound: int = s.getsockname()[1]
         return bound
 
@@ -389,6 +420,10 @@ class _Run:
             if events & EPOLLOUT or _connected(s):  # handshake done: it was open
                 s.setsockopt(SOL_SOCKET, SO_LINGER, LINGER_RESET)  # close with a reset
                 self._finish(i, V_OPEN)
+            elif events & EPOLLERR and (found := _queued_error(s)) is not None:
+                origin, itype, code, sender = found
+                word = "icmpv6" if origin == SO_EE_ORIGIN_ICMP6 else "icmp"
+                self._finish(i, V_REJECTED, f"{word} {itype}/{code} from {sender}")
         elif err in (errno.ECONNRESET, errno.EPIPE):  # a reset after the handshake: open
             self._finish(i, V_OPEN, "reset after handshake")
         elif err == errno.ECONNREFUSED:
@@ -399,19 +434,15 @@ class _Run:
             self._finish(i, V_FILTERED, errno.errorcode.get(err, str(err)))
 
     def _udp_answer(self, i: int, s: _socket.socket) -> None:
-        try:
-            _, anc, _, _ = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
-        except BlockingIOError:
-            anc = []
-        for level, kind, data in anc:
-            if level == SOL_IP and kind == IP_RECVERR and len(data) >= 16:
-                _, origin, itype, code = struct.unpack_from("=IBBB", data)
-                sender = socket.inet_ntoa(data[20:24]) if len(data) >= 24 else "?"
-                if origin == SO_EE_ORIGIN_ICMP and itype == 3 and code == 3:
-                    self._finish(i, V_CLOSED, f"port unreachable from {sender}")
-                elif origin == SO_EE_ORIGIN_ICMP:
-                    self._finish(i, V_REJECTED, f"icmp {itype}/{code} from {sender}")
-                return
+        found = _queued_error(s)
+        if found is not None:
+            origin, itype, code, sender = found
+            if (origin, itype, code) in PORT_UNREACHABLE:
+                self._finish(i, V_CLOSED, f"port unreachable from {sender}")
+            elif origin in (SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6):
+                word = "icmpv6" if origin == SO_EE_ORIGIN_ICMP6 else "icmp"
+                self._finish(i, V_REJECTED, f"{word} {itype}/{code} from {sender}")
+            return
         try:
             data = s.recv(2048)
         except BlockingIOError:
@@ -424,22 +455,27 @@ class _Run:
 
     def _read_icmp(self, raw: socket.socket) -> None:
         verdicts = self.out.verdicts
+        v6 = raw.family == AF_INET6
         while True:
             try:
-                pkt = raw.recv(2048)
+                if v6:
+                    pkt, peer = raw.recvfrom(2048)
+                    found = parse_icmp6(pkt, peer[0])
+                else:
+                    found = parse_icmp(raw.recv(2048))
             except BlockingIOError:
                 return
-            found = parse_icmp(pkt)
             if found is None:
                 continue
             key, itype, code, sender = found
             i = self.icmp_wait.get(key)
             if i is None or verdicts[i] != PENDING:
                 continue
-            if itype == 0:
+            if itype in (0, 129):  # echo reply
                 self._finish(i, V_OPEN)
             else:
-                self._finish(i, V_REJECTED, f"icmp {itype}/{code} from {sender}")
+                word = "icmpv6" if v6 else "icmp"
+                self._finish(i, V_REJECTED, f"{word} {itype}/{code} from {sender}")
 
     def _finish(self, i: int, verdict: int, detail: str = "") -> None:
         out = self.out
@@ -471,6 +507,35 @@ def _idents(n: int) -> int:
     first = _ident[0]
     _ident[0] = (first + 1 + (n >> 16)) & 0xFFFF
     return first
+
+
+def _local(src: str, port: int) -> tuple[str, int] | tuple[str, int, int, int]:
+    """The address to bind: `fe80::…%eth1` (a link-local source) with its interface's index."""
+    if "%" not in src:
+        return (src, port)
+    addr, scope = src.split("%", 1)
+    return (addr, port, 0, socket.if_nametoindex(scope))
+
+
+def _queued_error(s: _socket.socket) -> tuple[int, int, int, str] | None:
+    """An ICMP error queued on the socket (IP_RECVERR / IPV6_RECVERR): (origin, type, code,
+    sender); None when there is none."""
+    try:
+        _, anc, _, _ = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+    except (BlockingIOError, InterruptedError):
+        return None
+    for level, kind, data in anc:
+        if (level, kind) in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)) and len(data) >= 16:
+            _, origin, itype, code = struct.unpack_from("=IBBB", data)
+            return origin, itype, code, _offender(data)
+    return None
+
+
+def _offender(data: bytes) -> str:
+    """The sender of an ICMP error, from the sockaddr after the sock_extended_err."""
+    if len(data) >= 40 and struct.unpack_from("=H", data, 16)[0] == AF_INET6:
+        return socket.inet_ntop(AF_INET6, data[24:40])
+    return socket.inet_ntoa(data[20:24]) if len(data) >= 24 else "?"
 
 
 def _connected(s: _socket.socket) -> bool:

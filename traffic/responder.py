@@ -5,8 +5,9 @@ One process serves many nodes: it enters each node's namespace, binds the node's
 then complete a real handshake through the stateful firewall; UDP probes get their payload back.
 
     python -m traffic.responder SPEC.json
-SPEC: {"ready": "/path/file", "nodes": [{"netns": "/run/netns/x", "address": "192.168.10.11",
-       "tcp": [22, 8080], "udp": [53]}]}   (netns "" = the current namespace, e.g. in a container)
+SPEC: {"ready": "/path/file", "nodes": [{"netns": "/run/netns/x", "addresses": ["192.168.10.11",
+       "fd00:10::11"], "tcp": [22, 8080], "udp": [53]}]}   (netns "" = the current namespace,
+       e.g. in a container; "address": one address, as older specs wrote it)
 The ready file is written once every socket is bound; SIGTERM stops the process.
 """
 
@@ -36,17 +37,19 @@ def bind_all(nodes: list[dict[str, Any]]) -> tuple[dict[int, socket.socket], set
         for node in nodes:
             if node.get("netns"):
                 ns.enter(node["netns"])
-            for port in node.get("tcp", []):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind((node["address"], port))
-                s.listen(4096)
-                sockets[s.fileno()] = s
-                tcp.add(s.fileno())
-            for port in node.get("udp", []):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
-                s.bind((node["address"], port))
-                sockets[s.fileno()] = s
+            for address in node.get("addresses") or [node["address"]]:
+                family = socket.AF_INET6 if ":" in address else socket.AF_INET
+                for port in node.get("tcp", []):
+                    s = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind((address, port))
+                    s.listen(4096)
+                    sockets[s.fileno()] = s
+                    tcp.add(s.fileno())
+                for port in node.get("udp", []):
+                    s = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+                    s.bind((address, port))
+                    sockets[s.fileno()] = s
     finally:
         ns.close()
     return sockets, tcp
@@ -98,7 +101,12 @@ def _echo_all(s: socket.socket) -> None:
 def main(argv: list[str]) -> int:
     with open(argv[1]) as f:
         spec = json.load(f)
-    raise_fd_limit(sum(len(n.get("tcp", [])) + len(n.get("udp", [])) for n in spec["nodes"]))
+    raise_fd_limit(
+        sum(
+            (len(n.get("tcp", [])) + len(n.get("udp", []))) * len(n.get("addresses") or [1])
+            for n in spec["nodes"]
+        )
+    )
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     sockets, tcp = bind_all(spec["nodes"])
     if spec.get("ready"):

@@ -17,7 +17,7 @@ import re
 import socket
 import struct
 
-RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 20, 24
+RTM_NEWLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE = 16, 20, 21, 24
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLM_F_REPLACE = 0x100
 NLMSG_ERROR = 2
@@ -79,12 +79,14 @@ def _message(kind: str, args: tuple[str, ...]) -> tuple[int, int, bytes]:
         index = socket.if_nametoindex(args[0])
         return RTM_NEWLINK, NLM_F_ACK, struct.pack("=BxHiII", 0, 0, index, IFF_UP, IFF_UP)
     family = socket.AF_INET6 if kind.endswith("6") else socket.AF_INET
-    if kind in ("addr", "addr6"):
+    if kind in ("addr", "addr6", "deladdr", "deladdr6"):
         addr, prefix, dev = args
         packed = socket.inet_pton(family, addr)
         flags = IFA_F_NODAD if family == socket.AF_INET6 else 0
         body = struct.pack("=BBBBI", family, int(prefix), flags, 0, socket.if_nametoindex(dev))
         body += _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed)
+        if kind.startswith("del"):
+            return RTM_DELADDR, NLM_F_ACK, body
         return RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body
     gateway, dev = args
     body = struct.pack(
@@ -94,6 +96,30 @@ def _message(kind: str, args: tuple[str, ...]) -> tuple[int, int, bytes]:
     body += _attr(RTA_GATEWAY, socket.inet_pton(family, gateway))
     body += _attr(RTA_OIF, struct.pack("=I", socket.if_nametoindex(dev)))
     return RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body
+
+
+def address(add: bool, addr: str, prefix: int, dev: str) -> Command:
+    """`addr add|del ADDR/PREFIX dev DEV` (IPv6: nodad) as a command for `apply`."""
+    kind = ("addr" if add else "deladdr") + ("6" if ":" in addr else "")
+    return (
+        kind,
+        (addr, str(prefix), dev),
+        f"addr {'add' if add else 'del'} {addr}/{prefix} dev {dev}",
+    )
+
+
+def link_local(dev: str) -> str:
+    """The IPv6 link-local address of `dev` in the calling thread's namespace ('' if none)."""
+    try:
+        with open("/proc/thread-self/net/if_inet6") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return ""
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 6 and fields[5] == dev and fields[3] == "20":  # scope link
+            return socket.inet_ntop(socket.AF_INET6, bytes.fromhex(fields[0]))
+    return ""
 
 
 def _attr(kind: int, value: bytes) -> bytes:

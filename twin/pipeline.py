@@ -143,11 +143,6 @@ def up(
     """Bring a lab up (named `lab`, default the policy's name). On any failure or interruption,
     everything made so far is removed. `stage` is told each step as it starts (progress)."""
     prep = prepare(file, template_dir, firewall_image, lab)
-    if prep.plan.dual_stack:  # the runtimes and the prober speak IPv4 only so far (issue 15)
-        raise UsageError(
-            f"{file}: zones with IPv6 (subnet6) are checked, analysed and rendered, but `twin "
-            "up` builds IPv4 twins only so far"
-        )
     runtime = get_runtime(runtime_name)
     tuned = check_neighbour_table(prep.plan, tune_host)
     lab_dir = lab_home(prep.plan.lab)

@@ -65,7 +65,7 @@ def rec(rule: str) -> LogRecord:
 
 def test_a_hop_passes_by_its_rule_a_refusal_is_blocked_by_its_own() -> None:
     actions = firewall_actions(reference())
-    key = ("web1", "app1", "tcp", 8080)
+    key = ("web1", "app1", "tcp", 8080, 4)
     assert _judge(key, "web-to-app", Outcome(OPEN), rec("web-to-app"), actions).ok
     refused = _judge(key, "web-to-app", Outcome(FILTERED), rec("interzone-default"), actions)
     assert not refused.ok and "live: filtered" in refused.reason
@@ -73,11 +73,11 @@ def test_a_hop_passes_by_its_rule_a_refusal_is_blocked_by_its_own() -> None:
     assert not other.ok and "static analysis says web-to-app" in other.reason
     torn = _judge(key, "web-to-app", Outcome(FILTERED), rec("web-to-app"), actions)
     assert torn.observed == "inconclusive"  # the firewall let it pass, nothing came back
-    fin = ("web1", "fin1", "tcp", 22)
+    fin = ("web1", "fin1", "tcp", 22, 4)
     reject = "no-lateral-to-finance"
     assert _judge(fin, reject, Outcome(REJECTED), rec(reject), actions).ok
     assert not _judge(fin, reject, Outcome(OPEN), None, actions).ok  # let through: a failure
-    flat = ("w1", "w2", "tcp", 22)
+    flat = ("w1", "w2", "tcp", 22, 4)
     assert _judge(flat, FLAT_SEGMENT, Outcome(OPEN), None, actions).ok
     assert not _judge(flat, FLAT_SEGMENT, Outcome(OPEN), rec("web-to-app"), actions).ok
     assert not _doubt(FLAT_SEGMENT, Outcome(OPEN), None, actions)

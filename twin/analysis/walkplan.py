@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from twin.analysis.blast import Blast, Hop
 from twin.analysis.intervals import contains, service_key
-from twin.plan.flows import probe_ports
+from twin.plan.flows import family_ports, probe_ports
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Refusal:
     proto: str
     port: int
     rule: str
+    family: int = 4  # the address family it is sent over
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,10 @@ def walk_plan(blast: Blast, foothold: str | None = None) -> WalkPlan:
         out_of_reach = [h for h in range(len(reach.hosts)) if h not in walk.dist]
         for s in sorted(walk.dist):
             for d in out_of_reach:
-                a, b = reach.hosts[s].name, reach.hosts[d].name
-                for proto, port in services:
-                    rule = plan.decide(a, b, proto, port)
-                    refusals.append(Refusal(w, a, b, proto, port, rule.name))
+                x, y = reach.hosts[s], reach.hosts[d]
+                for family in (f for f in x.families if f in y.families):
+                    for proto, port in family_ports(services, family):
+                        rule = plan.decide(x.name, y.name, proto, port, family)
+                        refusals.append(Refusal(w, x.name, y.name, proto, port, rule.name, family))
     steps.sort(key=lambda s: (s.depth, s.walk))
     return WalkPlan(tuple(footholds), tuple(steps), tuple(refusals))

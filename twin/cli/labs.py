@@ -52,7 +52,8 @@ def status(file: PolicyOrLab = None, lab: Lab = None, quiet: Quiet = False) -> N
         table.add_column(col)
     for name, st in nodes.items():
         h = lab_.plan.by_host.get(name)
-        table.add_row(name, st, "host" if h else "firewall", f"{h.address} ({h.zone})" if h else "")
+        where = f"{', '.join(map(str, h.addresses))} ({h.zone})" if h else ""
+        table.add_row(name, st, "host" if h else "firewall", where)
     out.print(table)
 
 

@@ -44,6 +44,11 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
         check(runtime.exec(state, node, ["ip", "-batch", "-"], stdin=batch), node, "ip -batch")
 
     agents = enforced_by_hosts(plan)  # each host enforces its own rules too
+    if plan.dual_stack and batches:  # before the bridges exist: they inherit `default`
+        ipv6_on = {f"net.ipv6.conf.{k}.disable_ipv6": "0" for k in ("all", "default")}
+        in_thread(lambda: _sysctls(runtime, state, [n for n in nodes if n not in direct], ipv6_on),
+                  "twin-configure")  # fmt: skip
+
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:  # they wait on the kernel
         # the ruleset names interfaces, it does not need them: it loads (and is read back)
         # meanwhile
@@ -64,6 +69,19 @@ def configure(runtime: Runtime, state: LabState, plan: Plan) -> None:
         load_firewall(runtime, state, plan, config, remember=not agents)
     if agents:
         remember_loaded(runtime, state, plan)
+
+
+def _sysctls(runtime: Runtime, state: LabState, nodes: list[str], values: dict[str, str]) -> None:
+    """The same sysctls in each of `nodes` (Docker starts a container with IPv6 off)."""
+    ns = Namespaces()
+    try:
+        for node in nodes:
+            ns.enter(runtime.netns(state, node))
+            set_sysctls(values)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{exc.strerror or exc}") from None
+    finally:
+        ns.close()
 
 
 def _each_node(
@@ -156,22 +174,29 @@ def send_probes(probes: list[Probe], subnets: list[str], timeout: float) -> list
 def wait_ready(runtime: Runtime, state: LabState, plan: Plan, timeout: float = 5.0) -> None:
     """Every host answers ping from its gateway path: links up, addresses and routes in place.
 
-    Each host pings its own gateway (the firewall's address in its zone). New veths can drop
-    packets for up to ~1 s, so this retries until `timeout`.
+    Each host pings its own gateway (the firewall's address in its zone), in each family it
+    has (icmpv6 over IPv6: neighbour discovery through the firewall included). New veths can
+    drop packets for up to ~1 s, so this retries until `timeout`.
     """
-    subnets = [str(z.subnet) for z in plan.zones]
-    waiting = {h.name: h for h in plan.hosts}
+    waiting = {
+        (h.name, family): Probe(
+            runtime.netns(state, h.name), str(h.addr(family)),
+            str(h.gateway if family == 4 else h.gateway6), "icmp" if family == 4 else "icmpv6",
+        )
+        for h in plan.hosts
+        for family in h.families
+    }  # fmt: skip
     deadline = time.monotonic() + timeout
     while waiting:
-        probes = [
-            Probe(runtime.netns(state, h.name), str(h.address), str(h.gateway), "icmp")
-            for h in waiting.values()
-        ]
-        for probe, out in zip(probes, send_probes(probes, subnets, 0.2), strict=True):
+        keys = list(waiting)
+        probes = [waiting[k] for k in keys]
+        outcomes = send_probes(probes, plan.lab_subnets, 0.2)
+        for key, out in zip(keys, outcomes, strict=True):
             if out.verdict == OPEN:
-                waiting.pop(next(n for n, h in waiting.items() if str(h.address) == probe.src))
+                del waiting[key]
         if waiting and time.monotonic() > deadline:
-            names = ", ".join(sorted(waiting))
+            names = ", ".join(sorted({f"{h} (IPv{f})" if plan.dual_stack else h
+                                      for h, f in waiting}))  # fmt: skip
             raise EnvironmentProblem(
                 f"hosts never reached their gateway within {timeout:.0f} s: {names}"
             )

@@ -1,7 +1,8 @@
 """A verdict is only as good as the twin's health: check it before and after every run.
 
 Checked from inside each node's namespace (no subprocess per node): the node exists, its
-interfaces are up with their addresses, the hosts' default route points at the firewall, the
+interfaces are up with their addresses (IPv6 ones too, from /proc/net/if_inet6), the hosts'
+default routes (each family) point at the firewall, the
 firewall still holds the ruleset twin loaded, and every responder answers on its own host.
 """
 
@@ -50,6 +51,7 @@ class Health:
 class Iface:
     up: bool
     address: str  # "a.b.c.d/len" or ""
+    addresses6: frozenset[str] = frozenset()  # "x:y::z/len", link-local ones left out
 
 
 def check_health(
@@ -74,17 +76,22 @@ def check_health(
     for z in plan.zones:
         if z.subnet is not None:
             _expect(health, seen, plan.firewall, z.bridge, f"{z.gateway}/{z.subnet.prefixlen}")
+        if z.subnet6 is not None:
+            _expect6(health, seen, plan.firewall, z.bridge, f"{z.gateway6}/{z.subnet6.prefixlen}")
         for port in z.ports:
             _expect(health, seen, plan.firewall, port, "")
     for h in plan.hosts:
         if h.address is not None:
             _expect(health, seen, h.name, h.interface, f"{h.address}/{h.prefixlen}")
+        if h.address6 is not None:
+            _expect6(health, seen, h.name, h.interface, f"{h.address6}/{h.prefixlen6}")
         gw = seen.get((h.name, "default-gw"))
-        if gw is not None and gw.address != str(h.gateway):
-            health.problems.append(
-                f"host {h.name}: default route via {gw.address or 'nothing'}, not the firewall "
-                f"({h.gateway})"
-            )
+        for want, have in ((h.gateway, gw.address if gw else ""), (h.gateway6, _one(gw))):
+            if gw is not None and want is not None and have != str(want):
+                health.problems.append(
+                    f"host {h.name}: default route via {have or 'nothing'}, not the firewall "
+                    f"({want})"
+                )
     ifaces = len(plan.zones) + sum(len(z.ports) for z in plan.zones) + len(plan.hosts)
     health.checks.append(f"{ifaces} interfaces up, with their planned addresses")
     health.checks.append(f"{len(plan.hosts)} hosts' default routes via the firewall")
@@ -140,6 +147,19 @@ def _expect(
         )
 
 
+def _expect6(
+    health: Health, seen: dict[tuple[str, str], Iface], node: str, name: str, address: str
+) -> None:
+    iface = seen.get((node, name))
+    if iface is not None and address not in iface.addresses6:
+        have = ", ".join(sorted(iface.addresses6)) or "none"
+        health.problems.append(f"node {node}: {name} has IPv6 {have}, expected {address}")
+
+
+def _one(gw: Iface | None) -> str:
+    return next(iter(gw.addresses6), "") if gw is not None else ""
+
+
 def _interfaces(runtime: Runtime, state: LabState, plan: Plan) -> dict[tuple[str, str], Iface]:
     """(node, interface) → state, read in one thread that enters each namespace in turn."""
     wanted: dict[str, list[str]] = {
@@ -148,6 +168,7 @@ def _interfaces(runtime: Runtime, state: LabState, plan: Plan) -> dict[tuple[str
     }
     paths = {node: runtime.netns(state, node) for node in wanted}
     out: dict[tuple[str, str], Iface] = {}
+    dual = plan.dual_stack
 
     def work() -> None:
         ns = Namespaces()
@@ -157,13 +178,17 @@ def _interfaces(runtime: Runtime, state: LabState, plan: Plan) -> dict[tuple[str
                     ns.enter(paths[node])
                 except OSError:
                     continue
+                v6 = _addresses6() if dual else {}
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                     for name in names:
                         found = _iface(s, name)
                         if found is not None:
-                            out[(node, name)] = found
+                            out[(node, name)] = Iface(found.up, found.address, v6.get(name, _NONE))
                 if node != plan.firewall:
-                    out[(node, "default-gw")] = Iface(True, _default_gateway())
+                    gw6 = _default_gateway6() if dual else ""
+                    out[(node, "default-gw")] = Iface(
+                        True, _default_gateway(), frozenset({gw6} if gw6 else ())
+                    )
         finally:
             ns.close()
 
@@ -201,6 +226,42 @@ def _iface(s: socket.socket, name: str) -> Iface | None:
     return Iface(up, f"{addr}/{prefix}")
 
 
+_NONE: frozenset[str] = frozenset()
+
+
+def _addresses6() -> dict[str, frozenset[str]]:
+    """interface → its IPv6 addresses ("x::y/len", not link-local), in the calling thread's
+    namespace."""
+    found: dict[str, set[str]] = {}
+    try:
+        with open("/proc/thread-self/net/if_inet6") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:  # IPv6 off in this namespace
+        return {}
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 6 and fields[3] != "20":  # scope 0x20: link-local
+            addr = ipaddress.IPv6Address(bytes.fromhex(fields[0]))
+            found.setdefault(fields[5], set()).add(f"{addr}/{int(fields[2], 16)}")
+    return {name: frozenset(addrs) for name, addrs in found.items()}
+
+
+def _default_gateway6() -> str:
+    """The IPv6 default route's gateway in the calling thread's namespace ('' if none)."""
+    try:
+        with open("/proc/thread-self/net/ipv6_route") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return ""
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 10 and fields[0] == "0" * 32 and fields[1] == "00":
+            gw = fields[4]
+            if gw != "0" * 32:
+                return str(ipaddress.IPv6Address(bytes.fromhex(gw)))
+    return ""
+
+
 def _default_gateway() -> str:
     """The default route's gateway in the calling thread's namespace ('' if none)."""
     with open("/proc/thread-self/net/route") as f:
@@ -222,10 +283,11 @@ def _check_responders(runtime: Runtime, state: LabState, plan: Plan, health: Hea
     tcp, udp = spec.get("tcp", []), spec.get("udp", [])
     probes = []
     for h in plan.hosts:
-        path, addr = runtime.netns(state, h.name), str(h.address)
-        probes += [Probe(path, addr, addr, "tcp", p) for p in tcp[:1]]
-        probes += [Probe(path, addr, addr, "udp", p) for p in udp[:1]]
-    subnets = [str(z.subnet) for z in plan.zones]
+        path = runtime.netns(state, h.name)
+        for addr in map(str, h.addresses):
+            probes += [Probe(path, addr, addr, "tcp", p) for p in tcp[:1]]
+            probes += [Probe(path, addr, addr, "udp", p) for p in udp[:1]]
+    subnets = plan.lab_subnets
     health.checks.append(f"responders answer ({len(probes)} probes, each host to itself)")
     silent = [
         f"{p.proto}/{p.port} on {p.dst}"

@@ -33,7 +33,7 @@ def responder_spec(
         "nodes": [
             {
                 "netns": runtime.netns(state, h.name),
-                "address": str(h.address),
+                "addresses": [str(a) for a in h.addresses],
                 "tcp": tcp,
                 "udp": udp,
             }

@@ -199,6 +199,11 @@ class Plan:
         return (self.firewall, *(h.name for h in self.hosts))
 
     @property
+    def lab_subnets(self) -> list[str]:
+        """Every zone subnet, both families: where probes may go (`check_targets`)."""
+        return [str(n) for z in self.zones for n in z.nets]
+
+    @property
     def dual_stack(self) -> bool:
         """Does any zone have IPv6? Then every node runs IPv6 (else it is switched off)."""
         return any(z.subnet6 is not None for z in self.zones)

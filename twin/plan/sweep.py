@@ -115,7 +115,9 @@ def plan_sweep(
         for dz in destinations or zones:
             if sz == dz:
                 continue
-            srcs, dsts = hosts_of(plan, sz), hosts_of(plan, dz)
+            # sweeps go over IPv4 (a dual-stack twin's IPv6 is probed by the matrix)
+            srcs, dsts = ([h for h in hosts_of(plan, z) if plan.by_host[h].address is not None]
+                          for z in (sz, dz))  # fmt: skip
             if matrix != "full":
                 srcs, dsts = srcs[:1], dsts[:1]
             for s in srcs:

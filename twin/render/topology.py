@@ -103,8 +103,11 @@ def _clab_nodes(plan: Plan, fw: Firewall) -> list[_ClabNode]:
     host's sysctls first: its link comes up with IPv6 already set, no address waiting on DAD);
     a firewall that boots its own init runs that instead (twin applies its configuration
     later)."""
-    setup = ("ip -batch /twin/setup.ip", "sysctl -q -p /twin/sysctl.conf")
+    setup: tuple[str, ...] = ("ip -batch /twin/setup.ip", "sysctl -q -p /twin/sysctl.conf")
     host_setup = (setup[1], setup[0])
+    if plan.dual_stack:  # Docker starts containers with IPv6 off; the bridges inherit `default`
+        ipv6 = "sysctl -q -w net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0"
+        setup = (ipv6, *setup)
 
     def binds(node: str) -> tuple[str, ...]:
         return (

@@ -12,6 +12,7 @@ from rich.text import Text
 from twin.plan.plan import Plan
 from twin.policy.names import intent_names
 from twin.policy.resolve import port_text
+from twin.verify.bypass import V6_BYPASS, is_bypass
 from twin.verify.provenance import from_json
 from twin.verify.swept import ALLOWED
 from twin.verify.verdicts import PASSED, Observed
@@ -112,19 +113,21 @@ def print_report(console: Console, plan: Plan, run: Verification) -> None:
             )
         elif not o.flows:
             console.print(f"  [yellow]?[/] {o.name}: {o.text} — no flow covers it")
-    if run.crafted:
-        good = sum(1 for c in run.crafted if c.ok)
-        mark = "[green]✓[/]" if good == len(run.crafted) else "[red]✗[/]"
+    crafted = [c for c in run.crafted if not is_bypass(c)]
+    if crafted:
+        good = sum(1 for c in crafted if c.ok)
+        mark = "[green]✓[/]" if good == len(crafted) else "[red]✗[/]"
         console.print(
-            f"{mark} stateful and anti-spoofing: {good}/{len(run.crafted)} crafted packets "
+            f"{mark} stateful and anti-spoofing: {good}/{len(crafted)} crafted packets "
             "(stray ACKs, spoofed SYNs) dropped by the right rule"
         )
-        for c in run.crafted:
+        for c in crafted:
             if not c.ok:
                 console.print(
                     f"  [red]✗[/] {c.kind} from {c.sender} as {c.src} → {c.dst} tcp/{c.port}: "
                     f"expected {c.expected_rule}, firewall logged {c.rule or 'nothing'}"
                 )
+    _print_bypass(console, run)
     if run.sweeps:
         console.print(sweep_table(run))
     if run.failures:
@@ -135,6 +138,32 @@ def print_report(console: Console, plan: Plan, run: Verification) -> None:
         console.print(f"[yellow]warning:[/] {w}")
     style = "green" if run.ok else "bold red"
     console.print(Text(summary_line(run), style=style))
+
+
+def _print_bypass(console: Console, run: Verification) -> None:
+    """The bypass check's line, and the "we forgot v6" finding by name."""
+    bypass = [c for c in run.crafted if is_bypass(c)]
+    if bypass:
+        good = sum(1 for c in bypass if c.ok)
+        mark = "[green]✓[/]" if good == len(bypass) else "[red]✗[/]"
+        kinds = ", ".join(sorted({c.kind for c in bypass}))
+        console.print(
+            f"{mark} bypass: {good}/{len(bypass)} probes from addresses the policy did not plan "
+            f"({kinds}) blocked"
+        )
+        for c in bypass:
+            if not c.ok:
+                console.print(
+                    f"  [red]✗[/] {c.kind} from {c.sender} as {c.src} → {c.dst} "
+                    f"{c.proto}/{c.port}: {c.observed} (firewall logged {c.rule or 'nothing'})"
+                )
+    if run.forgot_v6:
+        shown = ", ".join(run.forgot_v6[:3]) + (" …" if len(run.forgot_v6) > 3 else "")
+        console.print(
+            f"[red]✗ {V6_BYPASS}:[/] {len(run.forgot_v6)} IPv6 flows pass where the policy "
+            f"blocks them, while IPv4 is blocked as planned ({shown}): the firewall filters "
+            "IPv4 only"
+        )
 
 
 def _matrix(plan: Plan, run: Verification) -> Table:

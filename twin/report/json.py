@@ -7,6 +7,7 @@ from pathlib import Path
 
 from twin.files import write_output
 from twin.report.console import summary_line
+from twin.verify.bypass import V6_BYPASS, is_bypass
 from twin.verify.runs import utc
 from twin.verify.verify import Verification
 
@@ -28,6 +29,8 @@ def run_json(run: Verification) -> dict[str, object]:
         "failures": len(run.failures),
         "inconclusive": len(run.inconclusive),
         "health": run.health,
+        "findings": {V6_BYPASS: run.forgot_v6} if run.forgot_v6 else {},
+        "bypass": [vars(c) for c in run.crafted if is_bypass(c)],
         "results": run.to_json(),
         "sweep": {
             "probes": run.sweep_probes,

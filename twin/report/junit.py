@@ -10,6 +10,7 @@ from twin.files import write_output
 from twin.plan.plan import Plan
 from twin.policy.resolve import port_text
 from twin.report.console import intent_outcomes
+from twin.verify.bypass import V6_BYPASS
 from twin.verify.runs import utc
 from twin.verify.swept import SweptRange
 from twin.verify.verdicts import Observed
@@ -68,6 +69,19 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
             error.text = "\n".join(_flow_line(r) for r in unsure)
     n, f, e = _sweep_cases(suite, plan, run)
     cases, failed, errors = cases + n, failed + f, errors + e
+    n, f = _packet_cases(suite, plan, run)
+    cases, failed = cases + n, failed + f
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failed))
+    suite.set("errors", str(errors))
+    suites = ET.Element("testsuites", name="twin")
+    suites.append(suite)
+    write_output(path, ET.tostring(suites, encoding="utf-8", xml_declaration=True))
+
+
+def _packet_cases(suite: ET.Element, plan: Plan, run: Verification) -> tuple[int, int]:
+    """Crafted packets and the bypass check; the "we forgot v6" finding: (cases, failures)."""
+    cases = failed = 0
     if run.crafted:
         case = ET.SubElement(
             suite, "testcase", classname=f"twin.{plan.lab}.stateful", name="crafted packets"
@@ -78,16 +92,18 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
             failed += 1
             fail = ET.SubElement(case, "failure", message=f"{len(stray)} crafted packets passed")
             fail.text = "\n".join(
-                f"{c.kind} {c.sender} as {c.src} -> {c.dst} tcp/{c.port}: "
+                f"{c.kind} {c.sender} as {c.src} -> {c.dst} {c.proto}/{c.port}: "
                 f"expected {c.expected_rule}, logged {c.rule or 'nothing'}"
                 for c in stray
             )
-    suite.set("tests", str(cases))
-    suite.set("failures", str(failed))
-    suite.set("errors", str(errors))
-    suites = ET.Element("testsuites", name="twin")
-    suites.append(suite)
-    write_output(path, ET.tostring(suites, encoding="utf-8", xml_declaration=True))
+    if run.forgot_v6:
+        case = ET.SubElement(suite, "testcase", classname=f"twin.{plan.lab}.ipv6", name=V6_BYPASS)
+        cases, failed = cases + 1, failed + 1
+        fail = ET.SubElement(
+            case, "failure", message=f"{len(run.forgot_v6)} IPv6 flows pass where IPv4 is blocked"
+        )
+        fail.text = "\n".join(run.forgot_v6)
+    return cases, failed
 
 
 def _sweep_cases(suite: ET.Element, plan: Plan, run: Verification) -> tuple[int, int, int]:

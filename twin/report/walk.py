@@ -25,7 +25,7 @@ def live_data(walks: WalkPlan, live: LiveWalk) -> dict[str, Any]:
     hops = []
     for step in walks.steps:
         h = step.hop
-        done = live.hops.get((h.src, h.dst, h.proto, h.port))
+        done = live.hops.get((h.src, h.dst, h.proto, h.port, h.family))
         hops.append(
             {
                 "from": walks.footholds[step.walk][0],
@@ -47,7 +47,9 @@ def live_data(walks: WalkPlan, live: LiveWalk) -> dict[str, Any]:
     for step in walks.steps:
         h, got = (
             step.hop,
-            live.hops.get((step.hop.src, step.hop.dst, step.hop.proto, step.hop.port)),
+            live.hops.get(
+                (step.hop.src, step.hop.dst, step.hop.proto, step.hop.port, step.hop.family)
+            ),
         )
         if got is not None and got.ok and h.src in reached[step.walk]:
             reached[step.walk].add(h.dst)

@@ -92,7 +92,7 @@ def run_sweep(
         Probed(t, Sweep(runtime.netns(state, t.src), addr[t.src], addr[t.dst], t.proto, t.ports))
         for t in targets
     ]
-    subnets = [str(z.subnet) for z in plan.zones]
+    subnets = plan.lab_subnets
     total = sum(len(w.t.ports) for w in work)
     workers = max(1, min(workers or os.cpu_count() or 1, len(work)))
     names: dict[str, int] = {"": 0}

@@ -35,6 +35,7 @@ from twin.plan.flows import PlannedFlow, plan_flows
 from twin.plan.plan import Plan
 from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, Verdict
 from twin.runtime.base import Runtime
+from twin.verify.bypass import judge_bypass, plan_bypass, run_bypass
 from twin.verify.crafted import CraftedResult, judge_crafted, plan_crafted, send
 from twin.verify.provenance import Provenance
 from twin.verify.swept import SweptRange
@@ -47,6 +48,8 @@ SEEN_IF = {
     Action.deny: (Observed.filtered,),
     Action.reject: (Observed.rejected,),
 }
+
+ECHOES = ("icmp", "icmpv6")  # a probe matched to its log record by echo id and sequence
 
 
 @dataclass
@@ -94,6 +97,9 @@ class Verification:
     sweeps: list[SweptRange] = field(default_factory=list)  # port sweeps, in ranges
     sweep_probes: int = 0
     sweep_seconds: float = 0.0
+    # "we forgot v6": IPv6 flows that passed where the policy blocks them, their IPv4 twins
+    # blocked as planned (twin.verify.bypass names the finding)
+    forgot_v6: list[str] = field(default_factory=list)
     records: list[LogRecord] = field(default_factory=list, repr=False)  # not kept in run.json
     policy_bytes: bytes = field(default=b"", repr=False)  # the policy file judged, as hashed
 
@@ -161,16 +167,17 @@ def verify(
     its results, and the firewall's log records in `Verification.records`."""
     flows = plan_flows(plan, matrix) if flows is None else flows
     netns = {h.name: runtime.netns(state, h.name) for h in plan.hosts}
-    addr = {h.name: str(h.address) for h in plan.hosts}
+    addr = {(h.name, f): str(h.addr(f)) for h in plan.hosts for f in h.families}
     probes = [
-        Probe(netns[f.flow.src], addr[f.flow.src], addr[f.flow.dst], f.flow.proto, f.flow.port)
-        for f in flows
-    ]
-    subnets = [str(z.subnet) for z in plan.zones]
+        Probe(netns[fl.src], addr[(fl.src, fl.family)], addr[(fl.dst, fl.family)], fl.proto,
+              fl.port)
+        for fl in (f.flow for f in flows)
+    ]  # fmt: skip
+    subnets = plan.lab_subnets
     fw = firewall_of(plan.firewall_kind)
     # crafted packets are judged by the rule their NFLOG record names; so is the second witness
     crafted = plan_crafted(plan, flows, netns) if stateful and fw.nflog_attribution else []
-    extra: list[LogRecord] = []
+    checked: list[CraftedResult] = []
     before = (
         firewall_snapshot(runtime, state, plan)
         if snapshot is True
@@ -199,15 +206,14 @@ def verify(
             decided = records_of(resent, second, records, [paths[i] for i in again], witness)
             for i, out, rec in zip(again, second, decided, strict=True):
                 outcomes[i], logged[i] = out, rec
-        if crafted:  # after the matrix, so its timing and counters stay the matrix's own
-            send(crafted)
-            extra = _drain(reader, len(crafted))
-            records += extra
+        if stateful:  # after the matrix, so its timing and counters stay the matrix's own
+            checked = _packets(plan, flows, netns, crafted, reader, records, timeout)
     run_after = firewall_snapshot(runtime, state, plan)
     counters = counter_delta(before, run_after)
     results = _judge_all(flows, outcomes, logged, witness)
     run = Verification(plan.lab, results, seconds, counters=counters, reprobed=len(again))
-    run.crafted = judge_crafted(crafted, extra) if crafted else []
+    run.crafted = checked
+    run.forgot_v6 = we_forgot_v6(results)
     run.snapshot = run_after
     if before is None:
         run.warnings.append(
@@ -232,6 +238,46 @@ def nflog_readers(runtime: Runtime, state: LabState, plan: Plan) -> NflogReaders
     except OSError as exc:
         whose = "the firewall's" if list(where) == [plan.firewall] else "the enforcing nodes'"
         raise EnvironmentProblem(f"cannot read {whose} NFLOG group: {exc}") from None
+
+
+def _packets(  # noqa: PLR0917 - the run's parts, handed on
+    plan: Plan,
+    flows: list[PlannedFlow],
+    netns: dict[str, str],
+    crafted: list[Any],
+    reader: NflogReaders,
+    records: list[LogRecord],
+    timeout: float,
+) -> list[CraftedResult]:
+    """The crafted packets (stateful, anti-spoofing), then the bypass check (link-local and
+    unplanned source addresses); their log records are added to `records`."""
+    out: list[CraftedResult] = []
+    if crafted:
+        send(crafted)
+        extra = _drain(reader, len(crafted))
+        records += extra
+        out += judge_crafted(crafted, extra)
+    sent, seen = run_bypass(
+        plan_bypass(plan, flows), netns,
+        lambda ps: send_probes(ps, plan.lab_subnets, min(0.9, timeout * 3)),
+    )  # fmt: skip
+    logged = _drain(reader, len(sent))
+    records += logged
+    return out + judge_bypass(sent, seen, records_of([p for _, p in sent], seen, logged))
+
+
+def we_forgot_v6(results: list[Result]) -> list[str]:
+    """IPv6 flows that passed where the policy blocks them whose IPv4 twin (same hosts, same
+    port; icmp for icmpv6) was blocked as planned: a firewall that filters IPv4 only."""
+    v4 = {(r.src, r.dst, r.proto, r.port): r for r in results if r.family == 4}
+    out = []
+    for r in results:
+        if r.family != 6 or r.ok or r.observed not in PASSED or r.predicted is not Verdict.block:
+            continue
+        twin4 = v4.get((r.src, r.dst, "icmp" if r.proto == "icmpv6" else r.proto, r.port))
+        if twin4 is not None and twin4.ok and twin4.observed not in PASSED:
+            out.append(f"{r.src} → {r.dst} {r.proto}/{r.port}")
+    return out
 
 
 def machine() -> dict[str, str]:
@@ -301,7 +347,7 @@ def records_of(
         by_key.setdefault((node, rec.src, rec.dst, rec.proto, rec.sport, rec.dport), rec)
     out: list[LogRecord | None] = []
     for p, o, path in zip(probes, outcomes, paths or [("",)] * len(probes), strict=True):
-        key = (p.src, p.dst, p.proto, o.sport, o.seq if p.proto == "icmp" else p.port)
+        key = (p.src, p.dst, p.proto, o.sport, o.seq if p.proto in ECHOES else p.port)
         found: LogRecord | None = None
         for node in path:
             found = by_key.get((node, *key))

@@ -36,7 +36,7 @@ SEEN_IF = {
     Action.deny: (Observed.filtered,),
     Action.reject: (Observed.rejected,),
 }
-Key = tuple[str, str, str, int]  # src host, dst host, proto, port
+Key = tuple[str, str, str, int, int]  # src host, dst host, proto, port, address family
 
 
 @dataclass
@@ -90,15 +90,15 @@ def walk_live(
 ) -> LiveWalk:
     """Send the walk for real, depth after depth, then the refusals; judge each probe."""
     netns = {h.name: runtime.netns(state, h.name) for h in plan.hosts}
-    addr = {h.name: str(h.address) for h in plan.hosts}
-    subnets = [str(z.subnet) for z in plan.zones]
+    addr = {(h.name, f): str(h.addr(f)) for h in plan.hosts for f in h.families}
+    subnets = plan.lab_subnets
     actions = firewall_actions(plan)
     reader = nflog_readers(runtime, state, plan)  # the hosts' too, when they enforce
     live = LiveWalk(plan.lab)
     reached = [set(hosts) for _, hosts in walks.footholds]
 
     def send(keys: Sequence[Key], rules: Sequence[str]) -> list[Probed]:
-        probes = [Probe(netns[s], addr[s], addr[d], p, n) for s, d, p, n in keys]
+        probes = [Probe(netns[s], addr[(s, f)], addr[(d, f)], p, n) for s, d, p, n, f in keys]
         started = time.monotonic()
         outcomes = run_probes(probes, subnets, timeout=timeout)
         records = _records(reader, probes, outcomes, rules)
@@ -125,14 +125,14 @@ def walk_live(
             for step in walks.at(depth):
                 h = step.hop
                 if h.src in reached[step.walk]:
-                    batch[(h.src, h.dst, h.proto, h.port)] = h.rule
+                    batch[(h.src, h.dst, h.proto, h.port, h.family)] = h.rule
                 else:
                     live.unwalked.append(step)
             if batch:
                 live.hops.update(zip(batch, send(list(batch), list(batch.values())), strict=True))
             for step in walks.at(depth):
                 h = step.hop
-                done = live.hops.get((h.src, h.dst, h.proto, h.port))
+                done = live.hops.get((h.src, h.dst, h.proto, h.port, h.family))
                 if done is not None and done.ok and h.src in reached[step.walk]:
                     reached[step.walk].add(h.dst)
         refusals = _refusals(walks.refusals)
@@ -144,7 +144,7 @@ def walk_live(
 
 
 def _refusals(refusals: Sequence[Refusal]) -> dict[Key, str]:
-    return {(r.src, r.dst, r.proto, r.port): r.rule for r in refusals}
+    return {(r.src, r.dst, r.proto, r.port, r.family): r.rule for r in refusals}
 
 
 def _records(
@@ -158,7 +158,9 @@ def _records(
         raise EnvironmentProblem(f"reading the firewall's log: {exc.strerror or exc}") from None
     by_key = {(r.src, r.dst, r.proto, r.sport, r.dport): r for r in records}
     return [
-        by_key.get((p.src, p.dst, p.proto, o.sport, o.seq if p.proto == "icmp" else p.port))
+        by_key.get(
+            (p.src, p.dst, p.proto, o.sport, o.seq if p.proto in ("icmp", "icmpv6") else p.port)
+        )
         for p, o in zip(probes, outcomes, strict=True)
     ]
 
@@ -177,7 +179,7 @@ def _doubt(rule: str, out: Outcome, rec: LogRecord | None, actions: dict[str, Ac
 def _judge(
     key: Key, rule: str, out: Outcome, rec: LogRecord | None, actions: dict[str, Action]
 ) -> Probed:
-    src, dst, proto, port = key
+    src, dst, proto, port, _ = key
     logged = rec.prefix if rec is not None else ""
     said = actions.get(logged)
     if said is not None and out.verdict not in SEEN_IF[said]:

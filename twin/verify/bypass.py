@@ -1,0 +1,175 @@
+"""The bypass check: no address the policy did not plan is a way around the firewall.
+
+Every run, from each host (a foothold an attacker may hold), on a flow the policy allows from
+the host's planned address to a host of another zone (else any flow there):
+- `link-local`: from its IPv6 link-local address (fe80::/10, which the kernel gives every IPv6
+  interface): a router never forwards it (the firewall's kernel answers "beyond scope");
+- `unplanned-address`: from an address in its zone's subnet that no host was given, which the
+  check adds to the host for the moment (as SLAAC, a privacy address or an attacker would), in
+  each family the host has: anti-spoofing lets the planned addresses through only.
+Each probe is judged by what came back — it must be blocked — and names the rule the firewall
+logged. The added addresses are removed afterwards, whatever happens.
+
+From the matrix, `we_forgot_v6` names IPv6 flows that pass where the policy blocks them while
+the same flows over IPv4 are blocked as planned: a firewall that filters IPv4 only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from traffic import rtnl
+from traffic.netns import Namespaces, in_thread
+from traffic.nflog import LogRecord
+from traffic.prober import Outcome, Probe
+from twin.plan.flows import PlannedFlow
+from twin.plan.plan import HostPlan, Plan
+from twin.policy.model import ANTI_SPOOFING, Verdict
+from twin.verify.crafted import CraftedResult
+from twin.verify.verdicts import Observed
+
+LINK_LOCAL, UNPLANNED = "link-local", "unplanned-address"
+KERNEL = "not forwarded (kernel)"  # what a link-local source meets: no rule, the router itself
+V6_BYPASS = "we forgot v6"
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str
+    sender: str
+    dst_host: str
+    src: str  # the source address ('' for link-local: read from the host when it runs)
+    dst: str
+    proto: str
+    port: int
+    prefix: int = 0  # unplanned-address: its prefix length, to add it to the host
+
+
+def plan_bypass(plan: Plan, flows: list[PlannedFlow]) -> list[Planned]:
+    """One probe per host and kind (and family, for unplanned addresses)."""
+    out: list[Planned] = []
+    for h in plan.hosts:
+        for family in h.families:
+            target = _target(flows, h.name, family)
+            if target is None:
+                continue
+            d = plan.by_host[target.flow.dst]
+            dst, proto, port = str(d.addr(family)), target.flow.proto, target.flow.port
+            if family == 6:
+                out.append(Planned(LINK_LOCAL, h.name, d.name, "", dst, proto, port))
+            spare = unplanned_address(plan, h, family)
+            if spare is not None:
+                prefix = h.prefixlen if family == 4 else h.prefixlen6
+                out.append(Planned(UNPLANNED, h.name, d.name, spare, dst, proto, port, prefix))
+    return out
+
+
+def _target(flows: list[PlannedFlow], host: str, family: int) -> PlannedFlow | None:
+    """A tcp/udp flow from `host` to another zone over `family`: one the policy allows if
+    there is one (so that only the source address can stop it)."""
+    mine = [
+        f for f in flows
+        if f.flow.src == host and f.flow.family == family and f.src_zone != f.dst_zone
+        and f.flow.proto in ("tcp", "udp")
+    ]  # fmt: skip
+    allowed = [f for f in mine if f.predicted is Verdict.allow]
+    return next(iter(allowed or mine), None)
+
+
+def unplanned_address(plan: Plan, host: HostPlan, family: int) -> str | None:
+    """The highest address of the host's zone subnet (below IPv4's broadcast) that is nobody's:
+    no host's, not the gateway."""
+    z = plan.by_zone[host.zone]
+    net = z.subnet if family == 4 else z.subnet6
+    if net is None:
+        return None
+    used = {a for h in plan.hosts for a in h.addresses} | {z.gateway, z.gateway6}
+    top = net.num_addresses - (2 if family == 4 else 1)
+    index = [h.name for h in plan.hosts if h.zone == host.zone].index(host.name)
+    for k in range(top - index, max(0, top - index - 64), -1):
+        cand = net.network_address + k
+        if cand not in used:
+            return str(cand)
+    return None
+
+
+Sent = list[tuple[Planned, Probe]]
+
+
+def run_bypass(
+    planned: list[Planned],
+    netns: dict[str, str],
+    probe: Callable[[list[Probe]], list[Outcome]],
+) -> tuple[Sent, list[Outcome]]:
+    """Add the unplanned addresses, read the link-local ones, send, and take the addresses
+    away again (in a `finally`). A host without a link-local address sends no such probe."""
+    added = [p for p in planned if p.kind == UNPLANNED]
+    local = _link_locals({p.sender for p in planned if p.kind == LINK_LOCAL}, netns)
+    sent: Sent = []
+    for p in planned:
+        src = p.src if p.kind == UNPLANNED else local.get(p.sender, "")
+        if src:
+            sent.append((p, Probe(netns[p.sender], src, p.dst, p.proto, p.port)))
+    _addresses(added, netns, add=True)
+    try:
+        return sent, probe([pr for _, pr in sent])
+    finally:
+        _addresses(added, netns, add=False)
+
+
+def _link_locals(hosts: set[str], netns: dict[str, str]) -> dict[str, str]:
+    def work() -> dict[str, str]:
+        ns = Namespaces()
+        try:
+            out = {}
+            for h in sorted(hosts):
+                ns.enter(netns[h])
+                if addr := rtnl.link_local("eth1"):
+                    out[h] = f"{addr}%eth1"
+            return out
+        finally:
+            ns.close()
+
+    return in_thread(work, "twin-bypass") if hosts else {}
+
+
+def _addresses(planned: list[Planned], netns: dict[str, str], add: bool) -> None:
+    def work() -> None:
+        ns = Namespaces()
+        try:
+            for p in planned:
+                ns.enter(netns[p.sender])
+                try:
+                    rtnl.apply([rtnl.address(add, p.src, p.prefix, "eth1")])
+                except OSError:
+                    if add:
+                        raise
+        finally:
+            ns.close()
+
+    if planned:
+        in_thread(work, "twin-bypass")
+
+
+def judge_bypass(
+    sent: Sent, outcomes: list[Outcome], logged: list[LogRecord | None]
+) -> list[CraftedResult]:
+    """Blocked, or a failure; with the rule the firewall logged (nothing for link-local)."""
+    out: list[CraftedResult] = []
+    for (p, probe), outcome, rec in zip(sent, outcomes, logged, strict=True):
+        seen = Observed(outcome.verdict).value
+        blocked = seen in (Observed.filtered, Observed.rejected)
+        # it never left the host: no verdict (unless the host's own rules refused it: EPERM)
+        if outcome.detail.startswith("[Errno") and "not permitted" not in outcome.detail:
+            seen, blocked = f"not sent ({outcome.detail})", False
+        expected = ANTI_SPOOFING if p.kind == UNPLANNED else KERNEL
+        out.append(CraftedResult(
+            p.kind, p.sender, probe.src.split("%")[0], p.dst_host, p.port, expected,
+            rec.prefix if rec else "", blocked, seen, p.proto,
+        ))  # fmt: skip
+    return out
+
+
+def is_bypass(c: CraftedResult) -> bool:
+    return c.kind in (LINK_LOCAL, UNPLANNED)
