@@ -13,11 +13,15 @@ from typing import Any
 import yaml
 
 REFERENCE = Path(__file__).resolve().parent.parent / "topologies" / "zero-trust-6zone.yml"
+DUALSTACK = REFERENCE.with_name("zero-trust-6zone-dualstack.yml")
 
 
-def reference_copy(tmp: str, lab: str, file: str = "policy.yml") -> tuple[Path, dict[str, Any]]:
-    """The six-zone reference renamed `lab`, written into `tmp`; also returns its data."""
-    data: dict[str, Any] = yaml.safe_load(REFERENCE.read_text())
+def reference_copy(
+    tmp: str, lab: str, file: str = "policy.yml", base: Path = REFERENCE
+) -> tuple[Path, dict[str, Any]]:
+    """The six-zone reference (or `base`) renamed `lab`, written into `tmp`; also returns its
+    data."""
+    data: dict[str, Any] = yaml.safe_load(base.read_text())
     data["name"] = lab
     path = Path(tmp) / file
     path.write_text(yaml.safe_dump(data, sort_keys=False))

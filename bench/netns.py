@@ -17,6 +17,7 @@ import time
 import yaml
 
 from bench.common import Clock, figure, isolated_home, reference_copy
+from traffic.icmp import echo_request6
 from traffic.netns import Namespaces, raise_fd_limit
 from traffic.prober import Probe, echo_request
 from twin import pipeline
@@ -46,20 +47,21 @@ def bare_probes(probes: list[Probe], timeout: float) -> float:
     raise_fd_limit(len(probes))
     ns = Namespaces()
     socks = []
-    raw: dict[str, socket.socket] = {}
+    raw: dict[tuple[str, str], socket.socket] = {}
     clock = Clock()
     try:
         for i, p in enumerate(probes):
             ns.enter(p.netns)
-            if p.proto == "icmp":
-                if p.netns not in raw:
-                    raw[p.netns] = socket.socket(
-                        socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP
-                    )
-                raw[p.netns].sendto(echo_request(0x7777, i & 0xFFFF, b"bench"), (p.dst, 0))
+            family = socket.AF_INET6 if ":" in p.dst else socket.AF_INET
+            if p.proto in ("icmp", "icmpv6"):
+                if (p.netns, p.proto) not in raw:
+                    proto = socket.IPPROTO_ICMP if p.proto == "icmp" else socket.IPPROTO_ICMPV6
+                    raw[(p.netns, p.proto)] = socket.socket(family, socket.SOCK_RAW, proto)
+                echo = echo_request if p.proto == "icmp" else echo_request6
+                raw[(p.netns, p.proto)].sendto(echo(0x7777, i & 0xFFFF, b"bench"), (p.dst, 0))
                 continue
             kind = socket.SOCK_STREAM if p.proto == "tcp" else socket.SOCK_DGRAM
-            s = socket.socket(socket.AF_INET, kind | socket.SOCK_NONBLOCK)
+            s = socket.socket(family, kind | socket.SOCK_NONBLOCK)
             s.bind((p.src, 0))
             rc = s.connect_ex((p.dst, p.port))
             assert rc in (0, errno.EINPROGRESS), rc

@@ -22,7 +22,8 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLM_F_REPLACE = 0x100
 NLMSG_ERROR = 2
 IFF_UP = 0x1
-IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFA_ADDRESS, IFA_LOCAL, IFA_CACHEINFO = 1, 2, 6
+FOREVER = 0xFFFFFFFF
 IFA_F_NODAD = 0x02
 RTA_OIF, RTA_GATEWAY = 4, 5
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
@@ -79,7 +80,7 @@ def _message(kind: str, args: tuple[str, ...]) -> tuple[int, int, bytes]:
         index = socket.if_nametoindex(args[0])
         return RTM_NEWLINK, NLM_F_ACK, struct.pack("=BxHiII", 0, 0, index, IFF_UP, IFF_UP)
     family = socket.AF_INET6 if kind.endswith("6") else socket.AF_INET
-    if kind in ("addr", "addr6", "deladdr", "deladdr6"):
+    if kind in ("addr", "addr6", "deladdr", "deladdr6", "spare6"):
         addr, prefix, dev = args
         packed = socket.inet_pton(family, addr)
         flags = IFA_F_NODAD if family == socket.AF_INET6 else 0
@@ -87,6 +88,8 @@ def _message(kind: str, args: tuple[str, ...]) -> tuple[int, int, bytes]:
         body += _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed)
         if kind.startswith("del"):
             return RTM_DELADDR, NLM_F_ACK, body
+        if kind == "spare6":  # deprecated (preferred lifetime 0): never picked as a source
+            body += _attr(IFA_CACHEINFO, struct.pack("=IIII", 0, FOREVER, 0, 0))
         return RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body
     gateway, dev = args
     body = struct.pack(
@@ -98,9 +101,13 @@ def _message(kind: str, args: tuple[str, ...]) -> tuple[int, int, bytes]:
     return RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body
 
 
-def address(add: bool, addr: str, prefix: int, dev: str) -> Command:
-    """`addr add|del ADDR/PREFIX dev DEV` (IPv6: nodad) as a command for `apply`."""
+def address(add: bool, addr: str, prefix: int, dev: str, spare: bool = False) -> Command:
+    """`addr add|del ADDR/PREFIX dev DEV` (IPv6: nodad) as a command for `apply`; a `spare`
+    IPv6 address is added deprecated (`preferred_lft 0`): a socket may bind it, the kernel
+    never picks it as a source by itself."""
     kind = ("addr" if add else "deladdr") + ("6" if ":" in addr else "")
+    if spare and add and kind == "addr6":
+        kind = "spare6"
     return (
         kind,
         (addr, str(prefix), dev),

@@ -11,7 +11,6 @@ from rich.text import Text
 
 from twin.plan.plan import Plan
 from twin.policy.names import intent_names
-from twin.policy.resolve import port_text
 from twin.verify.bypass import V6_BYPASS, is_bypass
 from twin.verify.provenance import from_json
 from twin.verify.swept import ALLOWED
@@ -203,7 +202,7 @@ def _failures(
     for r in failures[:MAX_FAILURE_ROWS]:
         table.add_row(
             f"{r.src} ({r.src_zone}) → {r.dst} ({r.dst_zone})",
-            port_text(r.proto, r.port),
+            r.service,
             r.expected,
             r.observed,
             r.rule or "—",

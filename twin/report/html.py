@@ -143,7 +143,7 @@ def _cell(rs: list[Result]) -> Cell:
 def _row(r: Result) -> dict[str, Any]:
     return {
         "flow": f"{r.src} ({r.src_zone}) → {r.dst} ({r.dst_zone})",
-        "service": port_text(r.proto, r.port),
+        "service": r.service,
         "expected": r.expected,
         "observed": r.observed,
         "rule": r.rule or "—",

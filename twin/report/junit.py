@@ -8,7 +8,6 @@ from pathlib import Path
 
 from twin.files import write_output
 from twin.plan.plan import Plan
-from twin.policy.resolve import port_text
 from twin.report.console import intent_outcomes
 from twin.verify.bypass import V6_BYPASS
 from twin.verify.runs import utc
@@ -150,6 +149,6 @@ def run_properties(run: Verification) -> dict[str, str]:
 
 def _flow_line(r: Result) -> str:
     return (
-        f"{r.src} -> {r.dst} {port_text(r.proto, r.port)}: expected {r.expected}, "
+        f"{r.src} -> {r.dst} {r.service}: expected {r.expected}, "
         f"observed {r.observed} (rule {r.rule or 'none'}): {r.reason}"
     )

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from twin.plan.plan import Plan
-from twin.policy.resolve import port_text
 from twin.verify.runs import SavedRun, utc
 from twin.verify.swept import ALLOWED, SweptRange
 from twin.verify.verdicts import PASSED, Observed
@@ -145,7 +144,7 @@ def merged_rows(results: list[Result]) -> list[dict[str, str]]:
 
 def flow_row(r: Result) -> dict[str, str]:
     return {
-        "src": r.src, "dst": r.dst, "service": port_text(r.proto, r.port),
+        "src": r.src, "dst": r.dst, "service": r.service,
         "expected": r.expected, "observed": r.observed, "rule": r.rule or "—",
         "predicted": r.predicted_rule, "intent": ", ".join(r.intent),
         "css": "" if r.ok else ("unsure" if r.observed is Observed.inconclusive else "bad"),

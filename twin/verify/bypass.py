@@ -7,6 +7,9 @@ the host's planned address to a host of another zone (else any flow there):
 - `unplanned-address`: from an address in its zone's subnet that no host was given, which the
   check adds to the host for the moment (as SLAAC, a privacy address or an attacker would), in
   each family the host has: anti-spoofing lets the planned addresses through only.
+The probes ride with the matrix (no wait of their own); so that no matrix probe leaves from the
+added address, an IPv6 one is added deprecated (the kernel never picks it as a source) and an
+IPv4 one is a secondary address (the primary stays the source).
 Each probe is judged by what came back — it must be blocked — and names the rule the firewall
 logged. The added addresses are removed afterwards, whatever happens.
 
@@ -16,7 +19,8 @@ the same flows over IPv4 are blocked as planned: a firewall that filters IPv4 on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from traffic import rtnl
@@ -97,13 +101,11 @@ def unplanned_address(plan: Plan, host: HostPlan, family: int) -> str | None:
 Sent = list[tuple[Planned, Probe]]
 
 
-def run_bypass(
-    planned: list[Planned],
-    netns: dict[str, str],
-    probe: Callable[[list[Probe]], list[Outcome]],
-) -> tuple[Sent, list[Outcome]]:
-    """Add the unplanned addresses, read the link-local ones, send, and take the addresses
-    away again (in a `finally`). A host without a link-local address sends no such probe."""
+@contextmanager
+def bypass_probes(planned: list[Planned], netns: dict[str, str]) -> Iterator[Sent]:
+    """The probes to send, while the unplanned addresses are on their hosts: added on entry
+    (the link-local ones read), taken away on exit whatever happens. A host without a
+    link-local address sends no such probe."""
     added = [p for p in planned if p.kind == UNPLANNED]
     local = _link_locals({p.sender for p in planned if p.kind == LINK_LOCAL}, netns)
     sent: Sent = []
@@ -113,7 +115,7 @@ def run_bypass(
             sent.append((p, Probe(netns[p.sender], src, p.dst, p.proto, p.port)))
     _addresses(added, netns, add=True)
     try:
-        return sent, probe([pr for _, pr in sent])
+        yield sent
     finally:
         _addresses(added, netns, add=False)
 
@@ -141,7 +143,7 @@ def _addresses(planned: list[Planned], netns: dict[str, str], add: bool) -> None
             for p in planned:
                 ns.enter(netns[p.sender])
                 try:
-                    rtnl.apply([rtnl.address(add, p.src, p.prefix, "eth1")])
+                    rtnl.apply([rtnl.address(add, p.src, p.prefix, "eth1", spare=True)])
                 except OSError:
                     if add:
                         raise

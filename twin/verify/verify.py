@@ -34,8 +34,9 @@ from twin.plan.agent import enforcing_nodes, path_of
 from twin.plan.flows import PlannedFlow, plan_flows
 from twin.plan.plan import Plan
 from twin.policy.model import ANTI_SPOOFING, CT_INVALID, Action, Verdict
+from twin.policy.resolve import port_text
 from twin.runtime.base import Runtime
-from twin.verify.bypass import judge_bypass, plan_bypass, run_bypass
+from twin.verify.bypass import UNPLANNED, bypass_probes, judge_bypass, plan_bypass
 from twin.verify.crafted import CraftedResult, judge_crafted, plan_crafted, send
 from twin.verify.provenance import Provenance
 from twin.verify.swept import SweptRange
@@ -72,6 +73,13 @@ class Result:
     detail: str = ""
     rtt_ms: float = 0.0
     family: int = 4  # the address family the flow was probed over
+
+    @property
+    def service(self) -> str:
+        """`tcp/443`, `icmpv6`; `tcp/443 over IPv6` for an IPv6 flow (icmpv6 says it)."""
+        text = port_text(self.proto, self.port)
+        return text + " over IPv6" if self.family == 6 and self.proto != "icmpv6" else text
+
     logged_by: str = ""  # the node whose log record decided: the firewall, or a host's own rules
 
 
@@ -177,7 +185,6 @@ def verify(
     fw = firewall_of(plan.firewall_kind)
     # crafted packets are judged by the rule their NFLOG record names; so is the second witness
     crafted = plan_crafted(plan, flows, netns) if stateful and fw.nflog_attribution else []
-    checked: list[CraftedResult] = []
     before = (
         firewall_snapshot(runtime, state, plan)
         if snapshot is True
@@ -189,12 +196,18 @@ def verify(
     reader = nflog_readers(runtime, state, plan)
     witness = firewall_actions(plan) if fw.nflog_attribution else None
     wall = time.time()
-    with reader.start():
+    bypass = plan_bypass(plan, flows) if stateful else []
+    with reader.start(), bypass_probes(bypass, netns) as sent:
+        # the bypass check's few probes ride with the matrix (no wait of their own)
+        extra = [p for _, p in sent]
         started = time.monotonic()
-        outcomes = send_probes(probes, subnets, timeout)
+        outcomes = send_probes(probes + extra, subnets, timeout)
         seconds = time.monotonic() - started
-        records = _drain(reader, expected_records(flows, paths))
+        outcomes, extra_out = outcomes[: len(probes)], outcomes[len(probes) :]
+        unplanned = sum(1 for p, _ in sent if p.kind == UNPLANNED)  # link-local: no record
+        records = _drain(reader, expected_records(flows, paths) + unplanned)
         logged = records_of(probes, outcomes, records, paths, witness)
+        checked = judge_bypass(sent, extra_out, records_of(extra, extra_out, records))
         again = [
             i for i, f in enumerate(flows) if _doubt(f, outcomes[i], logged[i], witness)
         ]  # fmt: skip
@@ -206,8 +219,8 @@ def verify(
             decided = records_of(resent, second, records, [paths[i] for i in again], witness)
             for i, out, rec in zip(again, second, decided, strict=True):
                 outcomes[i], logged[i] = out, rec
-        if stateful:  # after the matrix, so its timing and counters stay the matrix's own
-            checked = _packets(plan, flows, netns, crafted, reader, records, timeout)
+        # after the matrix, so its timing and counters stay the matrix's own
+        checked = _crafted(crafted, reader, records) + checked
     run_after = firewall_snapshot(runtime, state, plan)
     counters = counter_delta(before, run_after)
     results = _judge_all(flows, outcomes, logged, witness)
@@ -240,30 +253,14 @@ def nflog_readers(runtime: Runtime, state: LabState, plan: Plan) -> NflogReaders
         raise EnvironmentProblem(f"cannot read {whose} NFLOG group: {exc}") from None
 
 
-def _packets(  # noqa: PLR0917 - the run's parts, handed on
-    plan: Plan,
-    flows: list[PlannedFlow],
-    netns: dict[str, str],
-    crafted: list[Any],
-    reader: NflogReaders,
-    records: list[LogRecord],
-    timeout: float,
-) -> list[CraftedResult]:
-    """The crafted packets (stateful, anti-spoofing), then the bypass check (link-local and
-    unplanned source addresses); their log records are added to `records`."""
-    out: list[CraftedResult] = []
-    if crafted:
-        send(crafted)
-        extra = _drain(reader, len(crafted))
-        records += extra
-        out += judge_crafted(crafted, extra)
-    sent, seen = run_bypass(
-        plan_bypass(plan, flows), netns,
-        lambda ps: send_probes(ps, plan.lab_subnets, min(0.9, timeout * 3)),
-    )  # fmt: skip
-    logged = _drain(reader, len(sent))
-    records += logged
-    return out + judge_bypass(sent, seen, records_of([p for _, p in sent], seen, logged))
+def _crafted(crafted: list[Any], reader: NflogReaders, records: list[LogRecord]) -> list[Any]:
+    """Send the crafted packets and judge them by their log records (added to `records`)."""
+    if not crafted:
+        return []
+    send(crafted)
+    logs = _drain(reader, len(crafted))
+    records += logs
+    return judge_crafted(crafted, logs)
 
 
 def we_forgot_v6(results: list[Result]) -> list[str]:
@@ -276,7 +273,7 @@ def we_forgot_v6(results: list[Result]) -> list[str]:
             continue
         twin4 = v4.get((r.src, r.dst, "icmp" if r.proto == "icmpv6" else r.proto, r.port))
         if twin4 is not None and twin4.ok and twin4.observed not in PASSED:
-            out.append(f"{r.src} → {r.dst} {r.proto}/{r.port}")
+            out.append(f"{r.src} → {r.dst} {port_text(r.proto, r.port)}")
     return out
 
 
