@@ -89,10 +89,10 @@ def write_policy(path: Path, **kwargs: Any) -> Path:
 
 
 def time_diff(old: Path, new: Path) -> tuple[float, dict[str, Any]]:
-    """`twin diff OLD NEW --json` as a user runs it: a fresh process, loading included."""
+    """`twin diff OLD NEW --json -` as a user runs it: a fresh process, loading included."""
     started = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, "-m", "twin", "diff", "--json", str(old), str(new)],
+        [sys.executable, "-m", "twin", "diff", "--json", "-", str(old), str(new)],
         capture_output=True, text=True, check=False, cwd=ROOT,
     )  # fmt: skip
     took = time.perf_counter() - started
