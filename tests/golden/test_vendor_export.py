@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REFERENCE, assert_golden
+from tests.conftest import DUALSTACK, REFERENCE, assert_golden
 from twin.policy.load import load_policy
 from twin.vendors.registry import export_policy
 
@@ -19,7 +19,7 @@ TARGETS = {
     "vyos": "vyos",
     "nftables": "nft",
 }
-POLICIES = {"reference": REFERENCE, "mixed": MIXED}
+POLICIES = {"reference": REFERENCE, "mixed": MIXED, "dualstack": DUALSTACK}
 
 
 @pytest.mark.parametrize("target", TARGETS)

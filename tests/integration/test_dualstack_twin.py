@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DUALSTACK, need_root_netns
+from tests.conftest import DUALSTACK, need_root_netns, unique_lab
 from tests.integration.test_docker_twin import bring_down, docker_labs, node_image, up  # noqa: F401
 from tests.integration.test_netns_twin import FORWARD_HOOK, load_mutated
 from twin import pipeline
+from twin.policy.load import load_policy
+from twin.vendors.registry import export_policy, parse
+from twin.vendors.translate.build import build_policy
 from twin.verify.bypass import LINK_LOCAL, UNPLANNED, is_bypass
 
 pytestmark = pytest.mark.integration
@@ -131,3 +134,22 @@ def test_dual_stack_twin_on_docker(make_policy, docker_labs) -> None:  # noqa: F
         assert all(c.ok for c in run.crafted) and any(is_bypass(c) for c in run.crafted)
     finally:
         bring_down(lab.state.lab)
+
+
+@pytest.mark.parametrize("vendor", ["panos", "fortigate"])
+def test_an_imported_dual_stack_firewall_is_tested_over_both_families(
+    vendor: str, lab_up, tmp_path
+) -> None:  # fmt: skip
+    """The dual-stack reference exported to a vendor and imported back: its twin comes up and
+    its derived intent (addresses of each family) holds on the wire."""
+    policy = load_policy(DUALSTACK)
+    text = export_policy(vendor, policy, "dualstack.yml")
+    lab = unique_lab()
+    imp = build_policy(parse(vendor, text, f"exported.{vendor}"), lab)
+    path = tmp_path / f"{lab}.yml"
+    path.write_text(imp.to_yaml())
+    run = pipeline.test(lab_up(path))
+    assert run.ok, [f"{r.src}->{r.dst} {r.service}: {r.reason}" for r in run.failures[:5]]
+    assert {r.family for r in run.results} == {4, 6}
+    derived = [e for e in imp.policy.expect if e.derived]
+    assert any(":" in e.from_ for e in derived) and any(":" not in e.from_ for e in derived)

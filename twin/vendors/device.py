@@ -15,7 +15,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from twin.policy.model import ANY, Action
-from twin.policy.resolve import IPv4Net, PortRange
+from twin.policy.resolve import IPNet, PortRange, address_literal
 from twin.vendors.report import Note
 
 APPLICATION_DEFAULT = "application-default"
@@ -24,7 +24,7 @@ APPLICATION_DEFAULT = "application-default"
 @dataclass
 class DevInterface:
     name: str
-    addresses: list[ipaddress.IPv4Interface]
+    addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]  # either family
     line: int | None = None
 
 
@@ -54,8 +54,8 @@ class DevVip:
     a policy naming the object is tested against the real servers `mapped`. `ports` maps the
     external port range to the mapped one when the NAT forwards ports."""
 
-    external: tuple[IPv4Net, ...]
-    mapped: tuple[IPv4Net, ...]
+    external: tuple[IPNet, ...]
+    mapped: tuple[IPNet, ...]
     proto: str = ""  # tcp | udp when ports are forwarded
     ports: tuple[tuple[int, int], tuple[int, int]] | None = None  # (ext lo-hi, mapped lo-hi)
     narrower: str = ""  # a condition the NAT adds (source filter, service filter): reported
@@ -63,12 +63,12 @@ class DevVip:
 
 @dataclass
 class DevAddress:
-    """An address object (networks) or a static group (members); `unsupported` says why neither.
-    IPv6 values are kept apart (`ipv6`): they never match an IPv4 flow."""
+    """An address object (networks, either family) or a static group (members); `unsupported`
+    says why neither. `ipv6`: IPv6 values a reader keeps apart (ASA: not tested)."""
 
     name: str
     line: int | None = None
-    networks: tuple[IPv4Net, ...] = ()
+    networks: tuple[IPNet, ...] = ()
     members: tuple[str, ...] | None = None
     unsupported: str = ""
     any: bool = False  # FortiGate's `all`
@@ -158,3 +158,26 @@ class DeviceConfig:
     nat: list[DevNat] = field(default_factory=list)
     has_policy: bool = False  # the file has a security policy table (even an empty one)
     notes: list[Note] = field(default_factory=list)  # what the reader itself has to report
+    names6: dict[str, str] = field(default_factory=dict)  # FortiGate IPv6 name → addresses key
+
+    @property
+    def ipv6(self) -> bool:
+        """Does the device route or filter IPv6? An interface has an IPv6 address, or a rule
+        names an IPv6 network (through its objects and groups). Then the twin is dual stack."""
+        if any(a.version == 6 for i in self.interfaces.values() for a in i.addresses):
+            return True
+        return any(self._v6(ref, 0) for r in self.rules for ref in (*r.source, *r.destination))
+
+    def _v6(self, ref: str, depth: int) -> bool:
+        obj = self.addresses.get(ref)
+        if obj is None:
+            try:
+                net = address_literal(ref.split("-", 1)[0].strip())
+            except ValueError:
+                return False
+            return net is not None and net.version == 6
+        if depth > 32:
+            return False
+        if obj.members is not None:
+            return any(self._v6(m, depth + 1) for m in obj.members)
+        return any(n.version == 6 for n in obj.networks)

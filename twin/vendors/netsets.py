@@ -1,50 +1,56 @@
-"""Set arithmetic on address and port space, exact: complements for negate-* fields."""
+"""Set arithmetic on address and port space, exact: complements for negate-* fields. Address
+sets may hold both families; each is worked out on its own (they never overlap)."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
 
-from twin.policy.resolve import IPv4Net, PortRange, merge_ranges
+from twin.policy.resolve import IPNet, PortRange, collapse, merge_ranges
 
 FULL: dict[str, tuple[int, int]] = {"tcp": (1, 65535), "udp": (1, 65535), "icmp": (0, 0)}
 
 
-def exclude(universe: Iterable[IPv4Net], remove: Iterable[IPv4Net]) -> list[IPv4Net]:
-    """`universe` minus `remove`, as the fewest CIDR blocks (sorted)."""
-    removed = list(ipaddress.collapse_addresses(remove))
-    out: list[IPv4Net] = []
-    for block in ipaddress.collapse_addresses(universe):
+def exclude(universe: Iterable[IPNet], remove: Iterable[IPNet]) -> list[IPNet]:
+    """`universe` minus `remove`, as the fewest CIDR blocks (sorted, IPv4 first)."""
+    removed = collapse(remove)
+    out: list[IPNet] = []
+    for block in collapse(universe):
         pieces = [block]
         for r in removed:
-            nxt: list[IPv4Net] = []
+            if r.version != block.version:
+                continue
+            nxt: list[IPNet] = []
             for p in pieces:
-                if p.subnet_of(r):
+                if p.subnet_of(r):  # type: ignore[arg-type]  # same family
                     continue
-                if r.subnet_of(p):
-                    nxt.extend(p.address_exclude(r))
+                if r.subnet_of(p):  # type: ignore[arg-type]
+                    nxt.extend(p.address_exclude(r))  # type: ignore[arg-type]
                 else:
                     nxt.append(p)
             pieces = nxt
         out.extend(pieces)
-    return list(ipaddress.collapse_addresses(out))
+    return list(collapse(out))
 
 
-def intersect_nets(a: Iterable[IPv4Net], b: Iterable[IPv4Net]) -> list[IPv4Net]:
-    out: list[IPv4Net] = []
+def intersect_nets(a: Iterable[IPNet], b: Iterable[IPNet]) -> list[IPNet]:
+    out: list[IPNet] = []
     bl = list(b)
     for x in a:
         for y in bl:
-            if x.subnet_of(y):
+            if x.version != y.version:
+                continue
+            if x.subnet_of(y):  # type: ignore[arg-type]  # same family
                 out.append(x)
-            elif y.subnet_of(x):
+            elif y.subnet_of(x):  # type: ignore[arg-type]
                 out.append(y)
-    return list(ipaddress.collapse_addresses(out))
+    return list(collapse(out))
 
 
-def range_to_nets(first: str, last: str) -> list[IPv4Net]:
-    lo, hi = ipaddress.IPv4Address(first), ipaddress.IPv4Address(last)
-    if lo > hi:
+def range_to_nets(first: str, last: str) -> list[IPNet]:
+    """An address range of either family → the fewest CIDR blocks."""
+    lo, hi = ipaddress.ip_address(first), ipaddress.ip_address(last)
+    if lo.version != hi.version or lo > hi:  # type: ignore[operator,unused-ignore]
         raise ValueError(f"empty range {first}-{last}")
     return list(ipaddress.summarize_address_range(lo, hi))
 

@@ -23,7 +23,7 @@ def imported(vendor: str, name: str, **kw: object) -> Imported:
 def decide(  # noqa: PLR0917 - a flow between two zones is seven values
     plan: Plan, src_zone: str, dst_zone: str, src: str, dst: str, proto: str, port: int
 ) -> tuple[Action, str]:
-    s, d = ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst)
+    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
     for rule in plan.rules:
         if rule.applies(src_zone, dst_zone) and rule.matches(s, d, proto, port):
             return rule.action, rule.name

@@ -51,7 +51,7 @@ def test_fortigate_outcomes_and_directions() -> None:
     assert o["db-in"] == (Outcome.exact, None)
     assert o["no-embargo"] == (Outcome.skipped, Direction.allow_more)  # a deny, geography
     assert o["saas-out"] == (Outcome.skipped, Direction.block_more)  # allow, internet-service
-    assert o["guest-v6"] == (Outcome.skipped, Direction.untested)  # not widened to IPv4 any
+    assert o["guest-v6"] == (Outcome.exact, None)  # IPv6 only: tested over IPv6
     assert o["lan-to-web"] == (Outcome.approximated, Direction.both)  # schedule + fqdn left out
     assert o["night-lockdown"] == (Outcome.skipped, Direction.allow_more)  # deny on a schedule
     assert o["pg-high"] == (Outcome.skipped, Direction.allow_more)  # deny losing source ports
@@ -81,7 +81,7 @@ def test_panos_brace_format_nat_and_applications() -> None:
     assert o["erp and p2p"][0] is Outcome.approximated
     assert o["erp and p2p"][1] is Direction.both  # unknown apps left out, erp at L4
     assert o["no ssh to servers"] == (Outcome.skipped, Direction.allow_more)  # deny + App-ID
-    assert o["v6 clients"] == (Outcome.skipped, Direction.untested)
+    assert o["v6 clients"] == (Outcome.exact, None)  # IPv6: the import is dual stack
     assert o["old rule"] == (Outcome.disabled, None)
     assert o["not users to servers"] == (Outcome.exact, None)
     rules = {r.name: r for r in imp.policy.rules}

@@ -3,7 +3,9 @@
 The XML tree is built once; the `set` commands are that tree walked, so both say the same.
 Zones are layer-3 interfaces `ethernet1/N` carrying the zone's gateway address. PAN-OS service
 objects carry tcp/udp only, so ICMP is the `icmp` application: a twin rule matching both ports
-and ICMP becomes two adjacent rules (`<name>` and `<name>-icmp`), which decide the same flows.
+and ICMP becomes two adjacent rules (`<name>` and `<name>-icmp`), which decide the same flows;
+ICMPv6 is the `ipv6-icmp` application (`<name>-icmp6`). A zone's IPv6 gateway sits on the same
+interface (`layer3/ipv6`); addresses of either family are `ip-netmask` objects.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from twin.vendors.device import APPLICATION_DEFAULT
 from twin.vendors.exporters.view import View, XRule
 
 ACTIONS = {Action.allow: "allow", Action.deny: "deny", Action.reject: "reset-both"}
+ICMP6_APP = "ipv6-icmp"
 MAX_NAME = 63
 
 
@@ -54,9 +57,15 @@ def tree(v: View, rules_only: bool = False) -> ET.Element:
         interfaces = ET.SubElement(ET.SubElement(device, "network"), "interface")
         eth = ET.SubElement(interfaces, "ethernet")
         for z in v.zones:
-            iface = _sub(eth, "entry", name=_iface(z.index))
-            ip = ET.SubElement(ET.SubElement(iface, "layer3"), "ip")
-            _sub(ip, "entry", name=f"{z.gateway}/{z.subnet.prefixlen}")
+            layer3 = ET.SubElement(_sub(eth, "entry", name=_iface(z.index)), "layer3")
+            if z.subnet is not None:
+                ip = ET.SubElement(layer3, "ip")
+                _sub(ip, "entry", name=f"{z.gateway}/{z.subnet.prefixlen}")
+            if z.subnet6 is not None:
+                ipv6 = ET.SubElement(layer3, "ipv6")
+                ET.SubElement(ipv6, "enabled").text = "yes"
+                address = ET.SubElement(ipv6, "address")
+                _sub(address, "entry", name=f"{z.gateway6}/{z.subnet6.prefixlen}")
     vsys = _sub(ET.SubElement(device, "vsys"), "entry", name="vsys1")
     if not rules_only:
         zones = ET.SubElement(vsys, "zone")
@@ -91,6 +100,8 @@ def tree(v: View, rules_only: bool = False) -> ET.Element:
             _rule(rules, r, _name(r.name, taken), r.services, [ANY])
         if r.icmp:
             _rule(rules, r, _name(r.name + "-icmp", taken), [APPLICATION_DEFAULT], ["icmp"])
+        if r.icmp6:
+            _rule(rules, r, _name(r.name + "-icmp6", taken), [APPLICATION_DEFAULT], [ICMP6_APP])
     defaults = ET.SubElement(ET.SubElement(rulebase, "default-security-rules"), "rules")
     for name, action in ((INTRAZONE_DEFAULT, v.intrazone), (INTERZONE_DEFAULT, v.interzone)):
         d = _sub(defaults, "entry", name=name)

@@ -127,7 +127,7 @@ def _interface(cmd: Cmd, dev: DeviceConfig, b: Bindings, objs: AsaObjects) -> No
             Note(Kind.assumed, f"interface {nameif!r}", f"{addr} overlaps another interface's "
                  "subnet (the ASA refuses that): not used as this zone's subnet", cmd.line)
         )  # fmt: skip
-    dev.interfaces[phys] = DevInterface(phys, addrs, cmd.line)
+    dev.interfaces[phys] = DevInterface(phys, list(addrs), cmd.line)
     dev.zones[nameif] = DevZone(nameif, [phys], cmd.line)
     b.zones[nameif] = Zone(nameif, level, cmd.line)
 

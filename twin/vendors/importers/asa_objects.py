@@ -266,7 +266,7 @@ class AsaObjects:
             except ValueError:
                 return []
         if obj.members is None or depth > MAX_DEPTH:
-            return list(obj.networks)
+            return [n for n in obj.networks if isinstance(n, IPv4Net)]  # ASA: IPv4 only
         return [n for m in obj.members for n in self.nets(m, depth + 1)]
 
     def alias(self, text: str) -> ipaddress.IPv4Address | None:

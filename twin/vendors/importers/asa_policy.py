@@ -173,7 +173,7 @@ def _sides(x: Side, y: Side) -> Side | None:
         return Side(y.refs, y.nets, problem=problem)
     if y.nets is None:
         return Side(x.refs, x.nets, problem=problem)
-    nets: list[IPv4Net] = intersect_nets(x.nets, y.nets)
+    nets = [n for n in intersect_nets(x.nets, y.nets) if isinstance(n, IPv4Net)]
     if not nets and not problem:
         return None
     return Side([str(n) for n in nets], nets, problem=problem)

@@ -3,13 +3,19 @@
 Read: `system interface` addresses (and secondary IPs; under `config global` on a multi-VDOM
 unit, those of the chosen VDOM), `system zone` (members, intrazone), `firewall address`
 (ipmask, iprange, interface-subnet; fqdn, geography, wildcard, dynamic are kept as unsupported),
-`address6` (IPv6: never an IPv4 flow), `addrgrp` (nested, with exclude-member), `vip` and
+`address6`/`addrgrp6`, `addrgrp` (nested, with exclude-member), `vip` and
 `vipgrp` (destination NAT: a policy naming a VIP is tested against its mapped server), `service
 custom` (tcp/udp ranges, ICMP, IP protocol), `service group`, and `firewall policy` (and the old
 `policy6`) in list order, not by id. A policy names interfaces or zones; an interface outside
 every zone is its own twin zone. Defaults: the implicit deny, both interzone and intrazone; a
 zone's `intrazone allow` becomes a rule after every policy. Several VDOMs: `--vdom` picks one
 (else the first with policies, reported).
+
+IPv6: interfaces' `ip6-address`; a FortiOS 6.4+ policy matches IPv4 flows where both srcaddr and
+dstaddr are set and IPv6 flows where both srcaddr6 and dstaddr6 are (a `policy6` entry: IPv6
+only). On a device with IPv6 (an interface address or a policy's IPv6 part) a rule's sides list
+both families' addresses, and `all` is spelled per family (0.0.0.0/0, ::/0), since the twin's
+any covers both.
 """
 
 from __future__ import annotations
@@ -19,11 +25,17 @@ import ipaddress
 from twin.errors import InputError, Problem
 from twin.policy.model import ANY, Action
 from twin.vendors.device import Approx, DevDefault, DeviceConfig, DevInterface, DevRule, DevZone
-from twin.vendors.importers.fortigate_objects import read_addresses, read_services, read_vips
+from twin.vendors.importers.fortigate_objects import (
+    read_addresses,
+    read_addresses6,
+    read_services,
+    read_vips,
+)
 from twin.vendors.importers.fortios import Block, Entry, find, parse_fortios
 from twin.vendors.report import Kind, Note
 
 VENDOR = "FortiGate"
+WHOLE6 = ipaddress.IPv6Network("::/0")
 
 
 def parse_fortigate(text: str, file: str, vdom: str | None = None) -> DeviceConfig:
@@ -41,6 +53,7 @@ def parse_fortigate(text: str, file: str, vdom: str | None = None) -> DeviceConf
     _interfaces(dev, [*top, *global_blocks, *blocks], picked)
     read_addresses(dev, blocks)
     read_vips(dev, blocks)
+    read_addresses6(dev, blocks)
     read_services(dev, blocks)
     zone_of: dict[str, str] = {}
     for b in find(blocks, "system zone"):
@@ -49,17 +62,63 @@ def parse_fortigate(text: str, file: str, vdom: str | None = None) -> DeviceConf
             action = Action.allow if z.get("intrazone", "deny") == "allow" else Action.deny
             dev.zones[z.name] = DevZone(z.name, members, z.line, action)
             zone_of.update(dict.fromkeys(members, z.name))
+    sides: list[Sides] = []
     for b in find(blocks, "firewall policy"):
         dev.has_policy = True
         for p in b.entries.values():
             dev.rules.append(_policy(dev, p, zone_of))
+            sides.append(_sides(dev, p, dev.rules[-1], v6_only=False))
     for b in find(blocks, "firewall policy6"):
         dev.has_policy = True
         for p in b.entries.values():
-            rule = _policy(dev, p, zone_of)
-            rule.ipv6_only = "an IPv6 policy (config firewall policy6)"
-            dev.rules.append(rule)
+            dev.rules.append(_policy(dev, p, zone_of, v6_only=True))
+            sides.append(_sides(dev, p, dev.rules[-1], v6_only=True))
+    dual = any(
+        a.version == 6 for i in dev.interfaces.values() for a in i.addresses
+    ) or any(s6 for _, _, s6, _ in sides)  # fmt: skip
+    for rule, (src4, dst4, src6, dst6) in zip(dev.rules, sides, strict=True):
+        if dual:
+            rule.source = _families(dev, src4, src6)
+            rule.destination = _families(dev, dst4, dst6)
     return dev
+
+
+Sides = tuple[list[str], list[str], list[str], list[str]]  # srcaddr, dstaddr, srcaddr6, dstaddr6
+
+
+def _sides(dev: DeviceConfig, p: Entry, rule: DevRule, v6_only: bool) -> Sides:
+    """A policy's addresses per family: a family it matches has both sides (else none)."""
+    if v6_only:  # `policy6`: srcaddr and dstaddr are IPv6 names
+        src6, dst6 = p.values("srcaddr") or ["all"], p.values("dstaddr") or ["all"]
+        return [], [], [dev.names6.get(r, r) for r in src6], [dev.names6.get(r, r) for r in dst6]
+    src4, dst4 = p.values("srcaddr"), p.values("dstaddr")
+    src6, dst6 = p.values("srcaddr6"), p.values("dstaddr6")
+    if not (src4 and dst4):
+        src4 = dst4 = []
+    if not (src6 and dst6):
+        src6 = dst6 = []
+    if (src6 or dst6) and (rule.negate_source or rule.negate_destination):
+        rule.unsupported = "negated addresses with an IPv6 part"
+    return src4, dst4, [dev.names6.get(r, r) for r in src6], [dev.names6.get(r, r) for r in dst6]
+
+
+def _families(dev: DeviceConfig, v4: list[str], v6: list[str]) -> list[str]:
+    """One side of a dual-stack rule: `all` of a family is that family's whole space; both
+    families' `all` are the twin's any."""
+    v4_all = any(r == "all" or (r in dev.addresses and dev.addresses[r].any) for r in v4)
+    v6_all = any(_whole6(dev, r) for r in v6)
+    if v4_all and v6_all:
+        return [ANY]
+    out = ["0.0.0.0/0"] if v4_all else list(v4)
+    return out + (["::/0"] if v6_all else list(v6))
+
+
+def _whole6(dev: DeviceConfig, ref: str) -> bool:
+    """Is an IPv6 reference all of IPv6 (`all`, whether the file defines it or not)?"""
+    if "all" not in dev.names6:
+        return ref == "all"
+    obj = dev.addresses.get(ref)
+    return ref == dev.names6["all"] and obj is not None and obj.networks == (WHOLE6,)
 
 
 def _vdom_blocks(
@@ -98,6 +157,24 @@ def _vdom_blocks(
     return [*top, *vdoms[picked]], picked
 
 
+def _ip6(entry: Entry) -> list[ipaddress.IPv6Interface]:
+    """An interface's IPv6 addresses (`config ipv6`: ip6-address, ip6-extra-addr)."""
+    out: list[ipaddress.IPv6Interface] = []
+    block = entry.blocks.get("ipv6")
+    if block is None:
+        return out
+    values = block.settings.values("ip6-address")
+    values += [e.name for b in block.settings.blocks.values() for e in b.entries.values()]
+    for v in values:
+        try:
+            iface = ipaddress.IPv6Interface(v)
+        except ValueError:
+            continue
+        if iface.ip != ipaddress.IPv6Address(0):
+            out.append(iface)
+    return out
+
+
 def _ip(values: list[str]) -> ipaddress.IPv4Interface | None:
     if not values:
         return None
@@ -111,7 +188,7 @@ def _interfaces(dev: DeviceConfig, blocks: list[Block], vdom: str | None) -> Non
         for e in b.entries.values():
             if vdom is not None and e.get("vdom", vdom) != vdom:
                 continue
-            addrs = []
+            addrs: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
             for entry in (e, *(s for blk in e.blocks.values() for s in blk.entries.values())):
                 try:
                     ip = _ip(entry.values("ip"))
@@ -119,10 +196,11 @@ def _interfaces(dev: DeviceConfig, blocks: list[Block], vdom: str | None) -> Non
                     continue  # not an IPv4 interface address: no zone subnet from it
                 if ip is not None:
                     addrs.append(ip)
+            addrs.extend(_ip6(e))
             dev.interfaces[e.name] = DevInterface(e.name, addrs, e.line)
 
 
-def _policy(dev: DeviceConfig, p: Entry, zone_of: dict[str, str]) -> DevRule:
+def _policy(dev: DeviceConfig, p: Entry, zone_of: dict[str, str], v6_only: bool = False) -> DevRule:
     def zones(key: str) -> list[str]:
         out = []
         for name in p.values(key) or [ANY]:
@@ -174,7 +252,8 @@ def _policy(dev: DeviceConfig, p: Entry, zone_of: dict[str, str]) -> DevRule:
             rule.unsupported = (
                 f"{key} {' '.join(names)} as its {side} (a vendor-maintained address database)"
             ).replace("  ", " ")
-    _ip_versions(rule, p)
+    if not v6_only:
+        _ip_versions(rule, p)
     if "ALL" in rule.services and not rule.negate_service:
         rule.services = [ANY]
     for side in ("source", "destination"):
@@ -186,15 +265,12 @@ def _policy(dev: DeviceConfig, p: Entry, zone_of: dict[str, str]) -> DevRule:
 
 def _ip_versions(rule: DevRule, p: Entry) -> None:
     """FortiOS 6.4+ policies carry IPv4 (srcaddr/dstaddr) and IPv6 (srcaddr6/dstaddr6) parts:
-    one without the IPv4 pair never matches an IPv4 flow (it must not become any → any)."""
-    v6 = [f"{k} {' '.join(p.values(k))}" for k in ("srcaddr6", "dstaddr6") if p.values(k)]
+    one with neither pair complete matches nothing."""
+    v6 = bool(p.values("srcaddr6")) and bool(p.values("dstaddr6"))
     v4 = bool(p.values("srcaddr")) and bool(p.values("dstaddr"))
-    if v6 and not v4:
-        rule.ipv6_only = f"an IPv6-only policy ({'; '.join(v6)})"
-    elif v6:
-        rule.ipv6_part = f"its IPv6 part ({'; '.join(v6)}) is not tested (the twin is IPv4)"
-    elif (
+    if (
         not v4
+        and not v6
         and p.get("internet-service") != "enable"
         and p.get("internet-service-src") != "enable"
     ):

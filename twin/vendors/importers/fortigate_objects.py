@@ -1,14 +1,15 @@
 """FortiGate objects → `DeviceConfig`: addresses (ipmask, iprange, interface-subnet; fqdn,
-geography, wildcard, dynamic kept as unsupported), `address6`/`addrgrp6` (IPv6: never an IPv4
-flow), address groups with exclude-member (flattened exactly), VIPs and VIP groups (destination
-NAT: the mapped servers), custom services and service groups.
+geography, wildcard, dynamic kept as unsupported), `address6`/`addrgrp6` (IPv6 networks; their
+names are FortiGate's other namespace: one that an IPv4 object also has is kept as `<name>.v6`,
+`DeviceConfig.names6` maps them), address groups with exclude-member (flattened exactly), VIPs
+and VIP groups (destination NAT: the mapped servers), custom services and service groups.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from twin.policy.resolve import PortRange
+from twin.policy.resolve import IPNet, PortRange
 from twin.vendors.device import DevAddress, DeviceConfig, DevService, DevVip
 from twin.vendors.importers.fortios import Block, Entry, find
 from twin.vendors.netsets import exclude, range_to_nets
@@ -18,18 +19,9 @@ def read_addresses(dev: DeviceConfig, blocks: list[Block]) -> None:
     for b in find(blocks, "firewall address"):
         for e in b.entries.values():
             dev.addresses[e.name] = _address(e)
-    for b in find(blocks, "firewall address6"):
-        for e in b.entries.values():
-            value = e.get("ip6") or e.get("fqdn") or e.get("type", "ipprefix")
-            dev.addresses.setdefault(e.name, DevAddress(e.name, e.line, ipv6=(value,)))
     groups = [e for b in find(blocks, "firewall addrgrp") for e in b.entries.values()]
     for e in groups:
         dev.addresses[e.name] = DevAddress(e.name, e.line, members=tuple(e.values("member")))
-    for b in find(blocks, "firewall addrgrp6"):
-        for e in b.entries.values():
-            dev.addresses.setdefault(
-                e.name, DevAddress(e.name, e.line, ipv6=tuple(e.values("member")))
-            )
     for e in groups:  # exclude-member: flatten to networks, exactly
         if e.get("exclude") == "enable" and e.values("exclude-member"):
             keep = _flat(dev, list(e.values("member")))
@@ -38,6 +30,36 @@ def read_addresses(dev: DeviceConfig, blocks: list[Block]) -> None:
                 dev.addresses[e.name].unsupported = "exclude-member of an unsupported address"
             else:
                 dev.addresses[e.name] = DevAddress(e.name, e.line, tuple(exclude(keep, drop)))
+
+
+def read_addresses6(dev: DeviceConfig, blocks: list[Block]) -> None:
+    """The IPv6 objects, once every IPv4 name is known (theirs is another namespace)."""
+    objects = [e for b in find(blocks, "firewall address6") for e in b.entries.values()]
+    groups = [e for b in find(blocks, "firewall addrgrp6") for e in b.entries.values()]
+    for e in (*objects, *groups):
+        key = e.name if e.name not in dev.addresses else f"{e.name}.v6"
+        dev.names6[e.name] = key
+    for e in objects:
+        dev.addresses[dev.names6[e.name]] = _address6(e)
+    for e in groups:
+        members = tuple(dev.names6.get(m, m) for m in e.values("member"))
+        dev.addresses[dev.names6[e.name]] = DevAddress(e.name, e.line, members=members)
+
+
+def _address6(e: Entry) -> DevAddress:
+    kind = e.get("type", "ipprefix")
+    try:
+        if kind == "ipprefix":
+            return DevAddress(e.name, e.line, (ipaddress.IPv6Network(e.get("ip6", "::/0")),))
+        if kind == "iprange":
+            return DevAddress(e.name, e.line, tuple(range_to_nets(e.get("start-ip"),
+                                                                  e.get("end-ip"))))  # fmt: skip
+    except ValueError as exc:
+        return DevAddress(e.name, e.line, unsupported=f"a value the twin cannot read ({exc})")
+    value = " ".join(e.values(kind) or e.values("fqdn"))
+    return DevAddress(
+        e.name, e.line, unsupported=f"IPv6 type {kind} {value}".strip() + " has no fixed L3 meaning"
+    )
 
 
 def read_vips(dev: DeviceConfig, blocks: list[Block]) -> None:
@@ -80,8 +102,8 @@ def _vip(e: Entry) -> DevAddress:
     return DevAddress(e.name, e.line, mapped, vip=vip)
 
 
-def _nets(values: list[str]) -> list[ipaddress.IPv4Network]:
-    out: list[ipaddress.IPv4Network] = []
+def _nets(values: list[str]) -> list[IPNet]:
+    out: list[IPNet] = []
     for v in values:
         if "-" in v:
             first, last = v.split("-", 1)
@@ -99,10 +121,8 @@ def _port_range(text: str) -> tuple[int, int]:
     return first, last
 
 
-def _flat(
-    dev: DeviceConfig, names: list[str], depth: int = 0
-) -> list[ipaddress.IPv4Network] | None:
-    out: list[ipaddress.IPv4Network] = []
+def _flat(dev: DeviceConfig, names: list[str], depth: int = 0) -> list[IPNet] | None:
+    out: list[IPNet] = []
     for n in names:
         a = dev.addresses.get(n)
         if a is None or a.unsupported or depth > 32:
@@ -156,11 +176,10 @@ def _service(e: Entry) -> DevService:
     if e.values("fqdn") or (e.values("iprange") and e.get("iprange") != "0.0.0.0"):
         return DevService(e.name, e.line, unsupported="a service bound to destination addresses")
     if proto in ("ICMP", "ICMP6"):
-        if proto == "ICMP6":
-            return DevService(e.name, e.line, unsupported="ICMPv6 (the twin is IPv4)")
+        echo = PortRange("icmpv6" if proto == "ICMP6" else "icmp")
         t = e.get("icmptype")
-        approx = f"ICMP type {t} matched as all of ICMP" if t else ""
-        return DevService(e.name, e.line, (PortRange("icmp"),), approximated=approx)
+        approx = f"{proto} type {t} matched as all of {proto}" if t else ""
+        return DevService(e.name, e.line, (echo,), approximated=approx)
     if proto == "IP":
         raw = e.get("protocol-number", "0")
         if not raw.isdigit():

@@ -213,16 +213,17 @@ class _Reader:
         for iface in self.config.iter("interface"):
             for e in iface.iter("entry"):
                 ips = [*e.findall("layer3/ip/entry"), *e.findall("ip/entry")]
-                addrs = []
+                ips += [*e.findall("layer3/ipv6/address/entry"), *e.findall("ipv6/address/entry")]
+                addrs: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
                 for ip in ips:
                     value = ip.get("name", "")
                     obj = self.dev.addresses.get(value)
                     if obj is not None and len(obj.networks) == 1:
                         value = text_of_object(self.config, value) or value
                     try:
-                        addrs.append(ipaddress.IPv4Interface(value))
+                        addrs.append(ipaddress.ip_interface(value))
                     except ValueError:
-                        continue  # IPv6 or an unresolvable object: no zone subnet from it
+                        continue  # an unresolvable object: no zone subnet from it
                 if addrs:
                     name = e.get("name", "")
                     self.dev.interfaces[name] = DevInterface(name, addrs, line(e))

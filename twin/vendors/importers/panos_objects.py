@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import xml.etree.ElementTree as ET
 
-from twin.policy.resolve import PortRange
+from twin.policy.resolve import IPNet, PortRange
 from twin.vendors.device import DevAddress, DeviceConfig, DevService
 from twin.vendors.importers.xmltree import line, members, text
 from twin.vendors.netsets import range_to_nets
@@ -64,22 +64,19 @@ def _app_ports(specs: list[str]) -> tuple[PortRange, ...]:
 
 
 def _nets_object(name: str, n: int | None, values: list[str]) -> DevAddress:
-    nets: list[ipaddress.IPv4Network] = []
-    v6: list[str] = []
+    nets: list[IPNet] = []
     try:
         for v in values:
-            if ":" in v:
-                v6.append(v)
-            elif "-" in v:
+            if "-" in v:
                 first, _, last = v.partition("-")
                 nets.extend(range_to_nets(first.strip(), last.strip()))
             else:
-                nets.append(ipaddress.IPv4Network(v, strict=False))
+                nets.append(ipaddress.ip_network(v, strict=False))
     except ValueError as exc:
         return DevAddress(name, n, unsupported=f"a value the twin cannot read ({exc})")
-    if not nets and not v6:
+    if not nets:
         return DevAddress(name, n, unsupported="no addresses")
-    return DevAddress(name, n, tuple(nets), ipv6=tuple(v6))
+    return DevAddress(name, n, tuple(nets))
 
 
 def _address(a: ET.Element) -> DevAddress:

@@ -42,7 +42,11 @@ OBJECTS = {
 }
 SCOPES = {"config", "shared", "panorama"}
 # … and interface tables under `interface`.
-ENTRIES_UNDER = {("interface", "ethernet"), ("interface", "aggregate-ethernet")}
+ENTRIES_UNDER = {
+    ("interface", "ethernet"),
+    ("interface", "aggregate-ethernet"),
+    ("ipv6", "address"),  # an interface's IPv6 addresses
+}
 
 
 def parse_set(text: str, file: str) -> ET.Element:
@@ -108,8 +112,14 @@ def _holds_entries(el: ET.Element, parents: dict[ET.Element, ET.Element]) -> boo
         return False
     if el.tag in OBJECTS:
         grand = parents.get(parent)
-        return parent.tag in SCOPES or (
-            parent.tag == "entry" and grand is not None and grand.tag in ("vsys", "device-group")
+        return (
+            parent.tag in SCOPES
+            or (
+                parent.tag == "entry"
+                and grand is not None
+                and grand.tag in ("vsys", "device-group")
+            )
+            or (parent.tag, el.tag) in ENTRIES_UNDER
         )
     return (parent.tag, el.tag) in ENTRIES_UNDER
 

@@ -3,8 +3,10 @@
 A reference is an object, a group, a literal (CIDR, range) or something the twin cannot model
 (FQDN, region, external dynamic list, an unknown name): that raises `Unmodelled` and the rule
 decides what to do (an allow rule keeps its other members, a deny rule is skipped). IPv6 values
-never match an IPv4 flow: a reference that is IPv6 only resolves to None. A FortiGate VIP (or an
-ASA static NAT object) resolves to its mapped servers.
+are twin addresses like IPv4 ones when the import is dual stack (`ipv6`: a PAN-OS or FortiGate
+device that routes or filters IPv6); else they never match an IPv4 flow: a reference that is
+IPv6 only resolves to None. A FortiGate VIP (or an ASA static NAT object) resolves to its
+mapped servers.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from typing import TYPE_CHECKING
 
 from twin.policy.model import ANY
-from twin.policy.resolve import IPv4Net, PortRange
+from twin.policy.resolve import IPNet, IPv4Net, PortRange
 from twin.vendors.device import Approx, DevAddress, DeviceConfig
 from twin.vendors.netsets import range_to_nets
 from twin.vendors.translate.names import Namespace
@@ -23,14 +25,16 @@ from twin.vendors.translate.skips import Ipv6Only, Unmodelled
 if TYPE_CHECKING:
     from twin.vendors.translate.context import Ctx
 
+IPNet_ALL6 = ipaddress.IPv6Network("::/0")
 REGION = re.compile(r"^[A-Z]{2}$")  # PAN-OS accepts a country code wherever an address goes
 MAX_DEPTH = 32
 
 
 class AddressResolver:
-    def __init__(self, dev: DeviceConfig, names: Namespace) -> None:
+    def __init__(self, dev: DeviceConfig, names: Namespace, ipv6: bool = False) -> None:
         self.dev = dev
         self.names = names
+        self.ipv6 = ipv6  # IPv6 values become twin addresses (a dual-stack import)
         self.addresses: dict[str, list[str]] = {}
         self.addr_map: dict[str, str | None] = {}  # vendor ref → twin name (None: IPv6 only)
 
@@ -79,7 +83,7 @@ class AddressResolver:
             return self.addr_map[ref]
         obj = self.dev.addresses.get(ref)
         if obj is None:
-            nets = literal(ref)
+            nets = literal(ref, self.ipv6)
             if not nets:
                 self.addr_map[ref] = None
                 return None
@@ -93,22 +97,22 @@ class AddressResolver:
             items = [self.ref(m, (*seen, ref)) for m in obj.members]
             kept = [i for i in items if i is not None]
         else:
-            kept = [str(n) for n in obj.networks]
+            kept = [str(n) for n in obj.networks if self.ipv6 or n.version == 4]
         if not kept:
             self.addr_map[ref] = None
             return None
         return self._register(ref, ref, kept)
 
-    def nets(self, ref: str, seen: tuple[str, ...] = ()) -> list[IPv4Net]:
-        """Flattened IPv4 networks (for complements); IPv6 members contribute nothing."""
+    def nets(self, ref: str, seen: tuple[str, ...] = ()) -> list[IPNet]:
+        """Flattened networks (for complements); IPv6 ones only in a dual-stack import."""
         obj = self.dev.addresses.get(ref)
         if obj is None:
-            return literal(ref)
+            return literal(ref, self.ipv6)
         self._check(obj, seen)
         if obj.any:
-            return [IPv4Net("0.0.0.0/0")]
+            return [IPv4Net("0.0.0.0/0"), *([IPNet_ALL6] if self.ipv6 else [])]
         if obj.members is None:
-            return list(obj.networks)
+            return [n for n in obj.networks if self.ipv6 or n.version == 4]
         return [n for m in obj.members for n in self.nets(m, (*seen, ref))]
 
     def vips(self, ref: str, depth: int = 0) -> list[DevAddress]:
@@ -144,19 +148,19 @@ class AddressResolver:
             return None
         return self._register(ref + "#modelled", ref + ".modelled", [str(n) for n in nets])
 
-    def _modelled_nets(self, ref: str, depth: int) -> list[IPv4Net]:
+    def _modelled_nets(self, ref: str, depth: int) -> list[IPNet]:
         obj = self.dev.addresses.get(ref)
         if depth > MAX_DEPTH:
             return []
         if obj is None:
             try:
-                return literal(ref)
+                return literal(ref, self.ipv6)
             except Unmodelled:
                 return []
         if obj.unsupported or obj.any:
             return []
         if obj.members is None:
-            return list(obj.networks)
+            return [n for n in obj.networks if self.ipv6 or n.version == 4]
         return [n for m in obj.members for n in self._modelled_nets(m, depth + 1)]
 
     def _check(self, obj: DevAddress, seen: tuple[str, ...]) -> None:
@@ -172,14 +176,18 @@ class AddressResolver:
         return name
 
 
-def literal(ref: str) -> list[IPv4Net]:
-    """A CIDR, address or range written in a rule → IPv4 networks ([] for IPv6)."""
+def literal(ref: str, ipv6: bool = False) -> list[IPNet]:
+    """A CIDR, address or range written in a rule → networks (IPv6 ones only with `ipv6`,
+    else [])."""
     if ref == ANY:
-        return [IPv4Net("0.0.0.0/0")]
+        return [IPv4Net("0.0.0.0/0"), *([IPNet_ALL6] if ipv6 else [])]
     try:
         if ":" in ref:
-            ipaddress.ip_network(ref.split("-", maxsplit=1)[0], strict=False)
-            return []
+            if "-" in ref and ipv6:
+                first, last = ref.split("-", 1)
+                return range_to_nets(first.strip(), last.strip())
+            net = ipaddress.ip_network(ref.split("-", maxsplit=1)[0], strict=False)
+            return [net] if ipv6 else []
         if "-" in ref:
             first, last = ref.split("-", 1)
             return range_to_nets(first.strip(), last.strip())

@@ -24,7 +24,10 @@ from twin.vendors.report import ImportReport, Kind
 from twin.vendors.translate.intent import derive
 from twin.vendors.translate.names import Namespace, node_name
 from twin.vendors.translate.rules import Translator
-from twin.vendors.translate.zones import assign_subnets, place_hosts
+from twin.vendors.translate.zones import assign_subnets, assign_subnets6, place_hosts
+
+# vendors whose IPv6 objects and policies import exactly (ASA's IPv6 rules stay "not tested")
+DUAL_STACK_VENDORS = ("PAN-OS", "FortiGate")
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,9 @@ def build_policy(
     names = Namespace(set(RESERVED_NAMES))
     zone_map = {z: names.claim(z, node=True) for z in dev.zones}
     zones, nets = assign_subnets(dev, zone_map, zone_subnets or {}, report)
-    tr = Translator(dev, report, names, zone_map, nets)
+    dual = dev.vendor in DUAL_STACK_VENDORS and dev.ipv6
+    nets6 = assign_subnets6(dev, zone_map, zones, report) if dual else {}
+    tr = Translator(dev, report, names, zone_map, nets, zone_nets6=nets6)
     for rule in dev.rules:
         tr.rule(rule)
     for vz in dev.zones.values():
@@ -98,7 +103,7 @@ def build_policy(
                 "intrazone allow applies after every policy and before the implicit deny",
                 vz.line,
             )
-    place_hosts(zones, nets, tr.addresses, names)
+    place_hosts(zones, nets, tr.addresses, names, nets6)
     data: dict[str, Any] = {
         "name": name,
         "description": f"Imported from {dev.vendor} {dev.hostname or dev.file}",

@@ -18,7 +18,7 @@ from twin.plan.build import build_plan
 from twin.plan.plan import Plan, RulePlan
 from twin.policy.load import validate_policy
 from twin.policy.model import Action, Policy
-from twin.policy.resolve import IPNet, IPv4Net, port_text
+from twin.policy.resolve import IPNet, port_text
 from twin.vendors.report import Direction, ImportReport, Kind, Outcome, RuleOutcome
 from twin.vendors.translate.names import Namespace
 
@@ -34,6 +34,7 @@ class Sample:
     dst: str
     proto: str
     port: int
+    family: int = 4
 
     @property
     def service(self) -> str:
@@ -45,8 +46,8 @@ def derive(
 ) -> Policy:
     """Add hosts and derived `expect:` lines to `data`; the policy validated again."""
     plan = build_plan(policy)
-    wanted: list[tuple[RuleOutcome, RulePlan, str, str, ipaddress.IPv4Address | None,
-                       ipaddress.IPv4Address | None, str, int]] = []  # fmt: skip
+    wanted: list[tuple[RuleOutcome, RulePlan, str, str, Addr | None, Addr | None, str,
+                       int]] = []  # fmt: skip
     by_name = {r.name: r for r in plan.rules}
     for o in report.rules:
         if o.outcome not in (Outcome.exact, Outcome.approximated) or not o.twin_rules:
@@ -61,8 +62,9 @@ def derive(
     for o, rp, sz, dz, s_addr, d_addr, proto, port in wanted:
         src = _host(data, plan, names, sz, s_addr, None)
         dst = _host(data, plan, names, dz, d_addr, src)
+        v6 = proto == "icmpv6" or any(x is not None and x.version == 6 for x in (s_addr, d_addr))
         if src is not None and dst is not None:
-            samples.append(Sample(o, rp.name, src, dst, proto, port))
+            samples.append(Sample(o, rp.name, src, dst, proto, port, 6 if v6 else 4))
     policy = validate_policy(data, {}, file)
     plan = build_plan(policy)
     expect: list[dict[str, Any]] = []
@@ -73,15 +75,21 @@ def derive(
         if action is None:
             left_out += 1
             continue
-        key = (s.src, s.dst, s.service)
+        key = (s.src, s.dst, f"{s.service}/{s.family}")
         if key in taken:
             continue
         taken.add(key)
+        ends = (s.src, s.dst)
+        if plan.dual_stack:  # a host name speaks of both families: its address, of one
+            ends = (
+                str(plan.by_host[s.src].addr(s.family)),
+                str(plan.by_host[s.dst].addr(s.family)),
+            )
         expect.append(
             {
                 "name": f"derived.{s.rule}"[:63],
-                "from": s.src,
-                "to": s.dst,
+                "from": ends[0],
+                "to": ends[1],
                 "service": s.service,
                 "verdict": "allow" if action is Action.allow else "block",
                 "derived": True,
@@ -100,50 +108,57 @@ def derive(
     return validate_policy(data, {}, file)
 
 
-def _pick(
-    plan: Plan, rp: RulePlan
-) -> tuple[str, str, ipaddress.IPv4Address | None, ipaddress.IPv4Address | None, str, int] | None:
-    zones = {z.name: z.subnet for z in plan.zones}
+Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _pick(plan: Plan, rp: RulePlan) -> tuple[str, str, Addr | None, Addr | None, str, int] | None:
+    """A sample flow of the rule: over IPv4 where its addresses allow one, else over IPv6."""
     pairs = [(s, d) for s in sorted(rp.src_zones) for d in sorted(rp.dst_zones)]
     if rp.scope == "rule":
         pairs.sort(key=lambda p: p[0] == p[1])  # another zone first: intrazone needs 2 hosts
-    for sz, dz in pairs:
-        if sz == dz and sz in plan.flat_zones:
-            continue  # hosts of a flat zone never reach the device: nothing of it to sample
-        s_addr = _point(rp.sources, zones[sz])
-        d_addr = _point(rp.destinations, zones[dz])
-        # IPv4 samples only: an IPv4 one exists wherever both zones have IPv4
-        if s_addr is False or d_addr is False:
-            continue
-        proto, port = _service(rp)
-        return sz, dz, _addr(s_addr), _addr(d_addr), proto, port
+    for family in (4, 6) if plan.dual_stack else (4,):
+        zones = {z.name: z.subnet if family == 4 else z.subnet6 for z in plan.zones}
+        for sz, dz in pairs:
+            if sz == dz and sz in plan.flat_zones:
+                continue  # hosts of a flat zone never reach the device: nothing of it to sample
+            s_addr = _point(rp.sources, zones[sz])
+            d_addr = _point(rp.destinations, zones[dz])
+            proto, port = _service(rp, family)
+            if s_addr is False or d_addr is False or not proto:
+                continue
+            return sz, dz, _addr(s_addr), _addr(d_addr), proto, port
     return None
 
 
-def _addr(found: ipaddress.IPv4Address | bool) -> ipaddress.IPv4Address | None:
-    return found if isinstance(found, ipaddress.IPv4Address) else None
+def _addr(found: Addr | bool) -> Addr | None:
+    """The sample's address (None: any host of the zone will do)."""
+    return None if isinstance(found, bool) else found
 
 
-def _point(nets: tuple[IPNet, ...] | None, zone: IPv4Net | None) -> ipaddress.IPv4Address | bool:
-    """An IPv4 address of `nets` inside the zone (True: any host will do; False: none)."""
+def _point(nets: tuple[IPNet, ...] | None, zone: IPNet | None) -> Addr | bool:
+    """An address of `nets` inside the zone, of its family (True: any host will do; False:
+    none)."""
     if zone is None:
         return False
     if nets is None:
         return True
+    last = zone[-1] if zone.version == 4 else None  # IPv6 has no broadcast
     for n in nets:
-        if isinstance(n, IPv4Net) and n.overlaps(zone):
-            part = n if n.subnet_of(zone) else zone
+        if n.version == zone.version and n.overlaps(zone):
+            part = n if n.subnet_of(zone) else zone  # type: ignore[arg-type]
             for cand in (part[0], part[1], part[2]) if part.num_addresses > 2 else (part[0],):
-                if cand not in (zone[0], zone[1], zone[-1]) and cand in n:
+                if cand not in (zone[0], zone[1], last) and cand in n:
                     return cand
     return False
 
 
-def _service(rp: RulePlan) -> tuple[str, int]:
+def _service(rp: RulePlan, family: int = 4) -> tuple[str, int]:
+    """The rule's first service that exists in `family` (("", 0): none)."""
     if not rp.services:
         return ANY_SERVICE_SAMPLE
-    first = rp.services[0]
-    return first.proto, first.lo
+    other = "icmpv6" if family == 4 else "icmp"
+    first = next((r for r in rp.services if r.proto != other), None)
+    return (first.proto, first.lo) if first is not None else ("", 0)
 
 
 def _host(  # noqa: PLR0917 - where, which zone, which address, not which host
@@ -151,23 +166,38 @@ def _host(  # noqa: PLR0917 - where, which zone, which address, not which host
     plan: Plan,
     names: Namespace,
     zone: str,
-    addr: ipaddress.IPv4Address | None,
+    addr: Addr | None,
     other: str | None,
 ) -> str | None:
     hosts = data["zones"][zone]["hosts"]
+    key = "address6" if addr is not None and addr.version == 6 else "address"
+    own = plan.by_zone[zone].gateway6 if key == "address6" else plan.by_zone[zone].gateway
     for h in hosts:
         if addr is None and h["name"] != other:
             return str(h["name"])
-        if addr is not None and ipaddress.IPv4Address(h["address"]) == addr:
+        if addr is not None and _same(h, key, addr, plan):
             return str(h["name"]) if h["name"] != other else None
-    if addr is None or len(hosts) >= MAX_HOSTS_PER_ZONE:
-        return None
-    gateway = plan.by_zone[zone].gateway
-    if addr == gateway:
+    if addr is None or len(hosts) >= MAX_HOSTS_PER_ZONE or addr == own:
         return None
     name = names.claim(f"{zone}-h{len(hosts) + 1}", node=True)
-    hosts.append({"name": name, "address": str(addr)})
+    host: dict[str, Any] = {"name": name, key: str(addr)}
+    z = plan.by_zone[zone]
+    taken = {str(a) for h in plan.hosts if h.zone == zone for a in h.addresses}
+    taken |= {str(h.get(k)) for h in hosts for k in ("address", "address6")}
+    taken |= {str(z.gateway), str(z.gateway6), str(addr)}
+    for kind, net in (("address", z.subnet), ("address6", z.subnet6)):
+        if kind != key and net is not None:  # the other family: an address of its own
+            host[kind] = str(next(a for a in net.hosts() if str(a) not in taken))
+    hosts.append(host)
     return name
+
+
+def _same(h: dict[str, Any], key: str, addr: Addr, plan: Plan) -> bool:
+    """Is `addr` the host's address of its family (given, or the twin's default)?"""
+    if h.get(key):
+        return ipaddress.ip_address(h[key]) == addr
+    planned = plan.by_host.get(str(h["name"]))
+    return planned is not None and addr in planned.addresses
 
 
 def _device_decides(plan: Plan, report: ImportReport, s: Sample) -> Action | None:
@@ -184,12 +214,13 @@ def _device_decides(plan: Plan, report: ImportReport, s: Sample) -> Action | Non
             if _covers(o.from_, sz) and _covers(o.to, dz):
                 return None
             continue
+        a, b = src.addr(s.family), dst.addr(s.family)
         hit = [
             by_name[n]
             for n in o.twin_rules
             if n in by_name
             and by_name[n].applies(sz, dz)
-            and by_name[n].matches(src.addr(4), dst.addr(4), s.proto, s.port)
+            and by_name[n].matches(a, b, s.proto, s.port)
         ]
         if hit:
             own = o is s.outcome
@@ -198,7 +229,7 @@ def _device_decides(plan: Plan, report: ImportReport, s: Sample) -> Action | Non
             return None
         if o.outcome is Outcome.approximated and o.direction is not Direction.allow_more:
             return None  # the device's rule may be wider than the twin's
-    return plan.decide(s.src, s.dst, s.proto, s.port).action  # defaults, intrazone allows
+    return plan.decide(s.src, s.dst, s.proto, s.port, s.family).action  # defaults, intrazone
 
 
 def _covers(zones: tuple[str, ...], zone: str) -> bool:

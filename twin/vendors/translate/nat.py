@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from twin.policy.model import ANY
-from twin.policy.resolve import IPv4Net, PortRange, merge_ranges
+from twin.policy.resolve import IPNet, PortRange, merge_ranges
 from twin.vendors.device import Approx, DeviceConfig, DevNat, DevRule
 from twin.vendors.netsets import exclude, intersect_nets, intersect_ports
 from twin.vendors.translate.addrs import AddressResolver
@@ -40,7 +40,7 @@ class Variant:
 @dataclass(frozen=True)
 class _Dnat:
     rule: DevNat
-    original: list[IPv4Net]
+    original: list[IPNet]
     ports: list[PortRange] | None  # the NAT rule's service; None: any
 
 
@@ -120,7 +120,7 @@ class NatRewriter:
         c: Ctx,
         r: DevRule,
         d: _Dnat,
-        hit: list[IPv4Net],
+        hit: list[IPNet],
         services: list[str] | None,
     ) -> Variant | None:
         n = d.rule

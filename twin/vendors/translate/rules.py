@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.policy.model import ANY, RESERVED_RULES, Action
-from twin.policy.resolve import IPv4Net
+from twin.policy.resolve import IPNet, IPv4Net, IPv6Net
 from twin.vendors.device import Approx, DeviceConfig, DevRule
 from twin.vendors.netsets import exclude, intersect_ports
 from twin.vendors.report import Direction, ImportReport, Kind, Outcome, RuleOutcome
@@ -40,9 +40,10 @@ class Translator:
     zone_nets: dict[str, IPv4Net]  # twin zone → subnet
     rules: list[dict[str, Any]] = field(default_factory=list)
     rule_names: Namespace = field(default_factory=lambda: Namespace(set(RESERVED_RULES)))
+    zone_nets6: dict[str, IPv6Net] = field(default_factory=dict)  # a dual-stack import's
 
     def __post_init__(self) -> None:
-        self.addrs = AddressResolver(self.dev, self.names)
+        self.addrs = AddressResolver(self.dev, self.names, ipv6=bool(self.zone_nets6))
         self.svcs = ServiceResolver(self.dev)
         self.nat = NatRewriter(self.dev, self.addrs, self.svcs, self.zone_map)
 
@@ -225,7 +226,7 @@ class Translator:
     def _pairs(
         self, r: DevRule, froms: list[str], tos: list[str]
     ) -> list[tuple[list[str], list[str], str]]:
-        every = list(self.zone_nets)
+        every = list(dict.fromkeys(self.zone_map.values()))
         fz = every if ANY in froms else froms
         tz = every if ANY in tos else tos
         if r.rule_type == "intrazone":
@@ -254,7 +255,9 @@ class Translator:
         if is_any:
             raise Never(f"negate-{side} of any")
         nets = [n for ref in refs for n in self.addrs.nets(ref)]
-        universe = [self.zone_nets[z] for z in (self.zone_nets if ANY in zones else zones)]
+        zs = list(dict.fromkeys(self.zone_map.values())) if ANY in zones else zones
+        universe: list[IPNet] = [self.zone_nets[z] for z in zs if z in self.zone_nets]
+        universe += [self.zone_nets6[z] for z in zs if z in self.zone_nets6]
         rest = exclude(universe, nets)
         if not rest:
             raise Never(f"negate-{side}: its {side} covers every zone it applies to")

@@ -1,6 +1,8 @@
 """Zone subnets of an imported policy: from the interfaces' addresses, the user's
 `--zone-subnets`, or (none, or one that would overlap another zone) a /24 of 198.18.0.0/15 (RFC
-2544 benchmarking space, never a real network); and the hosts each zone gets.
+2544 benchmarking space, never a real network); and the hosts each zone gets. A device that
+routes or filters IPv6 gives its zones an IPv6 subnet too: an interface's, or a /64 of
+2001:2::/48 (RFC 5180 benchmarking space).
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ import ipaddress
 from typing import Any, ClassVar
 
 from twin.errors import InputError, Problem
-from twin.policy.resolve import IPv4Net
+from twin.policy.resolve import IPv4Net, IPv6Net
 from twin.vendors.device import DeviceConfig, DevZone
 from twin.vendors.report import ImportReport, Kind
 from twin.vendors.translate.names import Namespace
 
 ASSUMED_POOL = ipaddress.IPv4Network("198.18.0.0/15")
+ASSUMED_POOL6 = ipaddress.IPv6Network("2001:2::/48")
 HOSTS_PER_ZONE = 2
 
 
@@ -29,8 +32,9 @@ def assign_subnets(
         nets, ips = [], []
         for iface in vz.interfaces:
             for addr in dev.interfaces.get(iface, _NoIface).addresses:
-                nets.append(addr.network)
-                ips.append(addr.ip)
+                if isinstance(addr, ipaddress.IPv4Interface):
+                    nets.append(addr.network)
+                    ips.append(addr.ip)
         found[vz.name] = (nets, ips)
     taken = [n for vname, (nets, _) in found.items() if vname not in given for n in nets]
     taken += list(given.values())
@@ -40,6 +44,10 @@ def assign_subnets(
     for vname, (nets, ips) in found.items():
         vz = dev.zones[vname]
         twin = zone_map[vname]
+        if ipv6_only(dev, vz) and not (given.get(vname) or given.get(twin)):
+            # IPv6 only (assign_subnets6 gives its subnet): flat when one interface holds it
+            zones[twin] = {"segment": "flat" if len(vz.interfaces) <= 1 else "isolated"}
+            continue
         subnet = given.get(vname) or given.get(twin)
         if subnet is None:
             subnet = _one_subnet(vz, nets, taken, report)
@@ -90,7 +98,11 @@ def _segment(dev: DeviceConfig, vz: DevZone, subnet: IPv4Net, report: ImportRepo
     ifaces: list[str] = []
     subnets: set[IPv4Net] = set()
     for name in vz.interfaces:
-        nets = [a.network for a in dev.interfaces.get(name, _NoIface).addresses]
+        nets = [
+            a.network
+            for a in dev.interfaces.get(name, _NoIface).addresses
+            if isinstance(a, ipaddress.IPv4Interface)
+        ]
         inside = [n for n in nets if n.overlaps(subnet)]
         if inside or not nets:
             ifaces.append(name)
@@ -120,8 +132,58 @@ def _segment(dev: DeviceConfig, vz: DevZone, subnet: IPv4Net, report: ImportRepo
     return "isolated"
 
 
+def ipv6_only(dev: DeviceConfig, vz: DevZone) -> bool:
+    """Do the zone's interfaces carry IPv6 addresses and no IPv4 one?"""
+    addrs = [a for i in vz.interfaces for a in dev.interfaces.get(i, _NoIface).addresses]
+    return bool(addrs) and all(a.version == 6 for a in addrs)
+
+
 class _NoIface:
-    addresses: ClassVar[list[ipaddress.IPv4Interface]] = []
+    addresses: ClassVar[list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]] = []
+
+
+def assign_subnets6(
+    dev: DeviceConfig, zone_map: dict[str, str], zones: dict[str, dict[str, Any]],
+    report: ImportReport,
+) -> dict[str, IPv6Net]:  # fmt: skip
+    """Each zone's IPv6 subnet (`subnet6`, and `gateway6` when the interface's address is not
+    the subnet's first): its interfaces' first IPv6 network (widened to a /120 at least). A zone
+    without one has no IPv6 when other zones' interfaces have some; when none has (a device
+    whose rules name IPv6 networks), every zone gets a /64 of the benchmarking pool."""
+    found: dict[str, tuple[IPv6Net, ipaddress.IPv6Address, int | None]] = {}
+    for vz in dev.zones.values():
+        for iface in vz.interfaces:
+            i = dev.interfaces.get(iface)
+            for addr in i.addresses if i else ():
+                if isinstance(addr, ipaddress.IPv6Interface) and not addr.ip.is_link_local:
+                    found.setdefault(vz.name, (addr.network, addr.ip, i.line if i else None))
+    taken = [net for net, _, _ in found.values()]
+    pool = (
+        n for n in ASSUMED_POOL6.subnets(new_prefix=64) if not any(n.overlaps(t) for t in taken)
+    )
+    out: dict[str, IPv6Net] = {}
+    for vname, vz in dev.zones.items():
+        twin = zone_map[vname]
+        if found and vname not in found:
+            continue  # the device routes IPv6 elsewhere, not into this zone: no IPv6 flow
+        net, gw, line = found.get(vname, (None, None, vz.line))
+        if net is not None and net.prefixlen > 120:
+            wider = net.supernet(new_prefix=120)
+            report.add(Kind.assumed, f"zone {vname!r}", f"{net} widened to {wider} (IPv6)", line)
+            net = wider
+        if net is not None and any(net.overlaps(o) for o in out.values()):
+            net = None
+        if net is None:
+            net, gw = next(pool), None
+            report.add(
+                Kind.assumed, f"zone {vname!r}",
+                f"no IPv6 interface address: twin uses {net} for its IPv6 hosts", vz.line,
+            )  # fmt: skip
+        zones[twin]["subnet6"] = str(net)
+        if gw is not None and gw != net[1] and gw != net[0]:
+            zones[twin]["gateway6"] = str(gw)
+        out[twin] = net
+    return out
 
 
 def _one_subnet(
@@ -177,17 +239,28 @@ def place_hosts(
     nets: dict[str, IPv4Net],
     addresses: dict[str, list[str]],
     names: Namespace,
+    nets6: dict[str, IPv6Net] | None = None,
 ) -> None:
+    """Two hosts per zone, on addresses the rules name where they can (so the twin exercises
+    those rules); in a dual-stack import the same for their IPv6 addresses."""
     named: list[ipaddress.IPv4Address] = []
+    named6: list[ipaddress.IPv6Address] = []
     for items in addresses.values():
         for item in items:
             try:
-                n = ipaddress.IPv4Network(item)
+                n = ipaddress.ip_network(item)
             except ValueError:
                 continue
-            if n.prefixlen >= 24:
+            if isinstance(n, ipaddress.IPv4Network) and n.prefixlen >= 24:
                 named.append(n[0] if n.prefixlen == 32 else n[1])
+            elif isinstance(n, ipaddress.IPv6Network) and n.prefixlen >= 64:
+                named6.append(n[0] if n.prefixlen == 128 else n[1])
     for zname, zone in zones.items():
+        if zname not in nets:  # IPv6 only
+            zone["hosts"] = [{"name": names.claim(f"{zname}-h{i}", node=True)}
+                             for i in range(1, HOSTS_PER_ZONE + 1)]  # fmt: skip
+            _hosts6(zone, (nets6 or {}).get(zname), named6)
+            continue
         subnet = nets[zname]
         gw = ipaddress.IPv4Address(zone.get("gateway") or subnet[1])
         start = 11 if subnet.num_addresses - 2 >= 10 + HOSTS_PER_ZONE else 2
@@ -202,3 +275,22 @@ def place_hosts(
             {"name": names.claim(f"{zname}-h{i}", node=True), "address": str(a)}
             for i, a in enumerate(picked, start=1)
         ]
+        _hosts6(zone, (nets6 or {}).get(zname), named6)
+
+
+def _hosts6(
+    zone: dict[str, Any], subnet6: IPv6Net | None, named6: list[ipaddress.IPv6Address]
+) -> None:
+    """The zone's hosts' IPv6 addresses: those the rules name first, then ::11, ::12, …"""
+    if subnet6 is None:
+        return
+    gw6 = ipaddress.IPv6Address(zone.get("gateway6") or subnet6[1])
+    used: set[ipaddress.IPv6Address] = {gw6, subnet6[0]}
+    for host, a in zip(zone["hosts"], [a for a in named6 if a in subnet6], strict=False):
+        if a not in used:
+            host["address6"] = str(a)
+            used.add(a)
+    spare = (subnet6[k] for k in range(0x11, subnet6.num_addresses))
+    for host in zone["hosts"]:
+        if "address6" not in host:
+            host["address6"] = str(next(a for a in spare if a not in used))
