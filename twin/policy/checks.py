@@ -255,19 +255,24 @@ def _check_families(
         )
         return
     both = (src or frozenset({4, 6})) & (dst or frozenset({4, 6}))
+    dead: list[tuple[int, str, str, str]] = []  # (index, service, its family, the other echo)
     for j, svc in enumerate(rule.services or []):
         try:
             protos = {r.proto for r in resolve_service(policy, svc)}
         except Unresolved:
-            continue
-        for proto, family, other in (("icmp", 4, "icmpv6"), ("icmpv6", 6, "icmp")):
-            if protos == {proto} and family not in both:
-                yield (
-                    (*base, "services", j),
-                    f"{svc} is {_fam(frozenset({family}))}'s but the rule's addresses are "
-                    f"{_fam(both)} only",
-                    f"write {other}, or add addresses of that family",
-                )
+            return
+        echo = next((e for e in (("icmp", 4, "icmpv6"), ("icmpv6", 6, "icmp"))
+                     if protos == {e[0]} and e[1] not in both), None)  # fmt: skip
+        if echo is None:
+            return  # a service of the rule can match: the rule is not dead
+        dead.append((j, svc, _fam(frozenset({echo[1]})), echo[2]))
+    for j, svc, family, other in dead:  # every service is the other family's echo
+        yield (
+            (*base, "services", j),
+            f"{svc} is {family}'s but the rule's addresses are {_fam(both)} only: the rule "
+            "matches no flow",
+            f"write {other}, or add addresses of that family",
+        )
 
 
 def _fam(families: frozenset[int]) -> str:

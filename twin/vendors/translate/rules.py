@@ -150,6 +150,8 @@ class Translator:
         written: list[str] = []
         for v_index, variant in enumerate(variants):
             svc = services if variant.services is None else variant.services
+            vsrc0 = src if variant.source is None else variant.source
+            svc = self._live(svc, self._families(vsrc0) & self._families(variant.destination))
             if svc == []:
                 continue
             for f0, t, suffix in pairs:
@@ -192,6 +194,26 @@ class Translator:
                 tuple(tos),
             )
         )
+
+    def _families(self, refs: list[str] | None, depth: int = 0) -> set[int]:
+        """The address families twin address references cover (None: any, both)."""
+        if refs is None or depth > 32:
+            return {4, 6}
+        out: set[int] = set()
+        for ref in refs:
+            if ref in self.addresses:
+                out |= self._families(self.addresses[ref], depth + 1)
+            else:
+                out.add(6 if ":" in ref else 4)
+        return out
+
+    def _live(self, services: list[str] | None, families: set[int]) -> list[str] | None:
+        """Services without the echo of a family the rule's addresses do not have (an ICMP
+        service on IPv6 addresses only matches nothing)."""
+        if services is None or families == {4, 6}:
+            return services
+        dead = {"icmp"} if 4 not in families else {"icmpv6"} if 6 not in families else set()
+        return [s for s in services if set(self.svcs.services.get(s, [s])) - dead]
 
     def _forwarded_ports(self, c: Ctx, r: DevRule, services: list[str] | None) -> list[str] | None:
         """Port-forwarding VIPs: only their mapped ports reach the server."""
