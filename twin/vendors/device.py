@@ -168,6 +168,21 @@ class DeviceConfig:
             return True
         return any(self._v6(ref, 0) for r in self.rules for ref in (*r.source, *r.destination))
 
+    def networks(self, ref: str, depth: int = 0) -> list[IPNet]:
+        """The networks an address reference stands for (objects and groups flattened)."""
+        obj = self.addresses.get(ref)
+        if obj is None:
+            try:
+                net = address_literal(ref)
+            except ValueError:
+                return []
+            return [net] if net is not None else []
+        if depth > 32:
+            return []
+        if obj.members is not None:
+            return [n for m in obj.members for n in self.networks(m, depth + 1)]
+        return list(obj.networks)
+
     def _v6(self, ref: str, depth: int) -> bool:
         obj = self.addresses.get(ref)
         if obj is None:

@@ -52,6 +52,11 @@ def test_fortigate_outcomes_and_directions() -> None:
     assert o["no-embargo"] == (Outcome.skipped, Direction.allow_more)  # a deny, geography
     assert o["saas-out"] == (Outcome.skipped, Direction.block_more)  # allow, internet-service
     assert o["guest-v6"] == (Outcome.exact, None)  # IPv6 only: tested over IPv6
+    zones = imported("fortigate", "fortigate-multivdom.conf").policy.zones
+    # no IPv6 interface anywhere: a zone's IPv6 subnet covers what its rules name (guest-v6's
+    # source), so a twin host exercises that rule; the others come from the benchmarking pool
+    assert str(zones["inside"].subnet6) == "2001:db8:3::/64"
+    assert str(zones["wan1"].subnet6).startswith("2001:2:")
     assert o["lan-to-web"] == (Outcome.approximated, Direction.both)  # schedule + fqdn left out
     assert o["night-lockdown"] == (Outcome.skipped, Direction.allow_more)  # deny on a schedule
     assert o["pg-high"] == (Outcome.skipped, Direction.allow_more)  # deny losing source ports

@@ -132,6 +132,26 @@ def _segment(dev: DeviceConfig, vz: DevZone, subnet: IPv4Net, report: ImportRepo
     return "isolated"
 
 
+def _named64(dev: DeviceConfig, zone: str, taken: list[IPv6Net]) -> IPv6Net | None:
+    """The /64 of the first IPv6 network the rules name for `zone` (not all of IPv6, nor one
+    wider than a /48), clear of `taken`."""
+    for r in dev.rules:
+        for refs, zones in ((r.source, r.from_), (r.destination, r.to)):
+            if zone not in zones:
+                continue
+            for net in (n for ref in refs for n in dev.networks(ref)):
+                if not isinstance(net, ipaddress.IPv6Network) or net.prefixlen < 48:
+                    continue
+                wide = (
+                    net.supernet(new_prefix=64)
+                    if net.prefixlen > 64
+                    else next(net.subnets(new_prefix=64))
+                )
+                if not any(wide.overlaps(t) for t in taken):
+                    return wide
+    return None
+
+
 def ipv6_only(dev: DeviceConfig, vz: DevZone) -> bool:
     """Do the zone's interfaces carry IPv6 addresses and no IPv4 one?"""
     addrs = [a for i in vz.interfaces for a in dev.interfaces.get(i, _NoIface).addresses]
@@ -149,7 +169,9 @@ def assign_subnets6(
     """Each zone's IPv6 subnet (`subnet6`, and `gateway6` when the interface's address is not
     the subnet's first): its interfaces' first IPv6 network (widened to a /120 at least). A zone
     without one has no IPv6 when other zones' interfaces have some; when none has (a device
-    whose rules name IPv6 networks), every zone gets a /64 of the benchmarking pool."""
+    whose rules name IPv6 networks), every zone gets the /64 of the first IPv6 network its
+    rules name for it (as a source from it, a destination in it) that is free, so a twin host
+    exercises those rules, else a /64 of the benchmarking pool."""
     found: dict[str, tuple[IPv6Net, ipaddress.IPv6Address, int | None]] = {}
     for vz in dev.zones.values():
         for iface in vz.interfaces:
@@ -174,10 +196,12 @@ def assign_subnets6(
         if net is not None and any(net.overlaps(o) for o in out.values()):
             net = None
         if net is None:
-            net, gw = next(pool), None
+            named = _named64(dev, vname, [*taken, *out.values()])
+            net, gw = named or next(pool), None
+            why = "the first IPv6 network its rules name" if named else "for its IPv6 hosts"
             report.add(
                 Kind.assumed, f"zone {vname!r}",
-                f"no IPv6 interface address: twin uses {net} for its IPv6 hosts", vz.line,
+                f"no IPv6 interface address: twin uses {net} ({why})", vz.line,
             )  # fmt: skip
         zones[twin]["subnet6"] = str(net)
         if gw is not None and gw != net[1] and gw != net[0]:
