@@ -144,6 +144,8 @@ def _point(nets: tuple[IPNet, ...] | None, zone: IPNet | None) -> Addr | bool:
         return True
     last = zone[-1] if zone.version == 4 else None  # IPv6 has no broadcast
     for n in nets:
+        if n.version == zone.version and zone.subnet_of(n):  # type: ignore[arg-type]
+            return True  # the whole zone (0.0.0.0/0 of a one-family `all`): any host will do
         if n.version == zone.version and n.overlaps(zone):
             part = n if n.subnet_of(zone) else zone  # type: ignore[arg-type]
             for cand in (part[0], part[1], part[2]) if part.num_addresses > 2 else (part[0],):
