@@ -19,6 +19,7 @@ the same flows over IPv4 are blocked as planned: a firewall that filters IPv4 on
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,8 +114,8 @@ def bypass_probes(planned: list[Planned], netns: dict[str, str]) -> Iterator[Sen
         src = p.src if p.kind == UNPLANNED else local.get(p.sender, "")
         if src:
             sent.append((p, Probe(netns[p.sender], src, p.dst, p.proto, p.port)))
-    _addresses(added, netns, add=True)
-    try:
+    try:  # an interrupt while they are being added takes them away too
+        _addresses(added, netns, add=True)
         yield sent
     finally:
         _addresses(added, netns, add=False)
@@ -144,8 +145,8 @@ def _addresses(planned: list[Planned], netns: dict[str, str], add: bool) -> None
                 ns.enter(netns[p.sender])
                 try:
                     rtnl.apply([rtnl.address(add, p.src, p.prefix, "eth1", spare=True)])
-                except OSError:
-                    if add:
+                except OSError as exc:  # already there (a run killed before it took it away)
+                    if add and exc.errno != errno.EEXIST:
                         raise
         finally:
             ns.close()
