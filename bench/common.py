@@ -12,6 +12,16 @@ from typing import Any
 
 import yaml
 
+# TWIN_BENCH_SMOKE=1: every benchmark runs once at its smallest size (tests/integration/
+# test_bench_smoke.py), so a benchmark that no longer runs is caught by the test suite.
+SMOKE = os.environ.get("TWIN_BENCH_SMOKE") == "1"
+
+
+def sized(full: Any, smoke: Any) -> Any:
+    """`full` for a benchmark run, `smoke` for the smoke run."""
+    return smoke if SMOKE else full
+
+
 REFERENCE = Path(__file__).resolve().parent.parent / "topologies" / "zero-trust-6zone.yml"
 DUALSTACK = REFERENCE.with_name("zero-trust-6zone-dualstack.yml")
 

@@ -17,13 +17,14 @@ from typing import Any
 
 import yaml
 
-from bench.common import Clock, figure
+from bench.common import Clock, figure, sized
 from twin.analysis.flowspace import FlowSpace, compare
 from twin.analysis.rulecheck import check_rules
 from twin.plan.build import build_plan
 from twin.policy.load import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
+ZONES, RULES = sized((50, 5000), (6, 200))
 PORTS = (22, 25, 53, 80, 111, 123, 389, 443, 445, 636, 1433, 3306, 3389, 5432, 6379, 8080, 8443)
 
 
@@ -131,14 +132,14 @@ def main() -> None:
         figure("twin diff, six-zone reference (process)", took, target="< 1 s")
         print(f"    {len(out['intent_violations'])} intent violations, "
               f"{len(out['newly_allowed'])} newly allowed classes")  # fmt: skip
-        big_old = write_policy(Path(tmp) / "big-old.yml", zones=50, rules=5000, seed=1)
-        changed = generate_policy(zones=50, rules=5000, seed=1)
+        big_old = write_policy(Path(tmp) / "big-old.yml", zones=ZONES, rules=RULES, seed=1)
+        changed = generate_policy(zones=ZONES, rules=RULES, seed=1)
         for rule in changed["rules"][100:110]:  # ten rules flip their action
             rule["action"] = "deny" if rule["action"] == "allow" else "allow"
         big_new = Path(tmp) / "big-new.yml"
         big_new.write_text(yaml.safe_dump(changed, sort_keys=False))
         took, out = time_diff(big_old, big_new)
-        figure("twin diff, 50 zones x 5,000 rules (process)", took, target="< 5 s")
+        figure(f"twin diff, {ZONES} zones x {RULES:,} rules (process)", took, target="< 5 s")
         print(f"    {len(out['newly_blocked'])} newly blocked, {len(out['newly_allowed'])} newly "
               f"allowed classes; {len(out['shadowed'])} shadowed, {len(out['redundant'])} "
               "redundant rules")  # fmt: skip

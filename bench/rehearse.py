@@ -13,11 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import Clock, figure, isolated_home, reference_copy
+from bench.common import Clock, figure, isolated_home, reference_copy, sized
 from twin import pipeline, rehearse
 from twin.lab.registry import find_entry
 
-ROUNDS = 3
+ROUNDS = sized(3, 1)
 
 
 def main() -> int:

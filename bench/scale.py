@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from bench.common import Clock, backlog_drops, figure, isolated_home
+from bench.common import Clock, backlog_drops, figure, isolated_home, sized
 from bench.floor import Bare, bare_epoll
 from twin import pipeline
 from twin.deploy.hostlimits import NEIGH
@@ -188,7 +188,7 @@ def main(argv: list[str]) -> int:
     if os.geteuid() != 0:
         print("  skipped: needs root (network namespaces)")
         return 0
-    sizes = [int(a) for a in argv] or [6, 25, 100]
+    sizes = [int(a) for a in argv] or sized([6, 25, 100], [6])
     limits = {k: (NEIGH[4] / k).read_text() for k in ("gc_thresh1", "gc_thresh2", "gc_thresh3")}
     ok = True
     try:

@@ -16,9 +16,9 @@ import sys
 import tempfile
 import time
 
-from bench.common import REFERENCE, figure
+from bench.common import REFERENCE, figure, sized
 
-RUNS = 9
+RUNS = sized(9, 1)
 TARGETED = {"twin --help", "twin status", "twin down"}
 COMMANDS: dict[str, list[str]] = {
     "python -c pass (floor)": ["-c", "pass"],

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from bench.common import backlog_drops, figure, isolated_home
+from bench.common import backlog_drops, figure, isolated_home, sized
 from bench.floor import bare_epoll
 from traffic.nflog import LogRecord, NflogReader
 from traffic.prober import Judged, Sweep, sweep
@@ -31,8 +31,8 @@ from twin import pipeline
 from twin.lab.registry import find_entry
 from twin.verify.verify import DEFAULT_TIMEOUT
 
-PORTS = range(1, 65536)
-ROUNDS = 3
+PORTS = range(1, sized(65536, 2001))
+ROUNDS = sized(3, 1)
 TARGETS = ("opened", "rejected", "mixed")
 
 
