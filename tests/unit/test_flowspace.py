@@ -58,13 +58,19 @@ service = st.one_of(
     st.builds(lambda p: f"tcp/{p}", st.sampled_from([1, 65535, 6])),
 )
 service6 = st.one_of(service, st.just("icmpv6"))
-zone_ref = st.one_of(st.just(["any"]), st.lists(st.sampled_from(ZONES), min_size=1, max_size=2))
 actions = st.sampled_from(["allow", "deny", "reject"])
 
 
+def zone_refs(names: tuple[str, ...] = ZONES) -> st.SearchStrategy[list[str]]:
+    return st.one_of(st.just(["any"]), st.lists(st.sampled_from(names), min_size=1, max_size=2))
+
+
 @st.composite
-def rules(draw: st.DrawFn, dual: bool = False) -> list[dict[str, Any]]:
+def rules(
+    draw: st.DrawFn, dual: bool = False, names: tuple[str, ...] = ZONES
+) -> list[dict[str, Any]]:
     nets = st.one_of(cidrs, cidrs6) if dual else cidrs
+    zone_ref = zone_refs(names)
     out = []
     for i in range(draw(st.integers(0, 8))):
         rule: dict[str, Any] = {
@@ -209,6 +215,39 @@ def test_classes_partition_each_zone_pair_exactly(plan: Plan) -> None:
                     and intersect(x.destinations, y.destinations)
                     and intersect(x.services, y.services)
                 )
+
+
+@st.composite
+def layouts(draw: st.DrawFn) -> Plan:
+    """Zones laid out anew: each /26 of 10.0.0.0/25 one zone, two /27s or left out, and the
+    names shuffled — renamed, split, merged, re-addressed or dropped zones between two draws."""
+    nets: list[str] = []
+    for quarter in (0, 64):
+        shape = draw(st.sampled_from(["whole", "halves", "halves", "first", "none"]))
+        if shape == "whole":
+            nets.append(_cidr(26, quarter))
+        elif shape != "none":
+            nets += [_cidr(27, quarter), _cidr(27, quarter + 32)][: 2 if shape == "halves" else 1]
+    if not nets:
+        nets = [_cidr(27, 32)]
+    names = draw(st.permutations(("a", "b", "c", "d", "e")))[: len(nets)]
+    zones = {n: {"subnet": net, "hosts": [f"{n}1"]} for n, net in zip(names, nets, strict=True)}
+    data = {
+        "name": "prop",
+        "defaults": {"interzone": draw(actions), "intrazone": draw(actions)},
+        "zones": zones,
+        "rules": draw(rules(names=tuple(names))),
+    }
+    return build_plan(Policy.model_validate(data))
+
+
+@SETTINGS
+@given(layouts(), layouts(), st.lists(flows, min_size=20, max_size=40))
+def test_compare_finds_the_changes_across_renamed_split_and_merged_zones(
+    old: Plan, new: Plan, sample: list
+) -> None:
+    """Flows are compared by address: wherever both policies have a zone for both ends."""
+    _compare_finds_the_changes(old, new, sample)
 
 
 @SETTINGS

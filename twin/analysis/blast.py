@@ -299,8 +299,8 @@ class PathIntent:
 
     name: str
     text: str
-    src: str  # zone or host
-    dst: str
+    src: str | tuple[str, ...]  # zone, host or address; or host names (an old line, placed)
+    dst: str | tuple[str, ...]
     last: Ranges  # the services the last hop may not use
 
 
@@ -337,7 +337,10 @@ def check_unreachable(
     blast = worst if worst is not None and worst.via == "any" else Blast(reach, "any")
     out: list[Unreachable] = []
     for line in path_intents(reach.plan.policy) if lines is None else lines:
-        srcs, dsts = reach.hosts_of(line.src), reach.hosts_of(line.dst)
+        srcs, dsts = (
+            reach.hosts_of(end) if isinstance(end, str) else tuple(reach.index[h] for h in end)
+            for end in (line.src, line.dst)
+        )
         if srcs and dsts:
             out.append(Unreachable(line.name, line.text, way_in(blast, srcs, dsts, line.last)))
     return out

@@ -14,7 +14,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from twin.analysis.blast import Unreachable, check_unreachable, path_intents, path_line
+from twin.analysis.blast import (
+    PathIntent,
+    Unreachable,
+    check_unreachable,
+    path_intents,
+    path_line,
+)
 from twin.analysis.flowspace import Box, Change, Comparison, FlowSpace, box_and, compare, zone_match
 from twin.analysis.intervals import (
     Ranges,
@@ -28,6 +34,7 @@ from twin.analysis.intervals import (
     service_label,
     service_ranges,
     subtract,
+    union,
 )
 from twin.analysis.reach import Reach
 from twin.analysis.rulecheck import RuleFindings, check_rules, placements, rule_status
@@ -73,12 +80,14 @@ class DiffResult:
     comparison: Comparison
     breaches: tuple[Breach, ...]  # intent broken by the change
     already_broken: tuple[Intent, ...]  # intent the new policy breaks where nothing changed
-    unmatched: tuple[Intent, ...]  # intent broken on zones the change adds or re-addresses
+    unmatched: tuple[Intent, ...]  # intent broken on addresses the old policy had no zone for
     findings: RuleFindings  # of the new policy
     known: frozenset[str]  # findings the old policy had already
     paths_opened: tuple[Unreachable, ...] = ()  # unreachable lines a path of the new policy breaks
     paths_open: tuple[Unreachable, ...] = ()  # unreachable lines the old policy broke already
     unverifiable: tuple[Unverifiable, ...] = ()  # old intent the new policy cannot be checked on
+    hosts_renamed: tuple[tuple[str, str], ...] = ()  # (old, new): the same addresses
+    rules_renamed: tuple[tuple[str, str], ...] = ()  # (old, new): the same rule otherwise
 
     @property
     def violates_intent(self) -> bool:
@@ -102,7 +111,7 @@ def diff_plans(old: Plan, new: Plan) -> DiffResult:
     breaches: list[Breach] = []
     already: list[Intent] = []
     unmatched: list[Intent] = []
-    moved = set(comparison.zones_changed)
+    fresh = normalize(r for _, added in comparison.added for r in added)
     for intent in intents:
         found = [
             Breach(intent, c, cut)
@@ -113,23 +122,68 @@ def diff_plans(old: Plan, new: Plan) -> DiffResult:
             and (cut := box_and(c.box, intent.box)) is not None
         ]
         breaches.extend(found)
-        if not found and _broken(b, intent):
-            zones = {intent.src_zone, intent.dst_zone}
-            (unmatched if zones & moved else already).append(intent)
+        broken = _broken(b, intent)
+        # broken on addresses the old policy had no zone for: the change's doing
+        if any(intersect(x[0], fresh) or intersect(x[1], fresh) for x in broken):
+            unmatched.append(intent)
+        elif broken and not found:
+            already.append(intent)
     findings = check_rules(b)
-    opened, open_before = _paths(old, new)
+    opened, open_before = _paths(old, new, b, lost)
     return DiffResult(
         comparison, tuple(breaches), tuple(already), tuple(unmatched), findings,
-        _known(a, findings), opened, open_before, tuple(lost),
+        _known(a, findings), opened, open_before, tuple(lost), _hosts_renamed(old, new),
+        _rules_renamed(old.policy, new.policy, dict(zone_match(a.zones, b.zones))),
     )  # fmt: skip
 
 
-def _paths(old: Plan, new: Plan) -> tuple[tuple[Unreachable, ...], tuple[Unreachable, ...]]:
+def _hosts_renamed(old: Plan, new: Plan) -> tuple[tuple[str, str], ...]:
+    """Hosts of the old policy whose addresses a host of another name holds, alone."""
+    by_addresses = {frozenset(h.addresses): h.name for h in new.hosts}
+    return tuple(
+        (h.name, by_addresses[key])
+        for h in old.hosts
+        if h.name not in new.by_host and (key := frozenset(h.addresses)) in by_addresses
+    )
+
+
+def _rules_renamed(old: Policy, new: Policy, zones: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Rules of the old policy found in the new one under another name, nothing else changed
+    (zones named as renamed). A renamed rule decides the same flows; its counters, log prefix
+    and the name logs and reports give it are new."""
+    old_names, new_names = {r.name for r in old.rules}, {x.name for x in new.rules}
+    gone = [r for r in old.rules if r.name not in new_names]
+    came = {x.name: x for x in new.rules if x.name not in old_names}
+    out = []
+    for r in gone:
+        moved = {"from_": [zones.get(z, z) for z in r.from_], "to": [zones.get(z, z) for z in r.to]}
+        for name, x in came.items():
+            if r.model_copy(update=moved | {"name": name}) == x:
+                out.append((r.name, name))
+                del came[name]
+                break
+    return tuple(out)
+
+
+def _paths(
+    old: Plan, new: Plan, space: FlowSpace, unverifiable: list[Unverifiable]
+) -> tuple[tuple[Unreachable, ...], tuple[Unreachable, ...]]:
     """The `unreachable` lines of both files that the new policy breaks: by the change, or
-    already before it. Reachability is computed only when such lines exist."""
+    already before it. The old file's lines are placed on the new policy's hosts by address
+    (and by name, as flow lines are); one that cannot be is unverifiable. Reachability is
+    computed only when such lines exist."""
     lines = path_intents(new.policy)
     seen = {(x.src, x.dst, x.last) for x in lines}
-    lines += [x for x in path_intents(old.policy) if (x.src, x.dst, x.last) not in seen]
+    original: dict[tuple[str, str], PathIntent] = {}
+    for x in path_intents(old.policy):
+        if (x.src, x.dst, x.last) in seen:
+            continue
+        placed = _path_line(x, old, space)
+        if isinstance(placed, str):
+            unverifiable.append(Unverifiable(x.name, x.text, placed))
+        else:
+            lines.append(placed)
+            original[(x.name, x.text)] = x
     broken = [c for c in check_unreachable(Reach(new), lines=lines) if not c.holds] if lines else []
     if not broken:
         return (), ()
@@ -137,11 +191,34 @@ def _paths(old: Plan, new: Plan) -> tuple[tuple[Unreachable, ...], tuple[Unreach
     before = {
         (c.name, c.text): c.holds
         for c in check_unreachable(
-            Reach(old), lines=[x for x in lines if (x.name, x.text) in names]
+            Reach(old),
+            lines=[original.get((x.name, x.text), x) for x in lines if (x.name, x.text) in names],
         )
     }
     opened = tuple(c for c in broken if before.get((c.name, c.text), True))
     return opened, tuple(c for c in broken if c not in opened)
+
+
+def _path_line(line: PathIntent, old: Plan, space: FlowSpace) -> PathIntent | str:
+    """An old `unreachable` line on the new policy: each end → the new policy's hosts whose
+    addresses its old addresses hold (or that carry its name, re-addressed); why, when some
+    of its addresses are in no zone of the new policy and its name is gone."""
+    match = zone_match({z.name: nets_ranges(z.nets) for z in old.zones}, space.zones)
+    ends: list[tuple[str, ...]] = []
+    for ref in (line.src, line.dst):
+        assert isinstance(ref, str)
+        placed = _place_end(ref, *_end(old, ref), match, space)
+        if isinstance(placed, str):
+            return placed
+        hosts = tuple(
+            h.name
+            for h in space.plan.hosts
+            if any(z == h.zone and contains(r, addr_key(a)) for z, r in placed for a in h.addresses)
+        )
+        if not hosts:
+            return f"{ref} is gone: no host of the new policy has its addresses"
+        ends.append(hosts)
+    return dataclasses.replace(line, src=ends[0], dst=ends[1])
 
 
 def _known(old: FlowSpace, findings: RuleFindings) -> frozenset[str]:
@@ -170,9 +247,9 @@ def intent_lines(
     plan: Plan, space: FlowSpace | None = None, unverifiable: list[Unverifiable] | None = None
 ) -> list[Intent]:
     """The plan's `expect:` lines as boxes; with `space` (another plan), placed in its zones by
-    address. A line on a zone re-addressed under the same name is left out (that zone is not
-    compared); one naming a zone or host the other plan lacks, whose addresses no one of its
-    zones holds, is unverifiable."""
+    address, and by name where a zone or host kept its name but not its addresses. A line one of
+    whose ends can be placed neither way (addresses in no zone of the other plan, name gone) is
+    unverifiable."""
     match = zone_match({z.name: nets_ranges(z.nets) for z in plan.zones}, space.zones) if (
         space is not None
     ) else {}  # fmt: skip
@@ -191,8 +268,6 @@ def intent_lines(
             continue
         placed = [_place_end(ref, z, r, match, space) for ref, (z, r) in
                   zip((exp.from_, exp.to), ends, strict=True)]  # fmt: skip
-        if any(p is None for p in placed):
-            continue
         why = [p for p in placed if isinstance(p, str)]
         if why:
             if unverifiable is not None:
@@ -207,21 +282,48 @@ def intent_lines(
 
 def _place_end(
     ref: str, zone: str, ranges: Ranges, match: dict[str, str], space: FlowSpace
-) -> list[tuple[str, Ranges]] | str | None:
-    """One end of an old intent line in the new policy, by address: the (zone, addresses) it
-    spans there; None when its zone was re-addressed under the same name; why, when some of its
-    addresses are in no zone of the new policy."""
-    if zone in match:
+) -> list[tuple[str, Ranges]] | str:
+    """One end of an old intent line in the new policy: the (zone, addresses) it spans there —
+    by address (its old addresses, wherever they are now), and by name when its zone or host
+    kept its name but not its addresses; why, when some of its addresses are in no zone of the
+    new policy and its name is gone."""
+    if zone in match and not _readdressed_host(ref, ranges, space.plan):
         return [(match[zone], ranges)]
-    if zone in space.zones:
-        return None
     pieces = [(name, cut) for name, held in space.zones.items() if (cut := intersect(ranges, held))]
+    named = _by_name(ref, zone, match, space)
+    if named is not None:
+        pieces.append(named)
     left = subtract(ranges, normalize(tuple(r for _, cut in pieces for r in cut)))
-    if not left:
-        return pieces
-    where = ", ".join(str(n) for n in range_nets(left))
-    what = f"zone {ref}" if ref == zone else f"host {ref} (zone {zone})"
-    return f"{what} is gone and no zone of the new policy holds {where}"
+    if left and named is None:
+        where = ", ".join(str(n) for n in range_nets(left))
+        what = f"zone {ref}" if ref == zone else f"host {ref} (zone {zone})"
+        return f"{what} is gone and no zone of the new policy holds {where}"
+    joined: dict[str, Ranges] = {}
+    for z, r in pieces:
+        joined[z] = union(joined[z], r) if z in joined else r
+    return list(joined.items())
+
+
+def _by_name(
+    ref: str, zone: str, match: dict[str, str], space: FlowSpace
+) -> tuple[str, Ranges] | None:
+    """The zone or host the new policy holds under the name of a re-addressed one."""
+    host = space.plan.by_host.get(ref)
+    if host is not None:
+        return host.zone, normalize((addr_key(a), addr_key(a)) for a in host.addresses)
+    if ref == zone and ref in space.zones and ref not in match.values():
+        return ref, space.zones[ref]
+    return None
+
+
+def _readdressed_host(ref: str, ranges: Ranges, new: Plan) -> bool:
+    """A host whose old addresses are no host's in the new policy, and whose name still is."""
+    host = new.by_host.get(ref)
+    if host is None:
+        return False
+    return normalize((addr_key(a), addr_key(a)) for a in host.addresses) != ranges and not any(
+        contains(ranges, addr_key(a)) for h in new.hosts for a in h.addresses
+    )
 
 
 def _end(plan: Plan, ref: str) -> tuple[str, Ranges]:
@@ -238,11 +340,13 @@ def _end(plan: Plan, ref: str) -> tuple[str, Ranges]:
     return zone, intersect(nets_ranges([end.net]), nets_ranges(plan.by_zone[zone].nets))
 
 
-def _broken(space: FlowSpace, intent: Intent) -> bool:
-    return any(
-        DECISION[c.action] != intent.verdict and box_and(c.box, intent.box) is not None
+def _broken(space: FlowSpace, intent: Intent) -> list[Box]:
+    """The flows of the intent line the policy decides against it."""
+    return [
+        cut
         for c in space.classes(intent.src_zone, intent.dst_zone)
-    )
+        if DECISION[c.action] != intent.verdict and (cut := box_and(c.box, intent.box)) is not None
+    ]
 
 
 # --- presentation -------------------------------------------------------------------------
@@ -314,6 +418,13 @@ def diff_json(
         "block_changed": [change_json(new, c) for c in result.comparison.of_kind("block-changed")],
         "zones_changed": list(result.comparison.zones_changed),
         "zones_renamed": [{"old": a, "new": b} for a, b in result.comparison.renamed],
+        "zones_moved": [{"old": a, "new": list(b)} for a, b in result.comparison.moved],
+        "not_compared": {
+            key: [{"zone": z, "addresses": [str(n) for n in range_nets(r)]} for z, r in held]
+            for key, held in (("gone", result.comparison.gone), ("added", result.comparison.added))
+        },
+        "hosts_renamed": [{"old": a, "new": b} for a, b in result.hosts_renamed],
+        "rules_renamed": [{"old": a, "new": b} for a, b in result.rules_renamed],
         "intent_unverifiable": [
             {"intent": u.name, "text": u.text, "why": u.why} for u in result.unverifiable
         ],

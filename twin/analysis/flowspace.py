@@ -27,6 +27,7 @@ from twin.analysis.intervals import (
     family_services,
     intersect,
     nets_ranges,
+    normalize,
     of_family,
     service_key,
     service_ranges,
@@ -261,8 +262,12 @@ class Comparison:
     old: FlowSpace
     new: FlowSpace
     changes: tuple[Change, ...]  # zones named as in the new policy
-    zones_changed: tuple[str, ...]  # added, removed or re-addressed: their pairs are not compared
+    zones_changed: tuple[str, ...]  # zones of either policy with no zone of the same addresses
     renamed: tuple[tuple[str, str], ...] = ()  # (old, new) zone names with the same subnet
+    # an old zone re-addressed, split or merged → the new zones holding some of its addresses
+    moved: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    gone: tuple[tuple[str, Ranges], ...] = ()  # old zone → its addresses in no new zone
+    added: tuple[tuple[str, Ranges], ...] = ()  # new zone → its addresses in no old zone
 
     def of_kind(self, kind: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -273,19 +278,35 @@ class Comparison:
 
 
 def compare(old: Plan | FlowSpace, new: Plan | FlowSpace) -> Comparison:
-    """Every class of flow whose decision changes from `old` to `new`, with both rules."""
+    """Every flow whose decision changes from `old` to `new`, with both rules. Flows are
+    compared by address: a renamed, split, merged or re-addressed zone is compared wherever
+    its addresses are in a zone of both policies (only addresses in no zone of one policy
+    are not compared: `gone`, `added`)."""
     a = old if isinstance(old, FlowSpace) else FlowSpace(old)
     b = new if isinstance(new, FlowSpace) else FlowSpace(new)
     match = zone_match(a.zones, b.zones)
     changed = tuple(sorted((set(a.zones) - set(match)) | (set(b.zones) - set(match.values()))))
-    out: list[Change] = []
+    over = zone_overlap(a.zones, b.zones)
+    keyed: dict[Pair, dict[tuple[str, Action, str, Action], list[Box]]] = {}
     for s, d in a.pairs():
-        if s in match and d in match:
-            ns, nd = match[s], match[d]
-            if _signature(a, s, d) != _signature(b, ns, nd):
-                out.extend(_pair_changes(a.classes(s, d), b.classes(ns, nd), (ns, nd)))
+        for ns in over[s]:
+            for nd in over[d]:
+                exact = match.get(s) == ns and match.get(d) == nd
+                if exact and _signature(a, s, d) == _signature(b, ns, nd):
+                    continue  # same rules on the same addresses: nothing changes
+                _pair_changes(a.classes(s, d), b.classes(ns, nd), keyed.setdefault((ns, nd), {}))
+    out = [
+        Change(ns, nd, s, d, p, old_rule, old_action, new_rule, new_action)
+        for (ns, nd), by_rules in keyed.items()
+        for (old_rule, old_action, new_rule, new_action), boxes in by_rules.items()
+        for s, d, p in merge_boxes(boxes)
+    ]
     renamed = tuple((z, n) for z, n in sorted(match.items()) if z != n)
-    return Comparison(a, b, tuple(out), changed, renamed)
+    moved = tuple((z, tuple(over[z])) for z in sorted(a.zones) if z not in match)
+    return Comparison(
+        a, b, tuple(out), changed, renamed, moved, _outside(a.zones, b.zones),
+        _outside(b.zones, a.zones),
+    )  # fmt: skip
 
 
 def zone_match(old: dict[str, Ranges], new: dict[str, Ranges]) -> dict[str, str]:
@@ -301,21 +322,28 @@ def zone_match(old: dict[str, Ranges], new: dict[str, Ranges]) -> dict[str, str]
     return out
 
 
+def zone_overlap(old: dict[str, Ranges], new: dict[str, Ranges]) -> dict[str, list[str]]:
+    """Old zone → the new zones holding some of its addresses, in the new policy's order."""
+    return {z: [n for n, held in new.items() if intersect(r, held)] for z, r in old.items()}
+
+
+def _outside(these: dict[str, Ranges], other: dict[str, Ranges]) -> tuple[tuple[str, Ranges], ...]:
+    """Each zone of `these` → its addresses in no zone of `other` (zones without any left out)."""
+    held = normalize(r for held in other.values() for r in held)
+    return tuple((z, left) for z, r in these.items() if (left := subtract(r, held)))
+
+
 def _signature(space: FlowSpace, s: str, d: str) -> tuple[tuple[Action, Box], ...]:
     return tuple((p.rule.action, p.box) for p in space.placed(s, d))
 
 
 def _pair_changes(
-    old: tuple[FlowClass, ...], new: tuple[FlowClass, ...], pair: Pair
-) -> list[Change]:
-    keyed: dict[tuple[str, Action, str, Action], list[Box]] = {}
+    old: tuple[FlowClass, ...],
+    new: tuple[FlowClass, ...],
+    keyed: dict[tuple[str, Action, str, Action], list[Box]],
+) -> None:
+    """Add to `keyed` (by old and new rule) the flows both sides hold whose decision differs."""
     for x in old:
         for y in new:
             if x.action != y.action and (cut := box_and(x.box, y.box)) is not None:
                 keyed.setdefault((x.rule, x.action, y.rule, y.action), []).append(cut)
-    src, dst = pair
-    return [
-        Change(src, dst, s, d, p, old_rule, old_action, new_rule, new_action)
-        for (old_rule, old_action, new_rule, new_action), boxes in keyed.items()
-        for s, d, p in merge_boxes(boxes)
-    ]

@@ -36,12 +36,34 @@ def print_diff(console: Console, data: dict[str, Any]) -> None:
     for item in data["violated_on_changed_zones"]:
         console.print(
             f"[bold red]intent {item['intent']} ({item['text']}) is broken by the new policy[/] "
-            "on a zone it adds or re-addresses"
+            "on addresses the old policy had no zone for"
         )
     for r in data.get("zones_renamed", []):
         console.print(f"zone {r['old']} is renamed {r['new']} (same subnet): compared as such")
-    for z in data["zones_changed"]:
-        console.print(f"[yellow]zone {z} was added, removed or re-addressed: not compared[/]")
+    for r in data.get("hosts_renamed", []):
+        console.print(f"host {r['old']} is renamed {r['new']} (same addresses)")
+    for r in data.get("rules_renamed", []):
+        console.print(
+            f"rule {r['old']} is renamed {r['new']} (same rule): its counters, log prefix and "
+            "name in logs and reports change"
+        )
+    for m in data.get("zones_moved", []):
+        if m["new"]:
+            console.print(
+                f"zone {m['old']} is re-addressed (now in {', '.join(m['new'])}): its flows "
+                "are compared by address"
+            )
+    missing = data.get("not_compared", {})
+    for item in missing.get("gone", []):
+        console.print(
+            f"[yellow]{', '.join(item['addresses'])} (zone {item['zone']}) is in no zone of the "
+            "new policy: its flows are gone, not compared[/]"
+        )
+    for item in missing.get("added", []):
+        console.print(
+            f"[yellow]{', '.join(item['addresses'])} (zone {item['zone']}) was in no zone of the "
+            "old policy: its flows are new, not compared (only intent is checked there)[/]"
+        )
     for u in data.get("intent_unverifiable", []):
         console.print(
             f"[bold red]intent {u['intent']} ({u['text']}) of the old policy cannot be "
@@ -75,11 +97,20 @@ def diff_summary(data: dict[str, Any]) -> str:
         f"{len(data['block_changed'])} blocked differently (flow classes); "
         f"{len(data['shadowed'])} shadowed, {len(data['redundant'])} redundant rules"
     )
-    renamed = data.get("zones_renamed", [])
-    if renamed:
-        counts += "; zones renamed: " + ", ".join(f"{r['old']} → {r['new']}" for r in renamed)
-    if data["zones_changed"]:
-        counts += f"; zones not compared: {', '.join(data['zones_changed'])}"
+    for kind in ("zones", "hosts", "rules"):
+        renamed = data.get(f"{kind}_renamed", [])
+        if renamed:
+            counts += f"; {kind} renamed: " + ", ".join(f"{r['old']} → {r['new']}" for r in renamed)
+    moved = data.get("zones_moved", [])
+    if moved:
+        counts += "; zones re-addressed: " + ", ".join(
+            f"{m['old']} → {', '.join(m['new']) or 'none'}" for m in moved
+        )
+    missing = data.get("not_compared", {})
+    outside = [f"{a} ({i['zone']})" for k in ("gone", "added") for i in missing.get(k, [])
+               for a in i["addresses"]]  # fmt: skip
+    if outside:
+        counts += f"; not compared: {', '.join(outside)}"
     lost = sorted({u["intent"] for u in data.get("intent_unverifiable", [])})
     if lost and not data["violates_intent"]:
         return f"{counts} — intent CANNOT BE VERIFIED: {', '.join(lost)}"
