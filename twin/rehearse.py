@@ -378,8 +378,15 @@ def _adopt(lab: Lab, plan: Plan, ruleset: str, policy: bytes | None = None) -> N
     if policy is not None:
         write_atomic(lab.state.files.policy, policy)
     else:
-        dump = plan.policy.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-        write_atomic(lab.state.files.policy, json.dumps(dump, indent=1) + "\n")
+        write_atomic(lab.state.files.policy, policy_text(plan))
+
+
+def policy_text(plan: Plan) -> str:
+    """The plan's policy as a file `twin` loads back to the same policy. Defaults are written
+    out: an intent line whose `service: any` was left out as a default did not load
+    (`missing key 'service'`), and the lab could be neither tested nor rolled back."""
+    dump = plan.policy.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return json.dumps(dump, indent=1) + "\n"
 
 
 def _active(folder: Path) -> str:

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from tests.conftest import REFERENCE
 from twin.cli import app
 from twin.plan.build import build_plan
-from twin.policy.load import load_policy
+from twin.policy.load import load_policy, parse_policy
 from twin.policy.model import Action, Verdict
+from twin.rehearse import policy_text
 from twin.report.html import render_html
 from twin.verify.evidence import log_evidence
 from twin.verify.runs import SavedRun
@@ -433,3 +434,12 @@ def test_renamed_hosts_and_rules_are_named_and_change_nothing(make_policy) -> No
     code, text = twin_diff(str(REFERENCE), str(make_policy(edit)))
     assert "rule web-to-app is renamed web-app-api" in text
     assert "no flow changes its verdict" in text
+
+
+def test_the_policy_a_rehearsal_writes_for_a_renamed_lab_loads_back() -> None:
+    """A candidate whose name is not the lab's is written out by twin; `service: any` left
+    out as a default made the lab's policy.yml unloadable (rollback and test: exit 2)."""
+    for path in (REFERENCE, REFERENCE.with_name("zero-trust-6zone-dualstack.yml")):
+        plan = build_plan(load_policy(path))
+        text = policy_text(plan)
+        assert parse_policy(text.encode(), "policy.yml") == plan.policy
