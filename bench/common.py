@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,59 @@ def figure(name: str, value: float, unit: str = "s", floor: float | None = None,
     if target:
         text += f" target {target}"
     print(text, flush=True)
+
+
+@dataclass
+class Measured:
+    """A lab brought up, tested twice (the first run warms neighbour caches and conntrack), and
+    taken down: each step timed; `left` is what down reported or the machine still holds."""
+
+    up: float = 0.0
+    first: Any = None
+    run: Any = None
+    test: float = 0.0
+    down: float = 0.0
+    left: list[str] = field(default_factory=list)
+
+    @property
+    def bad(self) -> int:
+        """Flows of either run that failed or could not be judged (must be 0)."""
+        runs = [r for r in (self.first, self.run) if r is not None]
+        return sum(len(r.failures) + len(r.inconclusive) for r in runs)
+
+
+@contextmanager
+def measured_lab(policy: Path, lab: str, runtime: str = "netns", **test: Any) -> Iterator[Any]:
+    """Yields (the open lab, its Measured) once it is up and tested; the body may use the lab
+    further; down (timed) and the leftover count follow, whatever happens."""
+    from twin import pipeline
+    from twin.lab.registry import find_entry
+
+    measured, clock = Measured(), Clock()
+    pipeline.up(policy, runtime)
+    measured.up = clock.lap()
+    try:
+        opened = pipeline.open_lab(lab)
+        measured.first = pipeline.test(opened, **test)
+        clock.lap()
+        measured.run = pipeline.test(opened, **test)
+        measured.test = clock.lap()
+        yield opened, measured
+    finally:
+        clock.lap()
+        measured.left = pipeline.down(find_entry(lab))
+        measured.down = clock.lap()
+        measured.left += leftovers(lab, runtime)
+
+
+def leftovers(lab: str, runtime: str = "netns") -> list[str]:
+    """The lab's namespaces (and containers, on docker) still on the machine."""
+    names = subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout.split()
+    if runtime == "docker":
+        names += subprocess.run(
+            ["docker", "ps", "-a", "--format", "{{.Names}}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.split()
+    return [n for n in names if n.startswith(f"clab-{lab}-")]

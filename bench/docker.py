@@ -12,10 +12,8 @@ import os
 import subprocess
 import sys
 
-from bench.common import Clock, figure, isolated_home, reference_copy
-from twin import pipeline
+from bench.common import Clock, figure, isolated_home, measured_lab, reference_copy
 from twin.images.build import build_node_image
-from twin.lab.registry import find_entry
 from twin.runtime.docker import docker_unavailable, run_parallel
 
 
@@ -44,35 +42,20 @@ def main() -> int:
                                                      for h in z["hosts"]))]  # fmt: skip
         floor_up, floor_down = bare_containers(image.tag, nodes)
 
-        clock.lap()
-        pipeline.up(policy, "docker")
-        t_up = clock.lap()
-        try:
-            lab_ = pipeline.open_lab(lab)
-            first = pipeline.test(lab_)
-            t_first = clock.lap()
-            run = pipeline.test(lab_)
-            t_test = clock.lap()
-        finally:
-            clock.lap()
-            left = pipeline.down(find_entry(lab))
-            t_down = clock.lap()
+        with measured_lab(policy, lab, "docker") as (_, m):
+            pass
+        run = m.run
         n = len(run.results)
-        figure("up (six zones, 13 containers)", t_up, floor=floor_up, target="< 15 s")
-        figure("first full test (cold caches)", t_first)
-        figure("full test (probe + judge + logs + report data)", t_test, target="< 5 s")
+        figure("up (six zones, 13 containers)", m.up, floor=floor_up, target="< 15 s")
+        figure("first full test (cold caches)", m.first.seconds)
+        figure("full test (probe + judge + logs + report data)", m.test, target="< 5 s")
         figure("probes sent and judged", run.seconds)
         figure("probes", n, "probes", target="same as netns")
         figure("probes per second", n / run.seconds, "probes/s")
-        figure("failures (must be 0)", len(run.failures) + len(first.failures), "flows")
-        figure("down", t_down, floor=floor_down, target="< 10 s")
-        ps = subprocess.run(
-            ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
-            timeout=60,
-        ).stdout.split()  # fmt: skip
-        leftovers = [c for c in ps if c.startswith((f"clab-{lab}-", f"clab-{lab}f-"))] + left
-        figure("leftovers (must be 0)", len(leftovers), "items")
-        return 1 if leftovers or run.failures else 0
+        figure("failures (must be 0)", m.bad, "flows")
+        figure("down", m.down, floor=floor_down, target="< 10 s")
+        figure("leftovers (must be 0)", len(m.left), "items")
+        return 1 if m.left or m.bad else 0
 
 
 if __name__ == "__main__":

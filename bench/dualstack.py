@@ -10,17 +10,15 @@ what the IPv4 reference does — up < 1 s, each family's matrix at 5,000+ probes
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from bench.common import DUALSTACK, Clock, figure, isolated_home, reference_copy
+from bench.common import DUALSTACK, figure, isolated_home, measured_lab, reference_copy
 from bench.netns import bare_namespaces, bare_probes
 from traffic.prober import Probe
 from twin import pipeline
-from twin.lab.registry import find_entry
 from twin.plan.flows import plan_flows
 from twin.runtime.docker import docker_unavailable
 from twin.verify.bypass import is_bypass
@@ -31,15 +29,7 @@ def netns_figures(tmp: str, lab: str, base: Path, label: str) -> int:
     policy, _ = reference_copy(tmp, lab, f"{lab}.yml", base)
     prep = pipeline.prepare(policy)
     floor_up, floor_down = bare_namespaces(yaml.safe_load(prep.files["topology.clab.yml"]), lab)
-    clock = Clock()
-    pipeline.up(policy, "netns")
-    t_up = clock.lap()
-    try:
-        lab_ = pipeline.open_lab(lab)
-        pipeline.test(lab_)  # warm: neighbour caches, first conntrack entries
-        clock.lap()
-        run = pipeline.test(lab_)
-        t_test = clock.lap()
+    with measured_lab(policy, lab) as (lab_, m):
         flows = plan_flows(lab_.plan)
         per_family = {}
         for family in sorted({f.flow.family for f in flows}):
@@ -53,14 +43,11 @@ def netns_figures(tmp: str, lab: str, base: Path, label: str) -> int:
                 for f in mine
             ]  # fmt: skip
             per_family[family] = (judged, bare_probes(probes, DEFAULT_TIMEOUT))
-    finally:
-        clock.lap()
-        left = pipeline.down(find_entry(lab))
-        t_down = clock.lap()
+    run = m.run
     n = len(run.results)
     print(f"  -- {label} on netns")
-    figure("up", t_up, floor=floor_up, target="< 1 s")
-    figure("full test (matrix, crafted packets, bypass check)", t_test, target="< 1 s")
+    figure("up", m.up, floor=floor_up, target="< 1 s")
+    figure("full test (matrix, crafted packets, bypass check)", m.test, target="< 1 s")
     figure("probes", n, "probes")
     figure("probes per second (whole matrix)", n / run.seconds, "probes/s", target="5,000+")
     for family, (judged, floor) in per_family.items():
@@ -70,13 +57,11 @@ def netns_figures(tmp: str, lab: str, base: Path, label: str) -> int:
                floor=k / floor, target="5,000+")  # fmt: skip
     bypass = [c for c in run.crafted if is_bypass(c)]
     figure("bypass check probes (all blocked)", len(bypass), "probes")
-    bad = len(run.failures) + sum(1 for c in run.crafted if not c.ok) + len(run.inconclusive)
+    bad = m.bad + sum(1 for c in run.crafted if not c.ok)
     figure("failures (must be 0)", bad, "flows")
-    figure("down", t_down, floor=floor_down, target="< 0.5 s")
-    ns_left = subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
-    leftovers = [x for x in ns_left.split() if x.startswith(f"clab-{lab}-")] + left
-    figure("leftovers (must be 0)", len(leftovers), "items")
-    return 1 if leftovers or bad else 0
+    figure("down", m.down, floor=floor_down, target="< 0.5 s")
+    figure("leftovers (must be 0)", len(m.left), "items")
+    return 1 if m.left or bad else 0
 
 
 def docker_figures(tmp: str, lab: str) -> int:
@@ -85,27 +70,16 @@ def docker_figures(tmp: str, lab: str) -> int:
         print(f"  -- docker skipped: {why}")
         return 0
     policy, _ = reference_copy(tmp, lab, f"{lab}.yml", DUALSTACK)
-    clock = Clock()
-    pipeline.up(policy, "docker")
-    t_up = clock.lap()
-    try:
-        lab_ = pipeline.open_lab(lab)
-        pipeline.test(lab_)
-        clock.lap()
-        run = pipeline.test(lab_)
-        t_test = clock.lap()
-    finally:
-        clock.lap()
-        left = pipeline.down(find_entry(lab))
-        t_down = clock.lap()
-    n = len(run.results)
+    with measured_lab(policy, lab, "docker") as (_, m):
+        pass
     print("  -- dual stack on docker")
-    figure("up (13 containers)", t_up, target="< 15 s")
-    figure("full test", t_test, target="< 5 s")
-    figure("probes per second", n / run.seconds, "probes/s")
-    figure("failures (must be 0)", len(run.failures) + len(run.inconclusive), "flows")
-    figure("down", t_down, target="< 10 s")
-    return 1 if left or run.failures else 0
+    figure("up (13 containers)", m.up, target="< 15 s")
+    figure("full test", m.test, target="< 5 s")
+    figure("probes per second", len(m.run.results) / m.run.seconds, "probes/s")
+    figure("failures (must be 0)", m.bad, "flows")
+    figure("down", m.down, target="< 10 s")
+    figure("leftovers (must be 0)", len(m.left), "items")
+    return 1 if m.left or m.bad else 0
 
 
 def main() -> int:

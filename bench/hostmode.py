@@ -14,10 +14,8 @@ from typing import Any
 
 import yaml
 
-from bench.common import REFERENCE, Clock, figure, isolated_home, sized
+from bench.common import REFERENCE, figure, isolated_home, measured_lab, sized
 from bench.diff import generate_policy
-from twin import pipeline
-from twin.lab.registry import find_entry
 
 
 def one(tmp: str, data: dict[str, Any], mode: str, matrix: str) -> tuple[float, float, Any]:
@@ -26,18 +24,9 @@ def one(tmp: str, data: dict[str, Any], mode: str, matrix: str) -> tuple[float, 
     body = {**data, "name": lab, "firewall": {**data.get("firewall", {}), "enforcement": mode}}
     path = Path(tmp) / f"{lab}.yml"
     path.write_text(yaml.safe_dump(body, sort_keys=False))
-    clock = Clock()
-    pipeline.up(path, "netns")
-    t_up = clock.lap()
-    try:
-        opened = pipeline.open_lab(lab)
-        pipeline.test(opened, matrix=matrix)  # warm: neighbour caches, first conntrack entries
-        clock.lap()
-        run = pipeline.test(opened, matrix=matrix)
-        t_test = clock.lap()
-    finally:
-        pipeline.down(find_entry(lab))
-    return t_up, t_test, run
+    with measured_lab(path, lab, matrix=matrix) as (_, m):
+        pass
+    return m.up, m.test, m.run
 
 
 def compare(name: str, tmp: str, data: dict[str, Any], matrix: str) -> bool:

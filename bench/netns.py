@@ -16,12 +16,11 @@ import time
 
 import yaml
 
-from bench.common import Clock, figure, isolated_home, reference_copy
+from bench.common import Clock, figure, isolated_home, measured_lab, reference_copy
 from traffic.icmp import echo_request6
 from traffic.netns import Namespaces, raise_fd_limit
 from traffic.prober import Probe, echo_request
 from twin import pipeline
-from twin.lab.registry import find_entry
 from twin.verify.verify import DEFAULT_TIMEOUT
 
 
@@ -88,15 +87,7 @@ def main() -> int:
         prep = pipeline.prepare(policy)
         floor_up, floor_down = bare_namespaces(yaml.safe_load(prep.files["topology.clab.yml"]), lab)
 
-        clock = Clock()
-        pipeline.up(policy, "netns")
-        t_up = clock.lap()
-        try:
-            lab_ = pipeline.open_lab(lab)
-            pipeline.test(lab_)  # warm: neighbour caches, first conntrack entries
-            clock.lap()
-            run = pipeline.test(lab_)
-            t_test = clock.lap()
+        with measured_lab(policy, lab) as (lab_, m):
             from twin.plan.flows import plan_flows
 
             hosts = {h.name: h for h in lab_.plan.hosts}
@@ -106,23 +97,18 @@ def main() -> int:
                 for f in plan_flows(lab_.plan)
             ]  # fmt: skip
             t_floor = bare_probes(probes, DEFAULT_TIMEOUT)
-        finally:
-            clock.lap()
-            left = pipeline.down(find_entry(lab))
-            t_down = clock.lap()
+        run = m.run
         n = len(run.results)
-        figure("up (six zones, 13 nodes)", t_up, floor=floor_up, target="< 1 s")
-        figure("full test (probe + judge + logs + report data)", t_test, target="< 1 s")
+        figure("up (six zones, 13 nodes)", m.up, floor=floor_up, target="< 1 s")
+        figure("full test (probe + judge + logs + report data)", m.test, target="< 1 s")
         figure("probes sent and judged", run.seconds, floor=t_floor)
         figure("probes", n, "probes", target="~1,500+")
         figure("probes per second", n / run.seconds, "probes/s", floor=n / t_floor,
                target="5,000+")  # fmt: skip
-        figure("failures (must be 0)", len(run.failures), "flows")
-        figure("down", t_down, floor=floor_down, target="< 0.5 s")
-        ns_left = subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
-        leftovers = [x for x in ns_left.split() if x.startswith(f"clab-{lab}-")] + left
-        figure("leftovers (must be 0)", len(leftovers), "items")
-        return 1 if leftovers or run.failures else 0
+        figure("failures (must be 0)", m.bad, "flows")
+        figure("down", m.down, floor=floor_down, target="< 0.5 s")
+        figure("leftovers (must be 0)", len(m.left), "items")
+        return 1 if m.left or m.bad else 0
 
 
 if __name__ == "__main__":
