@@ -145,7 +145,18 @@ def test_intent_broken_on_a_readdressed_zone_still_fails(make_policy) -> None:
     data = json.loads(text)
     assert code == 1
     assert data["zones_changed"] == ["db"]
-    assert [v["intent"] for v in data["violated_on_changed_zones"]] == ["db-no-egress"]
+    # the new addresses of db had no zone before (no route: blocked): newly allowed from there
+    (v,) = data["intent_violations"]
+    assert (v["intent"], v["old_rule"], v["new_rule"]) == ("db-no-egress", "(no zone)", "db-out")
+
+    def unreached(data: dict) -> None:  # an allow line broken on the new addresses only
+        data["zones"]["db"]["subnet"] = "192.168.31.0/24"
+        data["rules"] = [r for r in data["rules"] if r["name"] != "app-to-db"]
+
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(unreached)))
+    data = json.loads(text)
+    assert code == 1 and data["intent_violations"] == []
+    assert [v["intent"] for v in data["violated_on_changed_zones"]] == ["app-reaches-db"]
 
 
 def rename_finance(data: dict, new: str = "fin") -> None:
@@ -287,9 +298,8 @@ def test_an_old_line_on_a_zone_readdressed_under_its_name_is_checked_by_name(mak
     code, text = twin_diff("--json", "-", str(make_policy(_strip_paths)), str(make_policy(edit)))
     data = json.loads(text)
     assert code == 1
-    assert {v["intent"] for v in data["violated_on_changed_zones"]} == {
-        "web-never-finance", "dev-never-finance"
-    }  # fmt: skip
+    broken = {(v["intent"], v["old_rule"]) for v in data["intent_violations"]}
+    assert broken == {("web-never-finance", "(no zone)"), ("dev-never-finance", "(no zone)")}
     assert data["not_compared"]["gone"] == [{"zone": "finance", "addresses": ["192.168.60.0/24"]}]
     assert data["not_compared"]["added"] == [{"zone": "finance", "addresses": ["192.168.61.0/24"]}]
 
@@ -320,7 +330,7 @@ def test_an_old_line_on_a_readdressed_host_is_checked_at_its_new_address(make_po
 def test_dual_stack_a_zone_whose_ipv6_subnet_alone_changes(make_policy) -> None:
     """finance keeps its IPv4 subnet, takes another IPv6 one, and its reject becomes allow
     with its lines dropped: IPv4 is compared (newly allowed, intent broken), the old IPv6
-    addresses are gone and the new ones are only checked against intent (by name)."""
+    addresses are gone, and the new ones (no zone before: blocked) are newly allowed."""
 
     def edit(data: dict) -> None:
         data["zones"]["finance"]["subnet6"] = "fd00:61::/64"
@@ -334,11 +344,15 @@ def test_dual_stack_a_zone_whose_ipv6_subnet_alone_changes(make_policy) -> None:
     assert data["zones_moved"] == [{"old": "finance", "new": ["finance"]}]
     assert data["not_compared"]["gone"] == [{"zone": "finance", "addresses": ["fd00:60::/64"]}]
     assert data["not_compared"]["added"] == [{"zone": "finance", "addresses": ["fd00:61::/64"]}]
-    assert {v["intent"] for v in data["intent_violations"]} == {"web-never-finance"}
-    assert {(c["src_zone"], c["destinations"][0]) for c in data["newly_allowed"]} >= {
-        ("web", "finance (IPv4)")
+    broken = {(v["intent"], v["destinations"][0]) for v in data["intent_violations"]}
+    assert broken == {
+        ("web-never-finance", "finance (IPv4)"),
+        ("web-never-finance", "finance (IPv6)"),
     }
-    assert {v["intent"] for v in data["violated_on_changed_zones"]} == {"web-never-finance"}
+    allowed = {(c["src_zone"], c["destinations"][0], c["old_rule"]) for c in data["newly_allowed"]}
+    assert allowed >= {
+        ("web", "finance (IPv4)", "no-lateral-to-finance"), ("web", "finance (IPv6)", "(no zone)")
+    }  # fmt: skip
 
 
 def test_swapped_zone_names_and_reordered_zones_change_nothing(make_policy) -> None:
@@ -443,3 +457,21 @@ def test_the_policy_a_rehearsal_writes_for_a_renamed_lab_loads_back() -> None:
         plan = build_plan(load_policy(path))
         text = policy_text(plan)
         assert parse_policy(text.encode(), "policy.yml") == plan.policy
+
+
+def test_what_a_new_zone_may_reach_is_newly_allowed(make_policy) -> None:
+    def edit(data: dict) -> None:
+        data["zones"]["guest"] = {"subnet": "192.168.70.0/24", "hosts": ["g1"]}
+        data["rules"].insert(0, {"name": "guest-db", "from": "guest", "to": "db",
+                                 "action": "allow"})  # fmt: skip
+
+    code, text = twin_diff("--json", "-", str(REFERENCE), str(make_policy(edit)))
+    data = json.loads(text)
+    assert code == 0  # no intent line speaks of guest
+    allowed = {(c["src_zone"], c["dst_zone"], c["services"], c["old_rule"], c["new_rule"])
+               for c in data["newly_allowed"]}  # fmt: skip
+    assert ("guest", "db", "any", "(no zone)", "guest-db") in allowed
+    assert ("management", "guest", "tcp/22", "(no zone)", "mgmt-ssh") in allowed
+    assert data["not_compared"]["added"] == [{"zone": "guest", "addresses": ["192.168.70.0/24"]}]
+    code, text = twin_diff(str(REFERENCE), str(make_policy(edit)))
+    assert "new addresses: 192.168.70.0/24 (guest)" in text

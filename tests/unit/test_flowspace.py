@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bench.diff import generate_policy
 from tests.conftest import REFERENCE
-from twin.analysis.flowspace import FlowSpace, compare
+from twin.analysis.flowspace import NO_ZONE, FlowSpace, compare
 from twin.analysis.intervals import (
     ALL_SERVICES,
     V6_BASE,
@@ -26,7 +26,7 @@ from twin.analysis.rulecheck import check_rules
 from twin.plan.build import build_plan
 from twin.plan.plan import Plan, RulePlan
 from twin.policy.load import load_policy
-from twin.policy.model import Policy
+from twin.policy.model import Action, Policy
 
 BASE = int(ipaddress.IPv4Address("10.0.0.0"))
 BASE6 = int(ipaddress.IPv6Address("fd00::"))
@@ -276,8 +276,12 @@ def _compare_finds_the_changes(old: Plan, new: Plan, sample: list) -> None:
     for src, dst, proto, port in sample:
         a, b = first_match(old, *(src, dst, proto, port)), first_match(new, src, dst, proto, port)
         change = diff.find(src, dst, proto, port)
-        if a is None or b is None:
+        if b is None:  # an address in no zone of the new policy: no such flow any more
             assert change is None
+            continue
+        if a is None:  # an address in no zone of the old policy: blocked, then
+            assert (change is not None) == (b.action == Action.allow)
+            assert change is None or (change.old_rule, change.new_rule) == (NO_ZONE, b.name)
             continue
         if a.action == b.action:
             assert change is None

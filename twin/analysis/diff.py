@@ -21,7 +21,16 @@ from twin.analysis.blast import (
     path_intents,
     path_line,
 )
-from twin.analysis.flowspace import Box, Change, Comparison, FlowSpace, box_and, compare, zone_match
+from twin.analysis.flowspace import (
+    Box,
+    Change,
+    Comparison,
+    FlowSpace,
+    box_and,
+    box_minus,
+    compare,
+    zone_match,
+)
 from twin.analysis.intervals import (
     Ranges,
     addr_key,
@@ -123,8 +132,9 @@ def diff_plans(old: Plan, new: Plan) -> DiffResult:
         ]
         breaches.extend(found)
         broken = _broken(b, intent)
-        # broken on addresses the old policy had no zone for: the change's doing
-        if any(intersect(x[0], fresh) or intersect(x[1], fresh) for x in broken):
+        # broken on addresses the old policy had no zone for (and no breach shows it)
+        if _uncovered([x for x in broken if intersect(x[0], fresh) or intersect(x[1], fresh)],
+                      [f.box for f in found]):  # fmt: skip
             unmatched.append(intent)
         elif broken and not found:
             already.append(intent)
@@ -338,6 +348,13 @@ def _end(plan: Plan, ref: str) -> tuple[str, Ranges]:
     zone = plan.by_host[end.hosts[0]].zone
     assert end.net is not None
     return zone, intersect(nets_ranges([end.net]), nets_ranges(plan.by_zone[zone].nets))
+
+
+def _uncovered(boxes: list[Box], cover: list[Box]) -> bool:
+    """Whether some flow of `boxes` lies in none of `cover`."""
+    for c in cover:
+        boxes = [rest for b in boxes for rest in box_minus(b, c)]
+    return bool(boxes)
 
 
 def _broken(space: FlowSpace, intent: Intent) -> list[Box]:

@@ -280,8 +280,9 @@ class Comparison:
 def compare(old: Plan | FlowSpace, new: Plan | FlowSpace) -> Comparison:
     """Every flow whose decision changes from `old` to `new`, with both rules. Flows are
     compared by address: a renamed, split, merged or re-addressed zone is compared wherever
-    its addresses are in a zone of both policies (only addresses in no zone of one policy
-    are not compared: `gone`, `added`)."""
+    its addresses are in a zone of both policies. A flow from or to an address in no old zone
+    was blocked (no interface, no route): allowed now, it is newly allowed, its old rule
+    `NO_ZONE`. Addresses in no new zone are `gone`; in no old zone, `added`."""
     a = old if isinstance(old, FlowSpace) else FlowSpace(old)
     b = new if isinstance(new, FlowSpace) else FlowSpace(new)
     match = zone_match(a.zones, b.zones)
@@ -295,6 +296,9 @@ def compare(old: Plan | FlowSpace, new: Plan | FlowSpace) -> Comparison:
                 if exact and _signature(a, s, d) == _signature(b, ns, nd):
                     continue  # same rules on the same addresses: nothing changes
                 _pair_changes(a.classes(s, d), b.classes(ns, nd), keyed.setdefault((ns, nd), {}))
+    added = dict(_outside(b.zones, a.zones))
+    if added:
+        _new_addresses(b, added, keyed)
     out = [
         Change(ns, nd, s, d, p, old_rule, old_action, new_rule, new_action)
         for (ns, nd), by_rules in keyed.items()
@@ -304,9 +308,34 @@ def compare(old: Plan | FlowSpace, new: Plan | FlowSpace) -> Comparison:
     renamed = tuple((z, n) for z, n in sorted(match.items()) if z != n)
     moved = tuple((z, tuple(over[z])) for z in sorted(a.zones) if z not in match)
     return Comparison(
-        a, b, tuple(out), changed, renamed, moved, _outside(a.zones, b.zones),
-        _outside(b.zones, a.zones),
-    )  # fmt: skip
+        a, b, tuple(out), changed, renamed, moved, _outside(a.zones, b.zones), tuple(added.items())
+    )
+
+
+NO_ZONE = "(no zone)"  # the old "rule" of a flow from or to an address no old zone held
+
+
+def _new_addresses(
+    b: FlowSpace,
+    added: dict[str, Ranges],
+    keyed: dict[Pair, dict[tuple[str, Action, str, Action], list[Box]]],
+) -> None:
+    """The flows the new policy allows from or to addresses that were in no zone of the old
+    one (no interface, no route: blocked) are newly allowed."""
+    for ns, nd in b.pairs():
+        fs, fd = added.get(ns, ()), added.get(nd, ())
+        if not (fs or fd):
+            continue
+        for c in b.classes(ns, nd):
+            if c.action != Action.allow:
+                continue
+            boxes = [(cut, c.destinations, c.services)] if (cut := intersect(c.sources, fs)) else []
+            rest, to = subtract(c.sources, fs), intersect(c.destinations, fd)
+            if rest and to:
+                boxes.append((rest, to, c.services))
+            if boxes:
+                by = keyed.setdefault((ns, nd), {})
+                by.setdefault((NO_ZONE, Action.deny, c.rule, c.action), []).extend(boxes)
 
 
 def zone_match(old: dict[str, Ranges], new: dict[str, Ranges]) -> dict[str, str]:

@@ -62,7 +62,7 @@ def print_diff(console: Console, data: dict[str, Any]) -> None:
     for item in missing.get("added", []):
         console.print(
             f"[yellow]{', '.join(item['addresses'])} (zone {item['zone']}) was in no zone of the "
-            "old policy: its flows are new, not compared (only intent is checked there)[/]"
+            "old policy (no route: blocked): what the new policy allows there is newly allowed[/]"
         )
     for u in data.get("intent_unverifiable", []):
         console.print(
@@ -107,10 +107,10 @@ def diff_summary(data: dict[str, Any]) -> str:
             f"{m['old']} → {', '.join(m['new']) or 'none'}" for m in moved
         )
     missing = data.get("not_compared", {})
-    outside = [f"{a} ({i['zone']})" for k in ("gone", "added") for i in missing.get(k, [])
-               for a in i["addresses"]]  # fmt: skip
-    if outside:
-        counts += f"; not compared: {', '.join(outside)}"
+    for key, title in (("added", "new addresses"), ("gone", "addresses gone")):
+        held = [f"{a} ({i['zone']})" for i in missing.get(key, []) for a in i["addresses"]]
+        if held:
+            counts += f"; {title}: {', '.join(held)}"
     lost = sorted({u["intent"] for u in data.get("intent_unverifiable", [])})
     if lost and not data["violates_intent"]:
         return f"{counts} — intent CANNOT BE VERIFIED: {', '.join(lost)}"
