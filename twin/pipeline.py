@@ -324,7 +324,10 @@ def test(
                             sink=lambda records: log_records(files, records),
                         ),
                     )  # fmt: skip
-                after = check_health(lab.runtime, lab.state, lab.plan, snapshot=run.snapshot)
+                after = check_health(
+                    lab.runtime, lab.state, lab.plan, snapshot=run.snapshot,
+                    since=before.generations,
+                )  # fmt: skip
             except (OSError, TwinError) as exc:
                 raise vanished(lab) or _as_problem(exc) from None
             gone = vanished(lab)

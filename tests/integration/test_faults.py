@@ -92,11 +92,106 @@ def test_a_ruleset_changed_by_hand_is_exit_3_naming_the_change(make_policy, lab_
         pipeline.test(lab)
 
 
-def drop_output(lab, node: str, match: str) -> None:
-    """A table of the test's own in `node`'s namespace dropping what it sends that matches."""
-    hook = "type filter hook output priority 0;"
-    text = f"table ip chaos {{\n chain out {{\n  {hook}\n  {match} drop\n }}\n}}\n"
-    assert lab.runtime.exec(lab.state, node, ["nft", "-f", "-"], stdin=text).ok
+FORWARD_HOLE = """table ip evil {
+ chain hole {
+  type filter hook forward priority -10; policy accept;
+  tcp sport 1-1023 accept
+ }
+}
+"""
+
+
+def nft(lab, node: str, *args: str, stdin: str | None = None) -> None:
+    res = lab.runtime.exec(lab.state, node, ["nft", *args], stdin=stdin)
+    assert res.ok, res.stderr
+
+
+def test_a_table_twin_did_not_load_is_exit_3_before_any_probe(make_policy, lab_up, tmp_path):
+    """Anything else netfilter holds in the firewall (any family, hook, priority; iptables-nft
+    or iptables-legacy) or in a host is an unhealthy twin, named; removed again, the twin is
+    healthy (a warning says it was changed and changed back)."""
+    lab = lab_up(make_policy())
+    nft(lab, "fw", "-f", "-", stdin=FORWARD_HOLE)
+    res = twin_test(lab.state.lab, tmp_path)
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "probes" not in res.stdout and "Traceback" not in res.stderr
+    assert (
+        "the firewall holds netfilter tables twin did not load (added by hand?): table ip evil "
+        "(chain hole: filter hook forward priority -10, policy accept; 1 rule)"
+    ) in res.stderr
+    nft(lab, "fw", "delete", "table", "ip", "evil")
+    tampered = {
+        "table ip natty (chain pre: nat hook prerouting priority -100": (
+            "fw", "table ip natty {\n chain pre {\n  type nat hook prerouting priority -100;\n"
+            "  tcp dport 5432 dnat to 192.168.30.11\n }\n}\n",
+        ),
+        "table bridge br (chain f: filter hook forward priority 0, policy drop; 0 rules)": (
+            "fw", "table bridge br {\n chain f {\n  type filter hook forward priority 0; "
+            "policy drop;\n }\n}\n",
+        ),
+        "table inet twin2 (no base chain; 0 rules)": ("fw", "table inet twin2 {\n}\n"),
+        "host db1 holds netfilter tables twin did not load (added by hand?): table ip chaos "
+        "(chain out: filter hook output priority 0, policy accept; 1 rule)": (
+            "db1", "table ip chaos {\n chain out {\n  type filter hook output priority 0;\n"
+            "  tcp sport 5432 drop\n }\n}\n",
+        ),
+    }  # fmt: skip
+    for said, (node, text) in tampered.items():
+        nft(lab, node, "-f", "-", stdin=text)
+        with pytest.raises(EnvironmentProblem) as caught:
+            pipeline.test(lab)
+        assert said in str(caught.value)
+        nft(lab, node, "delete", *text.split(" {")[0].split())  # delete table <family> <name>
+    run = pipeline.test(lab)
+    assert run.ok and run.exit_code == 0
+    assert any("changed since twin loaded it" in w and "and changed back" in w
+               for w in run.warnings)  # fmt: skip
+    iptables = ["iptables-nft", "-I", "FORWARD", "-p", "tcp", "--sport", "1:1023", "-j", "ACCEPT"]
+    assert lab.runtime.exec(lab.state, "fw", iptables).ok
+    with pytest.raises(
+        EnvironmentProblem, match=r"table ip filter \(.*chain FORWARD: filter hook forward"
+    ):
+        pipeline.test(lab)
+    nft(lab, "fw", "delete", "table", "ip", "filter")
+    assert lab.runtime.exec(lab.state, "fw", ["iptables-legacy", *iptables[1:]]).ok
+    with pytest.raises(EnvironmentProblem, match=r"iptables-legacy table filter \(x_tables\)"):
+        pipeline.test(lab)
+
+
+def test_a_ruleset_changed_during_the_run_is_never_a_pass(make_policy, lab_up, monkeypatch):
+    """Between the health checks before and after the run: a table added and left, or a change
+    made and undone (the nftables generation moved), is exit 3, never a pass."""
+    lab = lab_up(make_policy())
+    real = pipeline.verify
+
+    def tampering(undo: bool):
+        def verify(*args, **kwargs):
+            nft(lab, "fw", "-f", "-", stdin=FORWARD_HOLE)
+            if undo:
+                nft(lab, "fw", "delete", "table", "ip", "evil")
+            return real(*args, **kwargs)
+
+        return verify
+
+    monkeypatch.setattr(pipeline, "verify", tampering(undo=True))
+    run = pipeline.test(lab)
+    assert run.exit_code == 3 and not run.ok
+    assert "changed while flows were probed" in run.health[0]
+    monkeypatch.setattr(pipeline, "verify", tampering(undo=False))
+    run = pipeline.test(lab)
+    assert run.exit_code == 3 and not run.ok
+    assert "during the run: the firewall holds netfilter tables twin did not load" in run.health[0]
+
+
+def lose_sent(lab, node: str, *selector: str) -> None:
+    """`node` routes what it sends itself that matches `selector` nowhere: a policy rule to a
+    blackhole (a netfilter table of the test's own would be tampering, rightly exit 3)."""
+    for cmd in (
+        ["ip", "route", "add", "blackhole", "default", "table", "99"],
+        ["ip", "rule", "add", "iif", "lo", *selector, "table", "99"],
+    ):
+        res = lab.runtime.exec(lab.state, node, cmd)
+        assert res.ok, res.stderr
 
 
 def test_answers_lost_on_the_way_back_are_inconclusive_not_failures(
@@ -105,8 +200,8 @@ def test_answers_lost_on_the_way_back_are_inconclusive_not_failures(
     """The firewall logs a reject (or an accept) and the prober sees nothing, on two 5-tuples:
     the environment could not judge those flows — exit 3, never a policy failure (exit 1)."""
     lab = lab_up(make_policy())
-    drop_output(lab, "fw", "icmp type destination-unreachable")  # rejects never leave it
-    drop_output(lab, "db1", "tcp sport 5432")  # db1's postgres answers never leave it
+    lose_sent(lab, "fw", "ipproto", "icmp")  # rejects never leave it
+    lose_sent(lab, "db1", "ipproto", "tcp", "sport", "5432")  # db1's postgres answers neither
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     res = subprocess.run(
         [sys.executable, "-m", "twin", "test", "--lab", lab.state.lab, "--json", "r.json",

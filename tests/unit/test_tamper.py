@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import struct
 
-from traffic.nftdump import Rule, Table, _attr
-from twin.firewalls.tamper import describe, fingerprint, table_sha256
+from traffic.nftdump import Census, Chain, Rule, Table, _attr
+from twin.firewalls.tamper import describe, fingerprint, foreign, table_sha256
 
 
 def chain(policy: int) -> bytes:
@@ -62,3 +62,38 @@ def test_many_changes_are_counted_past_the_first_few() -> None:
     now.rules += [Rule("forward", 100 + i, b"mark %d" % i, "", 0) for i in range(9)]
     said = describe(fingerprint(loaded()), now, text)
     assert said.count("rule added") == 4 and said.endswith("and 5 more changes")
+
+
+def test_objects_in_twins_table_count_and_none_leave_the_hash_as_it_was() -> None:
+    before = table_sha256(loaded())
+    now = loaded()
+    now.objects["object q1"] = b"quota"
+    assert table_sha256(now) != before
+    assert describe(fingerprint(loaded()), now, text) == "object q1 added"
+    assert table_sha256(loaded()) == before
+
+
+def test_every_table_twin_did_not_load_is_named_with_what_it_hooks() -> None:
+    census = Census(
+        generation=7,
+        tables=[("inet", "twin"), ("ip", "evil"), ("netdev", "nd"), ("inet", "twin2")],
+        chains=[
+            Chain("inet", "twin", "forward", "forward", 0, "filter", "drop"),
+            Chain("ip", "evil", "pre", "prerouting", -100, "nat", "accept"),
+            Chain("ip", "evil", "helper"),
+            Chain("netdev", "nd", "ing", "ingress", 0, "filter", "accept", ("eth1",)),
+        ],
+        rules={("ip", "evil"): 1, ("netdev", "nd"): 3},
+        legacy=[("ip", "filter")],
+    )
+    said = foreign(census, frozenset({("inet", "twin")}))
+    assert said == [
+        "table ip evil (chain pre: nat hook prerouting priority -100, policy accept; 1 rule)",
+        "table netdev nd (chain ing: filter hook ingress device eth1 priority 0, policy accept;"
+        " 3 rules)",
+        "table inet twin2 (no base chain; 0 rules)",
+        "iptables-legacy table filter (x_tables)",
+    ]
+    assert foreign(Census(tables=[("inet", "twin")]), frozenset()) == [
+        "table inet twin (no base chain; 0 rules)"
+    ]

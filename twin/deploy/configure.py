@@ -15,6 +15,7 @@ from typing import Any
 from traffic import rtnl
 from traffic.netns import Namespaces, in_thread, set_sysctls
 from traffic.prober import OPEN, Outcome, Probe, Refused, run_probes
+from twin.deploy import census
 from twin.deploy.enforcement import combined, hosts_snapshot, load_hosts, remember_hosts
 from twin.errors import EnvironmentProblem, ProbeRefused
 from twin.firewalls.base import FirewallNode, Snapshot, check
@@ -134,6 +135,7 @@ def remember_loaded(runtime: Runtime, state: LabState, plan: Plan) -> None:
     state.ruleset_sha256 = snap.sha256 if snap else ""
     if central is not None:
         fw.remember(node, central)
+    census.remember(runtime, state, plan, fw.whole_netfilter)
     state.save()
 
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 
 from traffic.netns import Namespaces, entered, in_thread
 from traffic.prober import OPEN, Probe
+from twin.deploy import census
 from twin.deploy.configure import firewall_snapshot, ruleset_change, send_probes
 from twin.deploy.enforcement import described
 from twin.deploy.enforcement import problems as node_problems
 from twin.deploy.responders import responder_alive
 from twin.firewalls.base import Snapshot
+from twin.firewalls.table import firewall_of
 from twin.lab.state import LabState
 from twin.plan.plan import Plan
 from twin.runtime.base import Runtime
@@ -35,6 +37,7 @@ class Health:
     warnings: list[str] = field(default_factory=list)  # worth saying; results still stand
     snapshot: Snapshot | None = None  # the firewall's table as read by the check
     checks: list[str] = field(default_factory=list)  # what was looked at, for the report
+    generations: dict[str, int] = field(default_factory=dict)  # node → nftables generation
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -60,9 +63,12 @@ def check_health(
     plan: Plan,
     responders: bool = True,
     snapshot: Snapshot | bool | None = True,
+    *,
+    since: dict[str, int] | None = None,
 ) -> Health:
     """`snapshot`: the firewall's table if the caller already read it (None: it is gone);
-    True: read it here; False: do not look at the ruleset."""
+    True: read it here; False: do not look at the ruleset. `since`: the nftables generations
+    of the check before a run (a ruleset changed and changed back during it is a problem)."""
     health = Health()
     nodes = runtime.status(state)
     gone = [n for n in plan.nodes if nodes.get(n) != "running"]
@@ -128,9 +134,25 @@ def check_health(
             )
     if state.ruleset_sha256:
         health.checks.append(described(plan, state.ruleset_sha256))
+    _count_netfilter(runtime, state, plan, health, since)
     if responders:
         _check_responders(runtime, state, plan, health)
     return health
+
+
+def _count_netfilter(
+    runtime: Runtime, state: LabState, plan: Plan, health: Health, since: dict[str, int] | None
+) -> None:
+    """No netfilter table twin did not load, in the firewall or any host; no change made and
+    undone since the last look."""
+    whole = firewall_of(plan.firewall_kind).whole_netfilter
+    ruleset_ok = health.ok
+    counted = census.judge(runtime, state, plan, whole=whole, ruleset_ok=ruleset_ok, since=since)
+    health.problems.extend(counted.problems)
+    health.warnings.extend(counted.warnings)
+    health.generations = counted.generations
+    where = "the firewall and " if whole else ""
+    health.checks.append(f"no other netfilter table in {where}the {len(plan.hosts)} hosts")
 
 
 def _expect(

@@ -74,6 +74,9 @@ class Firewall:
     # Each host can get its own rules, derived from the same policy (`enforcement: host|both`):
     # `render_host`, and a host node can be handed to `apply`, `snapshot`, `remember`.
     host_enforcement: ClassVar[bool] = False
+    # twin's table is all the node's netfilter should hold: any other table (any family, or
+    # x_tables) is a change by hand. Not so for a kind whose own init keeps tables (VyOS).
+    whole_netfilter: ClassVar[bool] = False
     netmiko_type: ClassVar[str]  # netmiko's device_type for `twin push --ssh`
 
     @property

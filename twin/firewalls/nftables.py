@@ -212,6 +212,7 @@ class Nftables(Firewall):
     nflog_attribution: ClassVar[bool] = True
     rehearsal: ClassVar[bool] = True
     host_enforcement: ClassVar[bool] = True
+    whole_netfilter: ClassVar[bool] = True
     netmiko_type: ClassVar[str] = "linux"
 
     def start(self, file: str) -> tuple[str, ...]:

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from traffic.nftdump import Table
+from traffic.nftdump import Census, Chain, Table
 from twin.lab.directory import LabDir
 
 SHOWN = 4  # changes named in the message; the rest are counted
 CHAIN_POLICY = 5  # NFTA_CHAIN_POLICY
 VERDICTS = {0: "drop", 1: "accept"}
+LEGACY_TOOL = {"ip": "iptables-legacy", "ip6": "ip6tables-legacy", "arp": "arptables-legacy"}
 
 
 def table_sha256(table: Table) -> str:
@@ -35,6 +36,8 @@ def table_sha256(table: Table) -> str:
         h.update(b"rule %s" % rule.canon)
     for name in sorted(table.sets):
         h.update(b"set %s %s" % (name.encode(), table.sets[name]))
+    for name in sorted(table.objects):  # none in a table twin renders: hashes stay as they were
+        h.update(b"%s %s" % (name.encode(), table.objects[name]))
     return h.hexdigest()
 
 
@@ -52,6 +55,8 @@ def fingerprint(table: Table) -> dict[str, Any]:
         objects[f"chain {name}"] = f"{_digest(body)} {_policy(body)}".strip()
     for name, body in table.sets.items():
         objects[f"set {name}"] = _digest(body)
+    for name, body in table.objects.items():  # "object q1", "flowtable f"
+        objects[name] = _digest(body)
     return {"chains": chains, "objects": objects}
 
 
@@ -127,3 +132,30 @@ def describe(
         return "the same rules, read differently"
     more = f"; and {len(changes) - SHOWN} more changes" if len(changes) > SHOWN else ""
     return "; ".join(changes[:SHOWN]) + more
+
+
+def foreign(census: Census, ours: frozenset[tuple[str, str]]) -> list[str]:
+    """Each netfilter table of a namespace that twin did not load, in words: nftables tables
+    (family, name, what each base chain hooks, how many rules) and x_tables ones."""
+    out = []
+    for family, name in census.tables:
+        if (family, name) in ours:
+            continue
+        hooked = [_hooks(c) for c in census.chains
+                  if c.family == family and c.table == name and c.hook]  # fmt: skip
+        rules = census.rules.get((family, name), 0)
+        what = "; ".join(hooked) if hooked else "no base chain"
+        out.append(f"table {family} {name} ({what}; {rules} rule{'' if rules == 1 else 's'})")
+    for family, name in census.legacy:
+        out.append(f"{LEGACY_TOOL.get(family, family)} table {name} (x_tables)")
+    return out
+
+
+def _hooks(chain: Chain) -> str:
+    """`chain fwd: filter hook forward priority 0, policy accept` (nft's words)."""
+    device = f" device {','.join(chain.devices)}" if chain.devices else ""
+    policy = f", policy {chain.policy}" if chain.policy else ""
+    return (
+        f"chain {chain.name}: {chain.kind} hook {chain.hook}{device} priority "
+        f"{chain.priority}{policy}"
+    )

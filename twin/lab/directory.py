@@ -26,6 +26,7 @@ class LabDir:
     POLICY: ClassVar[str] = "policy.yml"  # the policy the firewall enforces (a copy)
     CONFIGS: ClassVar[str] = "configs"  # per node: <node>.ip, <node>.sysctl, the firewall's file
     LOADED_RULESET: ClassVar[str] = "ruleset.loaded.json"  # fingerprint of the loaded table
+    LOADED_GENERATIONS: ClassVar[str] = "netfilter.loaded.json"  # nftables generation per node
     AGENTS: ClassVar[str] = "agents"  # per host enforcing its own rules: <host>.loaded.json
     RESPONDER_SPEC: ClassVar[str] = "responders.json"
     RESPONDER_READY: ClassVar[str] = "responder.ready"
@@ -68,6 +69,10 @@ class LabDir:
     @property
     def loaded_ruleset(self) -> Path:
         return self.path / self.LOADED_RULESET
+
+    @property
+    def loaded_generations(self) -> Path:
+        return self.path / self.LOADED_GENERATIONS
 
     def loaded_agent(self, host: str) -> Path:
         """The fingerprint of the table a host enforcing its own rules was given."""
