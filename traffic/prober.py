@@ -99,6 +99,7 @@ class Probe:
     dst: str
     proto: str  # tcp | udp | icmp | icmpv6
     port: int = 0
+    sport: int = 0  # tcp/udp: this source port (0: one from the spread)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def run_probes(
     """Send every probe and judge it; outcomes are in the order of `probes`."""
     check_targets(((p.netns, p.src, p.dst) for p in probes), lab_subnets)
     items = ((p.netns, p.src, p.dst, p.proto, p.port) for p in probes)
-    judged = _run(items, len(probes), timeout, window)
+    fixed = {i: p.sport for i, p in enumerate(probes) if p.sport}
+    judged = _run(items, len(probes), timeout, window, fixed)
     return [judged.outcome(i) for i in range(len(probes))]
 
 
@@ -180,11 +182,17 @@ def gc_paused(work: Callable[P, T]) -> Callable[P, T]:
 
 @gc_paused
 def _run(
-    items: Iterator[tuple[str, str, str, str, int]], total: int, timeout: float, window: int
+    items: Iterator[tuple[str, str, str, str, int]],
+    total: int,
+    timeout: float,
+    window: int,
+    fixed: dict[int, int] | None = None,
 ) -> Judged:
-    """The engine, in a thread of its own (setns changes the calling thread only)."""
+    """The engine, in a thread of its own (setns changes the calling thread only). `fixed`:
+    probe index → its own source port."""
     raise_fd_limit(window + 1024)
     run = _Run(items, total, timeout, window)
+    run.fixed = fixed or {}
     in_thread(run.main, "twin-prober")
     return run.out
 
@@ -234,6 +242,7 @@ class _Run:
         self.live = 0  # probes sent and not judged yet
         self.ident = _idents(total)
         self.ports = _Spread(random.Random())
+        self.fixed: dict[int, int] = {}  # probe index → the source port it must leave from
         self.ep = select.epoll()
 
     def main(self) -> None:
@@ -357,6 +366,7 @@ class _Run:
             rc = s.connect_ex((dst, port))
             if rc != errno.EADDRNOTAVAIL:  # that 4-tuple is in use: another source port
                 break
+            self.fixed.pop(i, None)
             self.owner[fd] = -1
             self.socks[i] = None
             s.close()
@@ -399,10 +409,13 @@ class _Run:
         raw.sendto(echo(ident, seq, b"twin-probe"), (dst, 0))
 
     def _bind(self, i: int, s: _socket.socket, src: str) -> int:
-        """A source port from the spread; one a listener holds on that host (a responder's) is
-        drawn again."""
-        for _ in range(8):
-            port = self.ports.next(i)
+        """The probe's own source port, else one from the spread; one a listener holds on that
+        host (a responder's) is drawn again (the caller sees the port it got)."""
+        wanted = self.fixed.get(i, 0)
+        if wanted and s.type & socket.SOCK_STREAM:  # beside a listener on that port (a responder's)
+            s.setsockopt(SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        for attempt in range(8):
+            port = wanted if wanted and not attempt else self.ports.next(i)
             try:
                 s.bind(_local(src, port))
                 return port

@@ -42,12 +42,16 @@ def bind_all(nodes: list[dict[str, Any]]) -> tuple[dict[int, socket.socket], set
                 for port in node.get("tcp", []):
                     s = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    # the prober's probe from this very port (53, 88: the classic source
+                    # ports) binds beside the listener
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                     s.bind((address, port))
                     s.listen(4096)
                     sockets[s.fileno()] = s
                     tcp.add(s.fileno())
                 for port in node.get("udp", []):
                     s = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # likewise
                     s.bind((address, port))
                     sockets[s.fileno()] = s
     finally:

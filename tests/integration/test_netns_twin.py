@@ -91,6 +91,31 @@ def test_a_source_port_hole_is_seen(make_policy, lab_up) -> None:
     assert any("web-never-db" in r.violates for r in passed)
 
 
+def test_a_single_source_port_hole_is_seen_from_the_classic_ports(make_policy, lab_up) -> None:
+    """The holes firewalls had (`udp sport 53 accept`, `tcp sport 20 accept`) are one port
+    wide: the spread would rarely hit them, so a blocked flow of each zone pair also leaves
+    from each well-known source port (53 even where a responder listens on it)."""
+    lab = lab_up(make_policy())
+    run = pipeline.test(lab)
+    classic = [c for c in run.crafted if c.kind.startswith("source-port")]
+    assert classic and all(c.ok and "not sent" not in c.observed for c in classic)
+    assert {c.kind for c in classic} >= {"source-port 53", "source-port 20", "source-port 123"}
+    for hole, kind in (
+        ("udp sport 53 accept", "source-port 53"),
+        ("tcp sport 20 accept", "source-port 20"),
+    ):
+        load_mutated(
+            lab, lambda text, h=hole: text.replace(FORWARD_HOOK, f"{FORWARD_HOOK}\n\t\t{h}")
+        )
+        # the classic probes repeat their 5-tuples: the last hole's conntrack entries must go
+        assert lab.runtime.exec(lab.state, "fw", ["conntrack", "-F"]).ok
+        run = pipeline.test(lab)
+        assert run.exit_code == 1 and not run.health
+        passed = [c for c in run.crafted if not c.ok]
+        assert passed and {c.kind for c in passed} == {kind}, passed
+        assert all(c.observed in ("open", "closed") for c in passed)
+
+
 def test_stopped_responder_is_closed_not_blocked(make_policy, lab_up) -> None:
     lab = lab_up(make_policy())
     stop_responders(lab.state)

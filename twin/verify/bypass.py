@@ -34,7 +34,10 @@ from twin.policy.model import ANTI_SPOOFING, Verdict
 from twin.verify.crafted import CraftedResult
 from twin.verify.verdicts import Observed
 
-LINK_LOCAL, UNPLANNED = "link-local", "unplanned-address"
+LINK_LOCAL, UNPLANNED, SOURCE_PORT = "link-local", "unplanned-address", "source-port"
+# source ports firewalls have let through by themselves (DNS, FTP data, Kerberos, DHCP, NTP,
+# IKE): a blocked flow is sent from each, per zone pair, so a `udp sport 53 accept` shows
+CLASSIC = {"tcp": (20, 53, 88), "udp": (53, 67, 68, 88, 123, 500)}
 KERNEL = "not forwarded (kernel)"  # what a link-local source meets: no rule, the router itself
 V6_BYPASS = "we forgot v6"
 
@@ -49,6 +52,8 @@ class Planned:
     proto: str
     port: int
     prefix: int = 0  # unplanned-address: its prefix length, to add it to the host
+    sport: int = 0  # source-port: the well-known port it leaves from
+    rule: str = ""  # source-port: the rule that blocks the flow
 
 
 def plan_bypass(plan: Plan, flows: list[PlannedFlow]) -> list[Planned]:
@@ -67,6 +72,26 @@ def plan_bypass(plan: Plan, flows: list[PlannedFlow]) -> list[Planned]:
             if spare is not None:
                 prefix = h.prefixlen if family == 4 else h.prefixlen6
                 out.append(Planned(UNPLANNED, h.name, d.name, spare, dst, proto, port, prefix))
+    return out + _classic(plan, flows)
+
+
+def _classic(plan: Plan, flows: list[PlannedFlow]) -> list[Planned]:
+    """Per zone pair, family and protocol, the first flow the policy blocks, sent from each
+    well-known source port (CLASSIC): a rule keyed on one source port lets it through."""
+    out: list[Planned] = []
+    seen: set[tuple[str, str, int, str]] = set()
+    for f in flows:
+        key = (f.src_zone, f.dst_zone, f.flow.family, f.flow.proto)
+        if f.predicted is Verdict.allow or f.flow.proto not in CLASSIC or key in seen:
+            continue
+        seen.add(key)
+        s, d = plan.by_host[f.flow.src], plan.by_host[f.flow.dst]
+        src, dst = str(s.addr(f.flow.family)), str(d.addr(f.flow.family))
+        out += [
+            Planned(f"{SOURCE_PORT} {sport}", s.name, d.name, src, dst, f.flow.proto,
+                    f.flow.port, sport=sport, rule=f.rule.name)
+            for sport in CLASSIC[f.flow.proto]
+        ]  # fmt: skip
     return out
 
 
@@ -111,9 +136,9 @@ def bypass_probes(planned: list[Planned], netns: dict[str, str]) -> Iterator[Sen
     local = _link_locals({p.sender for p in planned if p.kind == LINK_LOCAL}, netns)
     sent: Sent = []
     for p in planned:
-        src = p.src if p.kind == UNPLANNED else local.get(p.sender, "")
+        src = local.get(p.sender, "") if p.kind == LINK_LOCAL else p.src
         if src:
-            sent.append((p, Probe(netns[p.sender], src, p.dst, p.proto, p.port)))
+            sent.append((p, Probe(netns[p.sender], src, p.dst, p.proto, p.port, p.sport)))
     try:  # an interrupt while they are being added takes them away too
         _addresses(added, netns, add=True)
         yield sent
@@ -166,7 +191,9 @@ def judge_bypass(
         # it never left the host: no verdict (unless the host's own rules refused it: EPERM)
         if outcome.detail.startswith("[Errno") and "not permitted" not in outcome.detail:
             seen, blocked = f"not sent ({outcome.detail})", False
-        expected = ANTI_SPOOFING if p.kind == UNPLANNED else KERNEL
+        elif p.sport and outcome.sport != p.sport:  # a listener of that host holds the port
+            seen, blocked = f"not sent from port {p.sport} (in use on {p.sender})", True
+        expected = p.rule if p.sport else ANTI_SPOOFING if p.kind == UNPLANNED else KERNEL
         out.append(CraftedResult(
             p.kind, p.sender, probe.src.split("%")[0], p.dst_host, p.port, expected,
             rec.prefix if rec else "", blocked, seen, p.proto,
@@ -175,4 +202,4 @@ def judge_bypass(
 
 
 def is_bypass(c: CraftedResult) -> bool:
-    return c.kind in (LINK_LOCAL, UNPLANNED)
+    return c.kind in (LINK_LOCAL, UNPLANNED) or c.kind.startswith(SOURCE_PORT)
