@@ -68,8 +68,10 @@ def summary_line(run: Verification) -> str:
             f"; swept {run.sweep_probes:,} ports in {run.sweep_seconds:.1f} s ({per_s:,.0f}/s): "
             f"{allowed:,} allowed, {len(run.sweeps)} ranges"
         )
+    again = f" ({run.reprobed} sent again)" if run.reprobed else ""
     return (
-        f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s): {seen}{swept} — {verdict_words(run)}"
+        f"{n} probes in {run.seconds:.2f} s ({rate:,.0f}/s){again}: {seen}{swept} — "
+        f"{verdict_words(run)}"
     )
 
 

@@ -38,7 +38,13 @@ from twin.plan.sweep import SweepTarget
 from twin.runtime.base import Runtime
 from twin.verify.sweepjudge import Probed, doubts, judge
 from twin.verify.swept import SweptRange
-from twin.verify.verify import Verification, counter_delta, nflog_readers, records_of
+from twin.verify.verify import (
+    Verification,
+    counter_delta,
+    forget_connections,
+    nflog_readers,
+    records_of,
+)
 
 Sink = Callable[[list[LogRecord]], None]
 
@@ -114,6 +120,7 @@ def run_sweep(
         else None
     )
     before = firewall_snapshot(runtime, state, plan)
+    forget_connections(runtime, state, plan)  # the matrix's own entries would pass unlogged
     started = time.monotonic()
     try:
         with reader.start():
@@ -125,6 +132,7 @@ def run_sweep(
             ids = {v: k for k, v in names.items()}
             again = doubts(plan, work, ids)
             if again:  # once more on fresh 5-tuples, with a longer wait
+                forget_connections(runtime, state, plan)
                 _reprobe(
                     work, again, subnets, min(0.9, timeout * 3), reader=reader, take=take,
                     names=names,

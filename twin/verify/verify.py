@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from traffic import conntrack
 from traffic.nflog import LogRecord, NflogReaders
 from traffic.prober import Outcome, Probe, gc_paused
 from twin import __version__
@@ -197,6 +198,7 @@ def verify(
     witness = firewall_actions(plan) if fw.nflog_attribution else None
     wall = time.time()
     bypass = plan_bypass(plan, flows) if stateful else []
+    forget_connections(runtime, state, plan)  # every probe meets the rules, none a ct entry
     with reader.start(), bypass_probes(bypass, netns) as sent:
         # the bypass check's few probes ride with the matrix (no wait of their own)
         extra = [p for _, p in sent]
@@ -213,6 +215,7 @@ def verify(
         ]  # fmt: skip
         if again:  # once more on fresh 5-tuples, with a longer wait
             resent = [probes[i] for i in again]
+            forget_connections(runtime, state, plan)  # the first try's own entries too
             second = send_probes(resent, subnets, min(0.9, timeout * 3))
             records += _drain(reader, expected_records([flows[i] for i in again],
                                                        [paths[i] for i in again]))  # fmt: skip
@@ -251,6 +254,17 @@ def nflog_readers(runtime: Runtime, state: LabState, plan: Plan) -> NflogReaders
     except OSError as exc:
         whose = "the firewall's" if list(where) == [plan.firewall] else "the enforcing nodes'"
         raise EnvironmentProblem(f"cannot read {whose} NFLOG group: {exc}") from None
+
+
+def forget_connections(runtime: Runtime, state: LabState, plan: Plan) -> None:
+    """Empty the conntrack table of the firewall and of every node that enforces the policy
+    (`traffic.conntrack`): a UDP or ICMP flow accepted by an earlier run (or the first try) is
+    remembered for 30 s, and a probe drawing its 5-tuple again would pass with no log record."""
+    nodes = dict.fromkeys((plan.firewall, *enforcing_nodes(plan)))
+    try:
+        conntrack.flush([runtime.netns(state, n) for n in nodes])
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot empty the conntrack tables: {exc}") from None
 
 
 def _crafted(crafted: list[Any], reader: NflogReaders, records: list[LogRecord]) -> list[Any]:

@@ -29,7 +29,12 @@ from twin.plan.plan import Plan
 from twin.policy.model import FLAT_SEGMENT, Action
 from twin.runtime.base import Runtime
 from twin.verify.verdicts import PASSED, Observed
-from twin.verify.verify import DEFAULT_TIMEOUT, firewall_actions, nflog_readers
+from twin.verify.verify import (
+    DEFAULT_TIMEOUT,
+    firewall_actions,
+    forget_connections,
+    nflog_readers,
+)
 
 SEEN_IF = {
     Action.allow: PASSED,
@@ -105,6 +110,7 @@ def walk_live(
         again = [i for i, r in enumerate(rules) if _doubt(r, outcomes[i], records[i], actions)]
         if again:
             resent = [probes[i] for i in again]
+            forget_connections(runtime, state, plan)
             second = run_probes(resent, subnets, timeout=min(0.9, timeout * 3))
             for i, out, rec in zip(
                 again, second, _records(reader, resent, second, [rules[i] for i in again]),
@@ -119,6 +125,7 @@ def walk_live(
             for k, r, o, rec in zip(keys, rules, outcomes, records, strict=True)
         ]
 
+    forget_connections(runtime, state, plan)  # no probe passes on an earlier run's entry
     with reader.start():
         for depth in range(1, walks.depth + 1):
             batch: dict[Key, str] = {}
