@@ -193,6 +193,7 @@ def _run(
     raise_fd_limit(window + 1024)
     run = _Run(items, total, timeout, window)
     run.fixed = fixed or {}
+    run.pinned = frozenset(run.fixed.values())
     in_thread(run.main, "twin-prober")
     return run.out
 
@@ -243,6 +244,7 @@ class _Run:
         self.ident = _idents(total)
         self.ports = _Spread(random.Random())
         self.fixed: dict[int, int] = {}  # probe index → the source port it must leave from
+        self.pinned: frozenset[int] = frozenset()  # those ports: never drawn from the spread
         self.ep = select.epoll()
 
     def main(self) -> None:
@@ -416,6 +418,10 @@ class _Run:
             s.setsockopt(SOL_SOCKET, socket.SO_REUSEPORT, 1)
         for attempt in range(8):
             port = wanted if wanted and not attempt else self.ports.next(i)
+            if port in self.pinned and port != wanted:
+                # a port another probe of this run leaves from: two UDP sockets on one 4-tuple
+                # share their answers (one reject's ICMP error reaches one of them only)
+                continue
             try:
                 s.bind(_local(src, port))
                 return port
