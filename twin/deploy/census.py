@@ -117,7 +117,7 @@ def judge(
             if since is not None and since.get(node, gen) != gen:
                 problems.append(
                     f"{who}'s nftables ruleset was changed while flows were probed (generation "
-                    f"{since[node]} → {gen}) and changed back: what the probes met is unknown"
+                    f"{since[node]} → {gen}): what the probes met is unknown"
                 )
             elif node in was and was[node] != gen:
                 warnings.append(
