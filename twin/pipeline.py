@@ -32,7 +32,7 @@ from twin.deploy.responders import (
 )
 from twin.deploy.running import Lab, open_lab
 from twin.deploy.teardown import down, down_lost, signals_deferred
-from twin.errors import EnvironmentProblem, InputError, Problem, TwinError, UsageError
+from twin.errors import EnvironmentProblem, InputError, NotUp, Problem, TwinError, UsageError
 from twin.firewalls.table import unsupported
 from twin.lab.directory import TOPOLOGY, LabDir, home, run_dir, write_atomic
 from twin.lab.registry import claim, find_entry, release
@@ -50,6 +50,7 @@ from twin.render.topology import render_lab
 from twin.runtime.base import Runtime
 from twin.runtime.dockercli import DaemonHung
 from twin.runtime.registry import get_runtime
+from twin.verify.paths import check_paths
 from twin.verify.provenance import (
     Provenance,
     differences,
@@ -260,29 +261,44 @@ def start_lab_responders(runtime: Runtime, state: LabState, plan: Plan) -> int:
 
 
 def open_to_test(lab: str | None = None, file: str | Path | None = None) -> Lab:
-    """The lab and the plan to judge it by: FILE's, intent included, when its zones, hosts and
-    rules are what the lab enforces now (else UsageError naming what differs); without FILE,
-    the policy the lab enforces."""
+    """The lab and the plan to judge it by: with FILE, the lab's own plan (what it builds and
+    enforces) judged by FILE's intent, provided FILE's zones, hosts and rules are what the lab
+    enforces now (else UsageError naming what differs); without FILE, the policy the lab
+    enforces. FILE is read once: what is judged is what is hashed."""
     if file is None:
         return open_lab(lab)
-    given = load_policy(file)
-    opened = open_lab(lab or given.name)
-    differ = differences(given, opened.plan.policy)
-    if differ:
+    raw = read_policy_file(file)
+    given = parse_policy(raw, str(file))
+    try:
+        opened = open_lab(lab or given.name)
+    except NotUp as exc:
+        if lab is not None:
+            raise
+        raise NotUp(
+            f"{exc}; {file} names lab {given.name}: give --lab NAME to judge it on another"
+        ) from None
+    name = opened.state.lab
+    if given.name != name:
+        given = given.model_copy(update={"name": name})
+    mine = build_plan(given)
+    differ = differences(mine, opened.plan)
+    if any(differ):
         candidate = running_candidate(opened.state.path)
-        raise UsageError(mismatch_message(str(file), opened.state.lab, differ, candidate))
-    if given.name != opened.state.lab:
-        given = given.model_copy(update={"name": opened.state.lab})
-    return Lab(opened.state, opened.runtime, build_plan(given), str(file))
+        renamed = given.name != parse_policy(raw, str(file)).name
+        raise UsageError(mismatch_message(str(file), name, differ, candidate, renamed))
+    # the lab's layout (zone order, ports, bridges) with FILE's policy: its intent, its names
+    judge = dataclasses.replace(opened.plan, policy=given)
+    return Lab(opened.state, opened.runtime, judge, str(file), raw)
 
 
 def provenance(lab: Lab) -> Provenance:
     """The policy file judged (its sha256), the ruleset enforced, a rehearsal candidate."""
     candidate = running_candidate(lab.state.path)
     if lab.policy_file:
-        return judged(lab.policy_file, lab.state.ruleset_sha256, candidate)
-    raw = read_source(lab.state.files.policy)  # the lab's copy of what it enforces
-    return judged(candidate or lab.state.policy, lab.state.ruleset_sha256, candidate, raw)
+        return judged(lab.policy_file, lab.state.ruleset_sha256, candidate, lab.policy_source)
+    copy = lab.state.files.policy  # the lab's copy of what it enforces
+    origin = candidate or lab.state.policy
+    return judged(str(copy), lab.state.ruleset_sha256, candidate, read_source(copy), origin)
 
 
 def test(
@@ -316,6 +332,7 @@ def test(
                     lab.runtime, lab.state, lab.plan, timeout, matrix, snapshot=snap,
                     provenance=source,
                 )  # fmt: skip
+                run.paths = check_paths(lab.plan)  # the `unreachable` lines, on those rules
                 files = begin_run(lab.state, lab.plan, run)
                 if sweep:
                     add_sweep(

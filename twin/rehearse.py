@@ -171,7 +171,9 @@ def roll_back(
         with said_on_interrupt(lab_):
             swap_to(lab_, base, ruleset, raw, ("baseline", ""))
             _healthy(lab_)
-            source = judged(lab_.state.policy, lab_.state.ruleset_sha256, "", raw)
+            source = judged(
+                str(folder / "baseline.yml"), lab_.state.ruleset_sha256, "", raw, lab_.state.policy
+            )
             run = verify(lab_.runtime, lab_.state, base, timeout, provenance=source)
             keep_run(lab_.state, base, run, kind="rollback", keep=keep)
     return Lab(lab_.state, lab_.runtime, base), run

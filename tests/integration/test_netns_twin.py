@@ -156,7 +156,10 @@ def test_cli_up_test_status_down(make_policy, tmp_path, no_leftovers) -> None:
         assert res.returncode == 0, res.stdout + res.stderr
         assert "all match" in res.stdout
         report = json.loads((tmp_path / "r.json").read_text())
-        assert report["policy_file"] == str(policy.resolve()) and report["exit_code"] == 0
+        # no FILE: the lab's copy of the policy is judged, and named so
+        copy = Path(report["policy_file"])
+        assert report["policy_copy_of"] == str(policy.resolve()) and report["exit_code"] == 0
+        assert copy.name == "policy.yml" and copy.read_bytes() == policy.read_bytes()
         assert report["policy_sha256"] == hashlib.sha256(policy.read_bytes()).hexdigest()
         assert len(report["ruleset_sha256"]) == 64 and report["enforcing"] == "baseline"
         results = report["results"]
@@ -178,7 +181,7 @@ def test_cli_up_test_status_down(make_policy, tmp_path, no_leftovers) -> None:
         assert 'name="web-never-db"' in junit and 'failures="0"' in junit
         assert f'<property name="ruleset_sha256" value="{report["ruleset_sha256"]}"' in junit
         assert f'<property name="policy_sha256" value="{report["policy_sha256"]}"' in junit
-        assert "ruleset sha256" in res.stdout and str(policy.resolve()) in res.stdout
+        assert "ruleset sha256" in res.stdout and f"copy of {policy.resolve()}" in res.stdout
         res = twin("status", cwd=tmp_path, env=env)
         assert lab in res.stdout and "13/13 running" in res.stdout
     finally:
@@ -319,5 +322,63 @@ def test_twin_test_file_judges_that_files_intent(make_policy, lab_up, tmp_path) 
     assert res.returncode == 2, res.stdout + res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
     assert f"is not what lab {lab} enforces now" in res.stderr
-    assert "hosts of zone dev, rule web-to-app changed differ" in res.stderr
-    assert f"twin rehearse {changed}" in res.stderr and f"twin up {changed}" in res.stderr
+    assert "host dev2 removed; rule web-to-app services tcp/8080 → tcp/5432,tcp/8080" in res.stderr
+    assert f"`twin down --lab {lab}` then `twin up {changed}`" in res.stderr
+    assert "a rehearsal swaps rules only" in res.stderr  # hosts changed: no rehearsal offered
+
+
+def test_twin_test_file_refuses_what_the_lab_does_not_enforce(
+    make_policy, lab_up, tmp_path
+) -> None:
+    """The issue's case (an intent line edited wrong: exit 1, as `twin validate` says), edits
+    that only write the same twin otherwise (accepted), and changes the lab does not enforce:
+    IPv6 added to a zone (was judged against an IPv4-only twin: exit 3 'not healthy'), a
+    rule's action; one line each, exit 2."""
+    policy = make_policy()
+    lab = lab_up(policy).state.lab
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    text = policy.read_text()
+
+    def edited(name: str, old: str, new: str) -> Path:
+        assert old in text
+        path = policy.with_name(name)
+        path.write_text(text.replace(old, new, 1))
+        return path
+
+    wrong = edited("wrong.yml", "verdict: allow", "verdict: block")  # web-reaches-app
+    res = twin("test", str(wrong), "-q", cwd=tmp_path, env=env)
+    assert res.returncode == 1 and "4 FAILED" in res.stdout, res.stdout + res.stderr
+    assert twin("validate", str(wrong), cwd=tmp_path, env=env).returncode == 1
+    # an `unreachable` line that a path breaks (jump1 → db1 ssh): judged too, as validate does
+    path = edited("path.yml", "from: dev\n  to: finance\n  verdict: unreachable",
+                  "from: management\n  to: db\n  verdict: unreachable")  # fmt: skip
+    res = twin("test", str(path), "--junit", "-", cwd=tmp_path, env=env)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "1 unreachable intent line BROKEN" in res.stderr  # the tables: JUnit is on stdout
+    case = f'<testcase classname="twin.{lab}.unreachable" name="dev-never-reaches-finance">'
+    assert case in res.stdout and "a path: jump1 → db1 tcp/22 (mgmt-ssh)" in res.stdout
+    assert twin("validate", str(path), cwd=tmp_path, env=env).returncode == 1
+    ghost = edited("ghost.yml", "to: db\n  service: postgres", "to: db3\n  service: postgres")
+    res = twin("test", str(ghost), cwd=tmp_path, env=env)
+    assert res.returncode == 2 and "ghost.yml:" in res.stderr and "did you mean 'db'" in res.stderr
+    # zones in another order, hosts with their addresses written out: the same twin
+    data = yaml.safe_load(text)
+    data["zones"] = dict(reversed(list(data["zones"].items())))
+    data["zones"]["web"]["hosts"] = [{"name": "web2", "address": "192.168.10.12"},
+                                     {"name": "web1", "address": "192.168.10.11"}]  # fmt: skip
+    same = policy.with_name("same.yml")
+    same.write_text("# written otherwise\n" + yaml.safe_dump(data, sort_keys=True))
+    res = twin("test", str(same), "--json", "s.json", "-q", cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["policy_file"] == str(same) and report["enforcing"] == "baseline"
+    assert report["policy_sha256"] == hashlib.sha256(same.read_bytes()).hexdigest()
+    for name, old, new, said in (
+        ("v6.yml", "subnet: 192.168.10.0/24", "subnet: [192.168.10.0/24, 'fd00:10::/64']",
+         "zone web subnet6 none → fd00:10::/64"),
+        ("deny.yml", "action: allow", "action: deny", "rule web-to-app action allow → deny"),
+    ):  # fmt: skip
+        res = twin("test", str(edited(name, old, new)), cwd=tmp_path, env=env)
+        assert res.returncode == 2, res.stdout + res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and said in res.stderr
+        assert f"is not what lab {lab} enforces now" in res.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import socket
@@ -166,11 +167,27 @@ def test_cli_rehearse_report_html_in_chromium(make_policy, lab_up, tmp_path: Pat
     assert xml.count(f'classname="twin.{name}.matrix"') == 36
     # the baseline file is not what the lab enforces now: refused, naming the candidate
     res = run("test", str(base))
-    assert res.returncode == 2 and f"the lab runs the rehearsal candidate {cand}" in res.stderr
+    assert res.returncode == 2 and f"lab runs the rehearsal candidate {cand}" in res.stderr
+    assert "rule web-db-temp removed; rule web-to-app services tcp/8443 → tcp/8080" in res.stderr
+    assert f"`twin rehearse {base} --lab {name}`" in res.stderr
     res = run("test", "--lab", name, "--json", str(tmp_path / "r.json"), "-q")
     assert res.returncode == 1  # the candidate breaks intent
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["enforcing"] == f"rehearsal candidate {cand}"
+    assert report["policy_copy_of"] == str(cand)  # no FILE: the lab's copy of the candidate
+    copy = Path(report["policy_file"])
+    assert report["policy_sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+    # the candidate's own file: its intent judged, the candidate named as enforced
+    res = run("test", str(cand), "--json", str(tmp_path / "c.json"), "--junit", "-", "-q")
+    assert res.returncode == 1, res.stderr
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert report["policy_file"] == str(cand) and report["policy_copy_of"] == ""
+    assert report["policy_sha256"] == hashlib.sha256(cand.read_bytes()).hexdigest()
+    assert (
+        report["ruleset_sha256"]
+        == json.loads(lab.state.path.joinpath("state.json").read_text())["ruleset_sha256"]
+    )
+    assert f'<property name="enforcing" value="rehearsal candidate {cand}"' in res.stdout
     assert f"rehearsal candidate {cand}" in dom
     assert "rehearsal candidate" in junit.read_text()
     res = run("rehearse", "--rollback", "--lab", name)

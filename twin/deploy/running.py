@@ -3,7 +3,7 @@ the policy it was deployed from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from twin.lab.registry import find_entry
@@ -23,6 +23,7 @@ class Lab:
     runtime: Runtime
     plan: Plan
     policy_file: str = ""  # the file whose intent `test` judges ("": the lab's own copy)
+    policy_source: bytes = field(default=b"", repr=False)  # that file as read (and hashed)
 
 
 def open_lab(lab: str | None = None, file: str | Path | None = None) -> Lab:

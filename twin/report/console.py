@@ -79,7 +79,10 @@ def verdict_words(run: Verification) -> str:
     if run.ok:
         return "all match"
     unsure = run.inconclusive or run.sweep_inconclusive
-    words = [f"{len(run.failures)} FAILED"] if run.failures or not unsure else []
+    broken = run.broken_paths
+    words = [f"{len(run.failures)} FAILED"] if run.failures or not (unsure or broken) else []
+    if broken:
+        words.append(f"{len(broken)} unreachable intent line{'s' * (len(broken) > 1)} BROKEN")
     if run.sweep_failures:
         ports = sum(r.ports for r in run.sweep_failures)
         words.append(f"{ports:,} swept ports FAILED ({len(run.sweep_failures)} ranges)")
@@ -114,6 +117,15 @@ def print_report(console: Console, plan: Plan, run: Verification) -> None:
             )
         elif not o.flows:
             console.print(f"  [yellow]?[/] {o.name}: {o.text} — no flow covers it")
+    if run.paths:
+        held = sum(1 for p in run.paths if p["holds"])
+        mark = "[green]✓[/]" if held == len(run.paths) else "[red]✗[/]"
+        console.print(
+            f"{mark} unreachable: {held}/{len(run.paths)} intent lines hold (no path of any "
+            "length through the flows the rules allow)"
+        )
+        for p in run.broken_paths:
+            console.print(f"  [red]✗[/] {p['name']}: {p['text']} — a path: {p['path']}")
     crafted = [c for c in run.crafted if not is_bypass(c)]
     if crafted:
         good = sum(1 for c in crafted if c.ok)

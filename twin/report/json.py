@@ -29,6 +29,7 @@ def run_json(run: Verification) -> dict[str, object]:
         "failures": len(run.failures),
         "inconclusive": len(run.inconclusive),
         "reprobed": run.reprobed,
+        "unreachable": run.paths,  # the `unreachable` intent lines, checked on the rules probed
         "health": run.health,
         "findings": {V6_BYPASS: run.forgot_v6} if run.forgot_v6 else {},
         "bypass": [vars(c) for c in run.crafted if is_bypass(c)],

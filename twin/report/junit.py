@@ -43,6 +43,15 @@ def write_junit(plan: Plan, run: Verification, path: Path) -> None:
                 message=f"{o.text}: {len(o.inconclusive)} of {o.flows} flows inconclusive",
             )  # fmt: skip
             error.text = "\n".join(_flow_line(r) for r in o.inconclusive)
+    for p in run.paths:  # `unreachable` lines: no path of any length
+        case = ET.SubElement(
+            suite, "testcase", classname=f"twin.{plan.lab}.unreachable", name=p["name"]
+        )
+        cases += 1
+        if not p["holds"]:
+            failed += 1
+            fail = ET.SubElement(case, "failure", message=p["text"], type="intent")
+            fail.text = f"a path: {p['path']}"
     pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for r in run.results:
         pairs[(r.src_zone, r.dst_zone)].append(r)

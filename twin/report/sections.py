@@ -47,6 +47,11 @@ def run_facts(saved: SavedRun, log_href: str | None) -> list[tuple[str, str, str
     if source:
         rows += [
             ("policy file", source.get("policy_file", ""), ""),
+            *(
+                [("the lab's copy of", source["policy_copy_of"], "")]
+                if source.get("policy_copy_of")
+                else []
+            ),
             ("policy sha256", source.get("policy_sha256", ""), ""),
             (
                 "ruleset sha256 (as the firewall held it)",

@@ -111,6 +111,14 @@ class Verification:
     forgot_v6: list[str] = field(default_factory=list)
     records: list[LogRecord] = field(default_factory=list, repr=False)  # not kept in run.json
     policy_bytes: bytes = field(default=b"", repr=False)  # the policy file judged, as hashed
+    # the `unreachable` intent lines, checked exactly on the plan whose flows the run probed:
+    # {"name", "text", "holds", "path"} (`twin.verify.paths`)
+    paths: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def broken_paths(self) -> list[dict[str, Any]]:
+        """`unreachable` intent lines a path of allowed flows breaks."""
+        return [p for p in self.paths if not p.get("holds")]
 
     @property
     def failures(self) -> list[Result]:
@@ -138,17 +146,20 @@ class Verification:
             and not self.sweep_failures
             and not self.sweep_inconclusive
             and not self.health
+            and not self.broken_paths
             and all(c.ok for c in self.crafted)
         )
 
     @property
     def exit_code(self) -> int:
         """3: the twin or the machine could not judge (unhealthy, or flows inconclusive and no
-        real failure); 1: a flow, a swept port or a crafted packet differs from the policy;
-        0: all good."""
+        real failure); 1: a flow, a swept port or a crafted packet differs from the policy, or
+        an `unreachable` intent line is broken; 0: all good."""
         if self.health:
             return 3
-        if self.failures or self.sweep_failures or not all(c.ok for c in self.crafted):
+        if self.failures or self.sweep_failures or self.broken_paths:
+            return 1
+        if not all(c.ok for c in self.crafted):
             return 1
         return 3 if self.inconclusive or self.sweep_inconclusive else 0
 
