@@ -274,9 +274,12 @@ def open_to_test(lab: str | None = None, file: str | Path | None = None) -> Lab:
     except NotUp as exc:
         if lab is not None:
             raise
-        raise NotUp(
-            f"{exc}; {file} names lab {given.name}: give --lab NAME to judge it on another"
-        ) from None
+        try:  # FILE named otherwise (a candidate, a copy): the only lab up, as rehearse does
+            opened = open_lab(None)
+        except (NotUp, UsageError):
+            raise NotUp(
+                f"{exc}; {file} names lab {given.name}: give --lab NAME to judge it on another"
+            ) from None
     name = opened.state.lab
     if given.name != name:
         given = given.model_copy(update={"name": name})

@@ -131,3 +131,32 @@ def test_unreachable_lines_are_checked_on_the_plan_judged() -> None:
     assert not run.ok and run.exit_code == 1 and run.broken_paths == [paths[1]]
     none = ("verdict: unreachable}", "verdict: block, service: any}")
     assert check_paths(plan_of(none, none)) == []  # no line: no graph built
+
+
+def test_a_file_named_otherwise_is_judged_on_the_only_lab_up(monkeypatch, tmp_path) -> None:
+    """FILE's `name:` is no lab up (a candidate, a copy): the only lab up, as rehearse does;
+    with several up, exit 3 saying to give --lab."""
+    from types import SimpleNamespace
+
+    from twin import pipeline
+    from twin.deploy.running import Lab
+    from twin.errors import NotUp
+
+    labs = {"tf1": Lab(SimpleNamespace(lab="tf1", path=tmp_path), None, LAB)}  # type: ignore[arg-type]
+
+    def open_lab(name: str | None = None) -> Lab:
+        if name is None and len(labs) == 1:
+            return next(iter(labs.values()))
+        if name not in labs:
+            raise NotUp(f"lab {name!r} is not up")
+        return labs[name]
+
+    monkeypatch.setattr(pipeline, "open_lab", open_lab)
+    copy = tmp_path / "copy.yml"
+    copy.write_text(TEXT.replace("name: zt6", "name: other", 1))
+    judged = pipeline.open_to_test(None, copy)
+    assert judged.state.lab == "tf1" and judged.plan.policy.name == "tf1"
+    assert judged.plan.zones == LAB.zones and judged.policy_source == copy.read_bytes()
+    labs["tf2"] = labs["tf1"]
+    with pytest.raises(NotUp, match=r"copy\.yml names lab other: give --lab NAME"):
+        pipeline.open_to_test(None, copy)
