@@ -66,7 +66,10 @@ def test_responder_stopped_mid_run_is_exit_3(make_policy, lab_up) -> None:
     run = pipeline.test(lab)
     killer.join()
     assert time.monotonic() - started < 30
-    assert run.health and "responder process is not running" in run.health[0]
+    # the stop lands before the pre-run check (process gone), or while it probes the
+    # responders (silent), or during the matrix (the post-run check: process gone)
+    said = ("the responder process is not running", "responders silent")
+    assert run.health and any(s in run.health[0] for s in said), run.health
     assert run.exit_code == 3 and not run.ok
 
 
